@@ -1,0 +1,170 @@
+"""Errors raised by the orq client, keyed on what went wrong rather than on HTTP details.
+
+Messages are built only from orq's own error text and our wording: never from URLs,
+headers or the API key, so every message is safe to show an agent or write to a log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# orq bodies come in four shapes (reference §10); a long HTML page or stack trace is cut here.
+_MAX_DETAIL = 300
+
+
+class OrqError(Exception):
+    """Base class for every failure talking to orq."""
+
+    def __init__(self, message: str, *, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        # Text already streamed to the caller before the failure, so it is never silently lost.
+        self.partial_text = partial_text
+
+
+class OrqAPIError(OrqError):
+    """orq answered with an HTTP error status."""
+
+    status: int = 0
+
+    def __init__(self, message: str, *, status: int, code: str | None = None, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.status = status
+        self.code = code
+
+
+class BadRequestError(OrqAPIError):
+    """400: the request body or parameters were rejected."""
+
+
+class AuthenticationError(OrqAPIError):
+    """401: the API key is missing or not valid."""
+
+
+class PermissionDeniedError(OrqAPIError):
+    """403: the key is valid but may not access this project or resource."""
+
+
+class NotFoundError(OrqAPIError):
+    """404: the deployment, prompt or cursor does not exist."""
+
+
+class UnprocessableError(OrqAPIError):
+    """422: understood but not servable (no variant matched, provider credentials invalid, ...)."""
+
+
+class RateLimitError(OrqAPIError):
+    """429: too many requests; `retry_after` seconds is orq's hint when it gave one."""
+
+    def __init__(self, message: str, *, status: int, code: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class ServerError(OrqAPIError):
+    """5xx: orq or the model provider failed."""
+
+
+class OrqTimeoutError(OrqError):
+    """orq did not answer (or stopped answering) within the timeout."""
+
+
+class OrqConnectionError(OrqError):
+    """orq could not be reached at all."""
+
+    def __init__(self, message: str, *, request_sent: bool) -> None:
+        super().__init__(message)
+        # False when the connection was never established: the request provably never reached orq.
+        self.request_sent = request_sent
+
+
+class InvalidResponseError(OrqError):
+    """orq answered with something that is not the JSON we expect."""
+
+
+class StreamError(OrqError):
+    """orq reported an error in the middle of a stream."""
+
+    def __init__(self, message: str, *, code: str | None = None, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.code = code
+
+
+class StreamInterruptedError(OrqError):
+    """The stream ended before orq said it was complete (no final chunk, no [DONE])."""
+
+
+_STATUS_CLASSES: dict[int, type[OrqAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UnprocessableError,
+    429: RateLimitError,
+}
+
+
+def extract_message(body: Any, fallback: str) -> tuple[str, str | None]:
+    """Find the human message and machine code in any of orq's error body shapes.
+
+    Order from reference §10: `message`, then `error.message`, then `error` as a string,
+    then the raw body (trimmed).
+    """
+    if isinstance(body, dict):
+        error = body.get("error")
+        code = _code_of(body, error)
+        for candidate in (body.get("message"), error.get("message") if isinstance(error, dict) else None, error):
+            if isinstance(candidate, str) and candidate.strip():
+                return _trim(candidate), code
+        return fallback, code
+    if isinstance(body, str) and body.strip() and not body.lstrip().startswith("<"):
+        return _trim(body), None
+    return fallback, None
+
+
+def _code_of(body: dict[str, Any], error: Any) -> str | None:
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return error["code"]
+    code = body.get("code")
+    return str(code) if isinstance(code, str | int) else None
+
+
+def _trim(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def parse_body(raw: bytes) -> Any:
+    """Decode an error body as JSON when possible, else as text."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_retry_after(headers: dict[str, str]) -> float | None:
+    """Read `retry-after-ms` or `retry-after` (seconds); HTTP-date values are ignored."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue
+        if seconds >= 0:
+            return seconds
+    return None
+
+
+def error_for_status(status: int, raw_body: bytes, headers: dict[str, str]) -> OrqAPIError:
+    """Build the typed error for an HTTP error response."""
+    message, code = extract_message(parse_body(raw_body), f"orq returned HTTP {status}")
+    if status == 429:
+        return RateLimitError(message, status=status, code=code, retry_after=parse_retry_after(headers))
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else OrqAPIError
+    return cls(message, status=status, code=code)
