@@ -1,0 +1,25 @@
+"""A faithful local emulator of the orq.ai deployments and prompts API (``orq-mcp --sandbox`` and the tests).
+
+This package is independent of the rest of ``orq_mcp`` and of ``mcp``.
+"""
+
+from .app import create_app
+from .data import sample_workspace
+from .faults import Fault, FaultKind
+from .serve import EmulatorThread, serve_emulator
+from .state import EmulatorState, RequestRecord, Workspace
+
+DEFAULT_API_KEY = "sandbox"
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "EmulatorState",
+    "EmulatorThread",
+    "Fault",
+    "FaultKind",
+    "RequestRecord",
+    "Workspace",
+    "create_app",
+    "sample_workspace",
+    "serve_emulator",
+]

@@ -1,0 +1,227 @@
+"""The Starlette application emulating the orq.ai /v2 deployments and prompts API."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .errors import ApiError, deployment_not_found, prompt_not_found, unauthorized_body
+from .faults import GENERATION_KINDS, REQUEST_KINDS, STREAM_KINDS, Fault, non_json_response, status_response
+from .model import Completion, complete
+from .pagination import paginate
+from .payloads import Generation
+from .render import assemble_messages, check_variant
+from .sse import SSEResponse, sse_events
+from .state import EmulatorState, RequestRecord, Workspace
+from .validation import DeploymentRequest, parse_deployment_request
+
+logger = logging.getLogger("orq_mcp.sandbox")
+
+CLIENT_CLOSED = 499  # recorded status of a "hang" request the client gave up on (nginx convention)
+
+
+@dataclass
+class Context:
+    request: Request
+    state: EmulatorState
+    workspace: Workspace
+    record: RequestRecord
+    body: Any
+    route: str
+
+
+Handler = Callable[[Context], Awaitable[Response]]
+
+
+def create_app(state: EmulatorState) -> Starlette:
+    """An ASGI app serving ``state``. Every /v2 route authenticates, logs, and honours queued faults."""
+
+    def endpoint(route: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            return await _dispatch(state, route, handler, request)
+
+        return run
+
+    routes = [
+        Route("/v2/deployments", endpoint("list_deployments", _list_deployments), methods=["GET"]),
+        Route("/v2/deployments/get_config", endpoint("get_config", _get_config), methods=["POST"]),
+        Route("/v2/deployments/invoke", endpoint("invoke", _invoke), methods=["POST"]),
+        Route("/v2/deployments/stream", endpoint("stream", _stream), methods=["POST"]),
+        Route("/v2/prompts", endpoint("list_prompts", _list_prompts), methods=["GET"]),
+        Route("/v2/prompts/{prompt_id}", endpoint("get_prompt", _get_prompt), methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+async def _dispatch(state: EmulatorState, route: str, handler: Handler, request: Request) -> Response:
+    raw = await request.body()
+    api_key = _bearer_token(request)
+    record = state.record_request(
+        RequestRecord(
+            route=route,
+            method=request.method,
+            path=request.url.path,
+            query=dict(request.query_params),
+            body=_decode_json(raw),
+            api_key=api_key,
+            started_at=time.monotonic(),
+        )
+    )
+    try:
+        response = await _respond(state, route, handler, request, record)
+    except ApiError as error:
+        response = error.response()
+    except Exception:
+        logger.exception("emulator error on %s %s", request.method, request.url.path)
+        response = JSONResponse({"code": "500", "message": "Internal Server Error"}, status_code=500)
+    if record.status is None:
+        record.status = response.status_code
+    if not isinstance(response, SSEResponse) and record.finished_at is None:
+        record.finished_at = time.monotonic()
+    return response
+
+
+async def _respond(
+    state: EmulatorState, route: str, handler: Handler, request: Request, record: RequestRecord
+) -> Response:
+    workspace = state.workspace_for(record.api_key)
+    if workspace is None:
+        return JSONResponse(unauthorized_body(), status_code=401)
+    fault = state.take_fault(route, REQUEST_KINDS)
+    if fault is not None:
+        record.faults.append(fault.kind)
+        replaced = await _apply_request_fault(fault, request, record)
+        if replaced is not None:
+            return replaced
+    return await handler(Context(request, state, workspace, record, record.body, route))
+
+
+async def _apply_request_fault(fault: Fault, request: Request, record: RequestRecord) -> Response | None:
+    if fault.kind == "status":
+        return status_response(fault)
+    if fault.kind == "non_json_body":
+        return non_json_response(fault)
+    if fault.kind == "slow_first_byte":
+        await anyio.sleep(fault.delay)
+        return None
+    # "hang": never answer; wait until the client disconnects.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    record.disconnected_at = time.monotonic()
+    record.status = CLIENT_CLOSED
+    return Response(status_code=CLIENT_CLOSED)
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _decode_json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+# Handlers ---------------------------------------------------------------------------------------------------------
+
+
+async def _list_deployments(ctx: Context) -> Response:
+    page = paginate(ctx.workspace.deployments, ctx.request.query_params, id_field="id", max_limit=50)
+    return JSONResponse(copy.deepcopy(page))
+
+
+async def _list_prompts(ctx: Context) -> Response:
+    page = paginate(ctx.workspace.prompts, ctx.request.query_params, id_field="_id", max_limit=200)
+    # Like the real list, items leave out the deprecated ``prompt_config`` that GET /v2/prompts/{id} returns.
+    page["data"] = [{k: copy.deepcopy(v) for k, v in item.items() if k != "prompt_config"} for item in page["data"]]
+    return JSONResponse(page)
+
+
+async def _get_prompt(ctx: Context) -> Response:
+    prompt_id = ctx.request.path_params["prompt_id"]
+    prompt = ctx.workspace.prompt(prompt_id)
+    if prompt is None:
+        raise prompt_not_found(prompt_id)
+    return JSONResponse(copy.deepcopy(prompt))
+
+
+def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequest, dict[str, Any], list[Any]]:
+    request = parse_deployment_request(ctx.body, accepts_stream_flag=accepts_stream_flag)
+    deployment = ctx.workspace.deployment(request.key)
+    if deployment is None:
+        raise deployment_not_found(request.key)
+    check_variant(request.key, ctx.workspace.variant_rules.get(request.key, {}), request.context)
+    config = deployment["prompt_config"]
+    messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages)
+    return request, deployment, messages
+
+
+async def _get_config(ctx: Context) -> Response:
+    _, deployment, messages = _resolve(ctx, accepts_stream_flag=False)
+    config = deployment["prompt_config"]
+    tools = []
+    for tool in config.get("tools") or []:
+        function = tool.get("function", {})
+        spec = {key: copy.deepcopy(function[key]) for key in ("name", "description", "parameters") if key in function}
+        tools.append({"type": "function", "function": spec})
+    body = {
+        "id": Generation.for_deployment(deployment).id,
+        "provider": config["provider"],
+        "model": config["model"],
+        "version": deployment["version"],
+        "type": config["model_type"],
+        "messages": messages,
+        "parameters": copy.deepcopy(config.get("model_parameters") or {}),
+        "tools": tools,
+    }
+    return JSONResponse(body)
+
+
+async def _invoke(ctx: Context) -> Response:
+    return await _generate(ctx, accepts_stream_flag=True)
+
+
+async def _stream(ctx: Context) -> Response:
+    return await _generate(ctx, accepts_stream_flag=False, force_stream=True)
+
+
+async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bool = False) -> Response:
+    request, deployment, messages = _resolve(ctx, accepts_stream_flag=accepts_stream_flag)
+    huge = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
+    if huge is not None:
+        ctx.record.faults.append(huge.kind)
+    completion: Completion = complete(deployment, messages, request, huge.size if huge else None)
+    generation = Generation.for_deployment(deployment)
+    if not (force_stream or request.stream):
+        return JSONResponse(generation.invoke_body(completion, request, messages))
+    ctx.record.streamed = True
+    fault = ctx.state.take_fault(ctx.route, STREAM_KINDS)
+    if fault is not None:
+        ctx.record.faults.append(fault.kind)
+    events = sse_events(
+        ctx.state,
+        ctx.record,
+        generation,
+        completion,
+        request,
+        messages,
+        fault=fault,
+        chunk_size=huge.chunk_size if huge else None,
+    )
+    return SSEResponse(events, ctx.record)

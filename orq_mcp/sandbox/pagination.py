@@ -1,0 +1,53 @@
+"""Cursor pagination shared by ``GET /v2/deployments`` and ``GET /v2/prompts``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import bad_request
+
+DEFAULT_LIMIT = 10
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def paginate(
+    items: Sequence[dict[str, Any]], query: Mapping[str, str], *, id_field: str, max_limit: int
+) -> dict[str, Any]:
+    """Return ``{"object": "list", "data": [...], "has_more": bool}``, newest first by ``created``.
+
+    ``starting_after`` returns the items strictly after (older than) the cursor, ``ending_before`` the last
+    ``limit`` items strictly before (newer than) it. ``has_more`` looks in the direction of travel.
+    """
+    limit = _parse_limit(query.get("limit"), max_limit)
+    after, before = query.get("starting_after"), query.get("ending_before")
+    if after is not None and before is not None:
+        raise bad_request("'starting_after' and 'ending_before' cannot be used together", code="invalid_request")
+    ordered = sorted(items, key=lambda item: (item.get("created", ""), item.get(id_field, "")), reverse=True)
+    ids = [item.get(id_field) for item in ordered]
+    if after is not None:
+        candidates = ordered[_cursor_index(ids, after, "starting_after") + 1 :]
+        page, has_more = candidates[:limit], len(candidates) > limit
+    elif before is not None:
+        candidates = ordered[: _cursor_index(ids, before, "ending_before")]
+        page, has_more = candidates[-limit:], len(candidates) > limit
+    else:
+        page, has_more = ordered[:limit], len(ordered) > limit
+    return {"object": "list", "data": list(page), "has_more": has_more}
+
+
+def _parse_limit(raw: str | None, max_limit: int) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    text = raw.strip()
+    if not _INTEGER.fullmatch(text) or not 1 <= int(text) <= max_limit:
+        raise bad_request(f"'limit' must be an integer between 1 and {max_limit}", code="invalid_request")
+    return int(text)
+
+
+def _cursor_index(ids: list[Any], cursor: str, name: str) -> int:
+    try:
+        return ids.index(cursor)
+    except ValueError:
+        raise bad_request(f"'{name}' refers to unknown id '{cursor}'", code="invalid_request") from None

@@ -1,0 +1,87 @@
+"""Prompt rendering: ``{{variable}}`` substitution, message ordering and variant resolution."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from .errors import variant_not_resolved
+
+VARIABLE: Final = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
+_LEADING_ROLES: Final = frozenset({"system", "developer"})
+
+
+def lookup(inputs: Mapping[str, Any], name: str) -> str:
+    """The text for ``{{name}}``: strings as-is, other JSON values ``json.dumps``'ed, missing ones ``""``.
+
+    An exact key wins; otherwise a dotted name walks nested objects (``customer.name``).
+    """
+    if name in inputs:
+        value: Any = inputs[name]
+    else:
+        value = inputs
+        for part in name.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return ""
+            value = value[part]
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def render_text(text: str, inputs: Mapping[str, Any]) -> str:
+    return VARIABLE.sub(lambda match: lookup(inputs, match.group(1)), text)
+
+
+def render_message(message: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``message`` with variables replaced in string content and in ``text`` parts."""
+    rendered = copy.deepcopy(dict(message))
+    content = rendered.get("content")
+    if isinstance(content, str):
+        rendered["content"] = render_text(content, inputs)
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                part["text"] = render_text(part["text"], inputs)
+    return rendered
+
+
+def assemble_messages(
+    configured: list[dict[str, Any]],
+    inputs: Mapping[str, Any],
+    prefix_messages: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Configured system/developer messages, then ``prefix_messages``, the other configured messages, then
+    ``messages``. Only the configured (template) messages are rendered; request messages are sent verbatim."""
+    rendered = [render_message(message, inputs) for message in configured]
+    leading = [m for m in rendered if m.get("role") in _LEADING_ROLES]
+    rest = [m for m in rendered if m.get("role") not in _LEADING_ROLES]
+    return [*leading, *copy.deepcopy(prefix_messages), *rest, *copy.deepcopy(messages)]
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The plain text of a message: string content, or its text parts joined by newlines."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def check_variant(deployment_key: str, rules: Mapping[str, list[str]], context: Mapping[str, Any]) -> None:
+    """Raise 422 ``variant_not_resolved`` when a context attribute names a value no variant allows.
+
+    A list value matches when any of its items is allowed; attributes absent from the context are not checked.
+    """
+    for attribute, allowed in rules.items():
+        if attribute not in context or context[attribute] is None:
+            continue
+        value = context[attribute]
+        values = value if isinstance(value, list) else [value]
+        if not any(isinstance(v, str) and v in allowed for v in values):
+            raise variant_not_resolved(deployment_key)

@@ -1,0 +1,160 @@
+"""Mutable emulator state: workspaces per API key, stream pacing, the fault queue and the request log."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .faults import Fault
+
+
+@dataclass
+class Workspace:
+    """What one API key can see. ``variant_rules`` maps a deployment key to ``{context attribute: allowed values}``."""
+
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    variant_rules: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def deployment(self, key: str) -> dict[str, Any] | None:
+        return next((d for d in self.deployments if d.get("key") == key), None)
+
+    def prompt(self, prompt_id: str) -> dict[str, Any] | None:
+        return next((p for p in self.prompts if p.get("_id") == prompt_id), None)
+
+
+@dataclass
+class RequestRecord:
+    """One /v2 request as the emulator saw it. Times are ``time.monotonic()`` values."""
+
+    route: str
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    api_key: str | None
+    started_at: float
+    status: int | None = None
+    finished_at: float | None = None
+    disconnected_at: float | None = None
+    chunks_sent: int = 0
+    streamed: bool = False
+    faults: list[str] = field(default_factory=list)
+
+
+class EmulatorState:
+    """Shared by the app (uvicorn thread) and tests (main thread); mutations are guarded by a lock."""
+
+    def __init__(
+        self,
+        workspaces: Mapping[str, Workspace] | None = None,
+        *,
+        chunk_delay: float = 0.005,
+        log_limit: int | None = 10_000,
+    ) -> None:
+        self.chunk_delay = chunk_delay
+        self.log_limit = log_limit  # oldest records are dropped beyond this many (None = unbounded)
+        self._lock = threading.Lock()
+        self._workspaces: dict[str, Workspace] = dict(workspaces or {})
+        self._faults: list[Fault] = []
+        self._log: list[RequestRecord] = []
+
+    @classmethod
+    def sample(cls, api_key: str = "sandbox", *, chunk_delay: float = 0.005) -> EmulatorState:
+        """A state serving the sample workspace for ``api_key``."""
+        from .data import sample_workspace
+
+        return cls({api_key: sample_workspace()}, chunk_delay=chunk_delay)
+
+    # Workspaces -----------------------------------------------------------------------------------------------
+    def add_workspace(self, api_key: str, workspace: Workspace) -> None:
+        with self._lock:
+            self._workspaces[api_key] = workspace
+
+    def workspace_for(self, api_key: str | None) -> Workspace | None:
+        if not api_key:
+            return None
+        with self._lock:
+            return self._workspaces.get(api_key)
+
+    @property
+    def api_keys(self) -> list[str]:
+        with self._lock:
+            return list(self._workspaces)
+
+    # Faults ---------------------------------------------------------------------------------------------------
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def add_faults(self, faults: Iterable[Fault]) -> None:
+        for fault in faults:
+            self.add_fault(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def pending_faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take_fault(self, route: str, kinds: Iterable[str]) -> Fault | None:
+        """Consume one use of the first queued fault of one of ``kinds`` that matches ``route``."""
+        wanted = frozenset(kinds)
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.kind in wanted and fault.matches(route):
+                    if fault.times > 0:
+                        fault.times -= 1
+                        if fault.times == 0:
+                            del self._faults[index]
+                    return fault
+        return None
+
+    # Request log ----------------------------------------------------------------------------------------------
+    def record_request(self, record: RequestRecord) -> RequestRecord:
+        with self._lock:
+            self._log.append(record)
+            if self.log_limit is not None and len(self._log) > self.log_limit:
+                del self._log[: len(self._log) - self.log_limit]
+        return record
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._log)
+
+    def requests_for(self, route: str) -> list[RequestRecord]:
+        with self._lock:
+            return [r for r in self._log if r.route == route]
+
+    def last_request(self, route: str | None = None) -> RequestRecord | None:
+        with self._lock:
+            matching = [r for r in self._log if route is None or r.route == route]
+        return matching[-1] if matching else None
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def reset(self) -> None:
+        """Forget queued faults and logged requests (workspaces and chunk_delay stay)."""
+        with self._lock:
+            self._faults.clear()
+            self._log.clear()
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 2.0, interval: float = 0.005) -> bool:
+        """Poll ``predicate()`` from a test thread until it is truthy or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)

@@ -1,0 +1,202 @@
+"""Keep the emulator honest: its happy-path output must parse with the official orq-ai-sdk models and client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
+from orq_mcp.sandbox.sse import parse_sse
+
+orq_ai_sdk = pytest.importorskip("orq_ai_sdk")
+models = orq_ai_sdk.models
+from orq_ai_sdk.utils.serializers import unmarshal_json  # noqa: E402
+
+KEY = "sdk-test-key"
+TRIAGE_INPUTS = {
+    "company_name": "Acme Bikes",
+    "language": "English",
+    "customer_name": "Priya",
+    "ticket_body": "My order NL-20391 has not arrived yet.",
+}
+DELIVERY_QUESTION = [{"role": "user", "content": "Please also tell me the expected delivery date."}]
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(EmulatorState.sample(KEY, chunk_delay=0.0)) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def client(emulator: EmulatorThread) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def orq(emulator: EmulatorThread) -> Any:
+    return orq_ai_sdk.Orq(api_key=KEY, server_url=emulator.base_url)
+
+
+def validate(model: Any, payload: Any) -> Any:
+    """Strict pydantic validation (no unknown union variants), the SDK's own unmarshalling, and no field the
+    model does not know (the SDK models silently ignore extra keys, which would hide a misspelt field)."""
+    strict = model.model_validate(payload)
+    unmarshal_json(json.dumps(payload), model)
+    assert_known_keys(payload, strict.model_dump(by_alias=True, mode="json"), model.__name__)
+    return strict
+
+
+def assert_known_keys(payload: Any, dumped: Any, where: str) -> None:
+    if isinstance(payload, dict) and isinstance(dumped, dict):
+        for key, value in payload.items():
+            if value is None:
+                continue  # the SDK serializers drop unset optional values
+            assert key in dumped, f"{where}.{key} is not a field of the SDK model"
+            assert_known_keys(value, dumped[key], f"{where}.{key}")
+    elif isinstance(payload, list) and isinstance(dumped, list):
+        assert len(payload) == len(dumped)
+        for index, (item, dumped_item) in enumerate(zip(payload, dumped, strict=True)):
+            assert_known_keys(item, dumped_item, f"{where}[{index}]")
+
+
+def stream_chunks(response: httpx2.Response) -> list[dict[str, Any]]:
+    events = parse_sse(response.text)
+    assert events[-1] == (None, "[DONE]")
+    return [json.loads(data) for _, data in events[:-1]]
+
+
+# Raw responses against the SDK models --------------------------------------------------------------------------
+
+
+def test_list_deployments_validates(client: httpx2.Client) -> None:
+    for params in ({}, {"limit": 2}, {"limit": 2, "starting_after": SAMPLE_DEPLOYMENTS[0]["id"]}):
+        parsed = validate(models.DeploymentsResponseBody, client.get("/v2/deployments", params=params).json())
+        assert parsed.object == "list"
+    assert len(parsed.data) == 2
+
+
+@pytest.mark.parametrize("deployment", SAMPLE_DEPLOYMENTS, ids=lambda d: d["key"])
+def test_get_config_validates(client: httpx2.Client, deployment: dict[str, Any]) -> None:
+    body = client.post(
+        "/v2/deployments/get_config",
+        json={"key": deployment["key"], "inputs": TRIAGE_INPUTS, "messages": DELIVERY_QUESTION},
+    ).json()
+    parsed = validate(models.DeploymentGetConfigResponseBody, body)
+    assert parsed.model == deployment["prompt_config"]["model"]
+
+
+@pytest.mark.parametrize("deployment", SAMPLE_DEPLOYMENTS, ids=lambda d: d["key"])
+def test_invoke_plain_validates(client: httpx2.Client, deployment: dict[str, Any]) -> None:
+    body = client.post(
+        "/v2/deployments/invoke",
+        json={"key": deployment["key"], "inputs": TRIAGE_INPUTS, "messages": DELIVERY_QUESTION},
+    ).json()
+    parsed = validate(models.DeploymentInvokeResponseBody, body)
+    assert parsed.choices[0].message.type == "content"
+
+
+def test_invoke_tool_calls_validates(client: httpx2.Client) -> None:
+    body = client.post("/v2/deployments/invoke", json={"key": "support-triage", "inputs": TRIAGE_INPUTS}).json()
+    parsed = validate(models.DeploymentInvokeResponseBody, body)
+    assert parsed.choices[0].message.type == "tool_calls"
+    assert parsed.choices[0].message.tool_calls[0].function.name == "lookup_order"
+
+
+def test_invoke_with_usage_and_retrievals_validates(client: httpx2.Client) -> None:
+    body = client.post(
+        "/v2/deployments/invoke",
+        json={
+            "key": "faq-assistant",
+            "messages": DELIVERY_QUESTION,
+            "invoke_options": {"include_usage": True, "include_retrievals": True},
+        },
+    ).json()
+    parsed = validate(models.DeploymentInvokeResponseBody, body)
+    assert parsed.usage.total_tokens == parsed.usage.prompt_tokens + parsed.usage.completion_tokens
+    assert parsed.retrievals[0].metadata.file_name
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"key": "faq-assistant", "messages": DELIVERY_QUESTION, "invoke_options": {"include_usage": True}},
+        {"key": "support-triage", "inputs": TRIAGE_INPUTS, "invoke_options": {"include_retrievals": True}},
+        {"key": "release-notes-writer", "inputs": {"version": "2.4"}, "invoke_options": {"mock_response": "Done."}},
+    ],
+    ids=["text", "tool-calls", "mock"],
+)
+@pytest.mark.parametrize("path", ["/v2/deployments/stream", "/v2/deployments/invoke"])
+def test_every_stream_chunk_validates(client: httpx2.Client, path: str, request_body: dict[str, Any]) -> None:
+    body = {**request_body, "stream": True} if path.endswith("invoke") else request_body
+    chunks = stream_chunks(client.post(path, json=body))
+    parsed = [validate(models.DeploymentStreamData, chunk) for chunk in chunks]
+    assert [p.is_final for p in parsed] == [False] * (len(parsed) - 1) + [True]
+
+
+@pytest.mark.filterwarnings("ignore:.*DEPRECATED:DeprecationWarning")
+def test_prompts_validate(client: httpx2.Client) -> None:
+    listing = validate(models.GetAllPromptsResponseBody, client.get("/v2/prompts").json())
+    assert len(listing.data) == len(SAMPLE_PROMPTS)
+    for prompt in SAMPLE_PROMPTS:
+        parsed = validate(models.GetOnePromptPrompt, client.get(f"/v2/prompts/{prompt['_id']}").json())
+        assert parsed.id == prompt["_id"]
+
+
+def test_401_and_404_bodies_validate_as_error_response(emulator: EmulatorThread, client: httpx2.Client) -> None:
+    unauthorized = httpx2.get(emulator.base_url + "/v2/deployments", headers={"Authorization": "Bearer wrong"})
+    assert validate(models.ErrorResponseData, unauthorized.json()).message.startswith("Invalid API key")
+    missing = client.get("/v2/prompts/01XXXXXXXXXXXXXXXXXXXXXXXX")
+    assert validate(models.ErrorResponseData, missing.json()).message.endswith("was not found.")
+
+
+# The real SDK client against the emulator ----------------------------------------------------------------------
+
+
+def test_sdk_lists_deployments_and_prompts(orq: Any) -> None:
+    first = orq.deployments.list(limit=2)
+    assert [d.key for d in first.data] == ["product-copywriter", "support-triage"]
+    assert first.has_more is True
+    rest = orq.deployments.list(limit=10, starting_after=first.data[-1].id)
+    assert len(rest.data) == 3
+    assert rest.has_more is False
+    prompts = orq.prompts.list(limit=2)
+    assert len(prompts.data) == 2
+    assert prompts.has_more is True
+    assert orq.prompts.retrieve(id=prompts.data[0].id).display_name == prompts.data[0].display_name
+
+
+def test_sdk_get_config_and_invoke(orq: Any) -> None:
+    config = orq.deployments.get_config(key="support-triage", inputs=TRIAGE_INPUTS)
+    assert config.messages[0].content.startswith("You are the support assistant for Acme Bikes.")
+    assert config.tools[0].function.name == "lookup_order"
+    answer = orq.deployments.invoke(
+        key="faq-assistant", messages=DELIVERY_QUESTION, invoke_options={"include_usage": True}
+    )
+    assert answer.choices[0].message.content.startswith("[mistral-small-latest] Re: Please also tell me")
+    assert answer.usage.total_tokens > 0
+    tool_call = orq.deployments.invoke(key="support-triage", inputs=TRIAGE_INPUTS)
+    assert tool_call.choices[0].message.tool_calls[0].function.arguments == '{"order_number":"NL-20391"}'
+
+
+def test_sdk_stream(orq: Any) -> None:
+    expected = orq.deployments.invoke(key="faq-assistant", messages=DELIVERY_QUESTION).choices[0].message.content
+    events = list(orq.deployments.stream(key="faq-assistant", messages=DELIVERY_QUESTION))
+    assert len(events) > 5
+    text = "".join(e.data.choices[0].message.content or "" for e in events)
+    assert text == expected
+    assert events[-1].data.is_final is True
+    assert events[-1].data.choices[0].finish_reason == "stop"
+
+
+def test_sdk_raises_error_response_on_401(emulator: EmulatorThread) -> None:
+    bad = orq_ai_sdk.Orq(api_key="wrong", server_url=emulator.base_url)
+    with pytest.raises(models.ErrorResponse) as raised:
+        bad.deployments.list()
+    assert raised.value.data.message.startswith("Invalid API key")
