@@ -1,0 +1,3 @@
+from orq_mcp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Command line: parse flags, set up logging on stderr, pick the transport, serve."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+from pydantic import SecretStr
+
+from orq_mcp import __version__
+from orq_mcp.redact import RedactingFilter, Redactor
+from orq_mcp.settings import Settings, SettingsError
+
+logger = logging.getLogger("orq_mcp")
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orq-mcp",
+        description="MCP server for orq.ai deployments. The API key comes from ORQ_API_KEY.",
+    )
+    parser.add_argument("--version", action="version", version=f"orq-mcp {__version__}")
+    parser.add_argument("--transport", choices=["stdio", "http", "sse"], help="stdio (default), http or sse")
+    parser.add_argument("--host", help="address for http/sse (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port for http/sse (default 8000)")
+    parser.add_argument("--base-url", help="orq API base URL (default $ORQ_BASE_URL or https://api.orq.ai)")
+    parser.add_argument(
+        "--sandbox", action="store_true", default=None, help="serve the built-in orq emulator; no key needed"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", default=None, help="debug logging (stderr)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.load(
+            os.environ,
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+            base_url=args.base_url,
+            sandbox=args.sandbox,
+            verbose=args.verbose,
+        )
+    except SettingsError as exc:
+        print(f"orq-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.api_key is None and not settings.sandbox:
+        print(
+            "orq-mcp: ORQ_API_KEY is not set. Set it to your orq.ai API key, or run with --sandbox to try the "
+            "server against the built-in emulator.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    configure_logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve, settings)
+    return 0
+
+
+def configure_logging(settings: Settings) -> None:
+    """Everything goes to stderr: in stdio mode stdout is the protocol."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    secret = [settings.api_key.get_secret_value()] if settings.api_key else []
+    handler.addFilter(RedactingFilter(Redactor(secret)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if settings.verbose else logging.INFO)
+    # Request-by-request transport chatter only helps when debugging.
+    for noisy in ("httpx2", "httpcore", "httpcore2", "mcp", "sse_starlette", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if settings.verbose else logging.WARNING)
+
+
+async def serve(settings: Settings) -> None:
+    from orq_mcp.client import create_http_client
+    from orq_mcp.server import create_server
+
+    async with AsyncExitStack() as stack:
+        if settings.sandbox:
+            settings = await stack.enter_async_context(sandbox(settings))
+        http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
+        server = create_server(settings, http_client=http)
+        if settings.transport == "stdio":
+            logger.info("orq-mcp %s serving on stdio", __version__)
+            await server.run_stdio_async()
+            return
+        if settings.transport == "http":
+            app = server.streamable_http_app(host=settings.host)
+            path = "/mcp"
+        else:
+            app = server.sse_app(host=settings.host)
+            path = "/sse"
+        await serve_http(app, settings, path)
+
+
+async def serve_http(app: object, settings: Settings, path: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our stderr handler (with redaction) formats uvicorn's records too
+        log_level="debug" if settings.verbose else "info",
+        lifespan="on",
+    )
+    where = f"http://{settings.host}:{settings.port}{path}"
+    logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
+    await uvicorn.Server(config).serve()
+
+
+@asynccontextmanager
+async def sandbox(settings: Settings) -> AsyncIterator[Settings]:
+    """Run the orq emulator on a free loopback port and point the settings at it."""
+    from orq_mcp.sandbox import EmulatorState, sample_workspace, serve_emulator
+
+    key = "sandbox-" + secrets.token_hex(12)
+    state = EmulatorState(workspaces={key: sample_workspace()})
+    async with serve_emulator(state) as base_url:
+        logger.info("Sandbox: serving sample deployments from the built-in orq emulator (no orq account used)")
+        yield settings.model_copy(update={"base_url": base_url, "api_key": SecretStr(key)})
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

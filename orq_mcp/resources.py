@@ -1,0 +1,77 @@
+"""Resources: each deployment's prompt_config, at `orq://deployments/{key}/prompt_config`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
+
+from orq_mcp.errors import OrqError
+from orq_mcp.state import AppState, app_state
+from orq_mcp.tool_errors import explain
+
+URI_TEMPLATE = "orq://deployments/{key}/prompt_config"
+MIME_TYPE = "application/json"
+PAGE_SIZE = 100
+
+
+def prompt_config_uri(key: str) -> str:
+    return URI_TEMPLATE.format(key=key)
+
+
+async def prompt_config(key: str, ctx: Context) -> str:
+    """The deployment's prompt_config as orq stores it: model, parameters, messages, tools."""
+    state = app_state(ctx)
+    try:
+        deployment = await state.catalog_for(ctx).get(key)
+    except OrqError as exc:
+        raise ResourceError(state.redactor_for(ctx).text(explain(exc, state.subject(ctx, "deployment", key)))) from None
+    if deployment is None:
+        raise ResourceNotFoundError(
+            f"Deployment '{key}' was not found. Call list_deployments or resources/list to see the available keys."
+        )
+    return json.dumps(deployment.prompt_config.model_dump(mode="json", exclude_unset=True), ensure_ascii=False)
+
+
+async def list_resources(
+    ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams
+) -> ListResourcesResult:
+    """One prompt_config resource per deployment, paged by the last key seen."""
+    state: AppState = ctx.lifespan_context
+    try:
+        deployments = await state.catalog_for(ctx).all()
+    except OrqError as exc:
+        message = explain(exc, state.subject(ctx, "deployment"))
+        raise MCPError(code=-32603, message=state.redactor_for(ctx).text(message)) from None
+    keys = [d.key for d in deployments]
+    start = 0
+    if params.cursor:
+        if params.cursor not in keys:
+            raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: list resources again from the start.")
+        start = keys.index(params.cursor) + 1
+    page = deployments[start : start + PAGE_SIZE]
+    resources = [
+        Resource(
+            uri=prompt_config_uri(d.key),
+            name=d.key,
+            title=f"{d.key} prompt_config",
+            description=d.description or None,
+            mime_type=MIME_TYPE,
+        )
+        for d in page
+    ]
+    more = start + PAGE_SIZE < len(deployments)
+    return ListResourcesResult(resources=resources, next_cursor=page[-1].key if more and page else None)
+
+
+def register_resources(server: MCPServer[AppState]) -> None:
+    server.resource(URI_TEMPLATE, name="prompt_config", title="Deployment prompt_config", mime_type=MIME_TYPE)(
+        prompt_config
+    )
+    # MCPServer lists only static resources; ours come from the workspace, so the list is ours.
+    server._lowlevel_server.add_request_handler("resources/list", PaginatedRequestParams, list_resources)

@@ -1,0 +1,150 @@
+"""What the tools return: trimmed shapes that give an agent what it needs and no more.
+
+Each model is a tool's output schema; the same data goes out as compact JSON text for the
+model and as `structuredContent` for the application.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from orq_mcp.models import Deployment, DeploymentConfig, Prompt
+from orq_mcp.streaming import Completion
+from orq_mcp.templates import find_variables
+
+
+class DeploymentSummary(BaseModel):
+    key: str = Field(description="Pass this as `key` to get_deployment_config and invoke_deployment.")
+    description: str
+    model: str
+    provider: str
+    model_type: str | None
+    version: str
+    updated: str | None
+    variables: list[str] = Field(description="The prompt's {{variables}}: supply each in `inputs`.")
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> DeploymentSummary:
+        config = deployment.prompt_config
+        return cls(
+            key=deployment.key,
+            description=deployment.description,
+            model=config.model,
+            provider=config.provider,
+            model_type=config.model_type,
+            version=deployment.version,
+            updated=deployment.updated,
+            variables=find_variables(config.messages),
+        )
+
+
+class DeploymentPage(BaseModel):
+    deployments: list[DeploymentSummary]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
+
+
+class DeploymentConfigResult(BaseModel):
+    key: str
+    provider: str
+    model: str
+    version: str
+    type: str | None
+    messages: list[dict[str, Any]] = Field(description="The prompt messages, with any given inputs filled in.")
+    parameters: dict[str, Any]
+    tools: list[dict[str, Any]]
+    variables: list[str] = Field(description="The prompt's {{variables}}: supply each in `inputs` when invoking.")
+
+    @classmethod
+    def of(cls, key: str, config: DeploymentConfig, variables: list[str]) -> DeploymentConfigResult:
+        return cls(
+            key=key,
+            provider=config.provider,
+            model=config.model,
+            version=config.version,
+            type=config.type,
+            messages=[m.model_dump(exclude_none=True) for m in config.messages],
+            parameters=config.parameters,
+            tools=config.tools,
+            variables=variables,
+        )
+
+
+class ToolCall(BaseModel):
+    id: str | None
+    name: str
+    arguments: Any = Field(description="Parsed JSON arguments (the raw string if the model produced invalid JSON).")
+
+
+class InvocationResult(BaseModel):
+    text: str = Field(description="The generated text.")
+    finish_reason: str | None
+    model: str | None
+    provider: str | None
+    id: str | None = Field(description="orq's id for this generation.")
+    trace_id: str | None
+    usage: dict[str, Any] | None
+    tool_calls: list[ToolCall] | None = Field(
+        description="Tool calls the model asked for; run them and send the results back as `tool` messages."
+    )
+
+    @classmethod
+    def of(cls, completion: Completion) -> InvocationResult:
+        return cls(
+            text=completion.text,
+            finish_reason=completion.finish_reason,
+            model=completion.model,
+            provider=completion.provider,
+            id=completion.id,
+            trace_id=completion.trace_id,
+            usage=completion.usage,
+            tool_calls=[ToolCall(**call) for call in completion.tool_calls] if completion.tool_calls else None,
+        )
+
+    def as_text(self) -> str:
+        """What the model reads: the completion itself, plus any tool calls it requested."""
+        parts = [self.text] if self.text else []
+        for call in self.tool_calls or []:
+            parts.append(f"Tool call requested: {call.name}({_compact(call.arguments)}) [id: {call.id}]")
+        if not parts:
+            parts.append(f"(The model returned no text; finish_reason: {self.finish_reason}.)")
+        return "\n".join(parts)
+
+
+class PromptSummary(BaseModel):
+    id: str
+    display_name: str
+    description: str | None
+    model: str | None
+    variables: list[str]
+
+    @classmethod
+    def of(cls, prompt: Prompt) -> PromptSummary:
+        return cls(
+            id=prompt.id,
+            display_name=prompt.display_name,
+            description=prompt.description,
+            model=prompt.model,
+            variables=find_variables(prompt.messages),
+        )
+
+
+class PromptPage(BaseModel):
+    prompts: list[PromptSummary]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
+
+
+def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
+    """A result whose text is compact JSON unless given; indentation costs the model tokens."""
+    structured = result.model_dump(mode="json")
+    return CallToolResult(
+        content=[TextContent(type="text", text=text if text is not None else _compact(structured))],
+        structured_content=structured,
+    )
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
