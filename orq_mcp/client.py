@@ -136,9 +136,7 @@ class OrqClient:
 
     # -- invoke: paid and not idempotent -----------------------------------------------------
 
-    async def invoke(
-        self, body: dict[str, Any], on_text: Callable[[str], Awaitable[None]] | None = None
-    ) -> Completion:
+    async def invoke(self, body: dict[str, Any], on_text: Callable[[str], Awaitable[None]] | None = None) -> Completion:
         """Stream a deployment's completion, calling `on_text` with each new piece of text.
 
         On failure the raised `OrqError` carries the text received so far in `partial_text`.

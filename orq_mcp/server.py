@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from orq_mcp import __version__
 from orq_mcp.catalog import DeploymentCatalog
-from orq_mcp.client import OrqClient, create_http_client
+from orq_mcp.client import OrqClient, RetryPolicy, create_http_client
 from orq_mcp.redact import Redactor
 from orq_mcp.resources import register_resources
 from orq_mcp.settings import Settings
@@ -83,8 +83,14 @@ class OrqMCPServer(MCPServer[AppState]):
             )
 
 
-def create_server(settings: Settings, *, http_client: httpx2.AsyncClient | None = None) -> OrqMCPServer:
-    """Build the server. `http_client` (owned by the caller) is used when given, else one is made per lifespan."""
+def create_server(
+    settings: Settings, *, http_client: httpx2.AsyncClient | None = None, retry: RetryPolicy | None = None
+) -> OrqMCPServer:
+    """Build the server.
+
+    `http_client` (owned by the caller) is used when given, else one is made per lifespan;
+    `retry` overrides the policy derived from settings (tests use it to avoid real waits).
+    """
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -93,7 +99,7 @@ def create_server(settings: Settings, *, http_client: httpx2.AsyncClient | None 
             if http is None:
                 http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
             key = settings.api_key.get_secret_value() if settings.api_key else ""
-            orq = OrqClient(http, key, timeouts=settings.timeouts, retry=settings.retry)
+            orq = OrqClient(http, key, timeouts=settings.timeouts, retry=retry or settings.retry)
             yield AppState(settings=settings, orq=orq, catalog=DeploymentCatalog(orq))
 
     server = OrqMCPServer(

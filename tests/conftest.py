@@ -1,0 +1,62 @@
+"""Shared fixtures: the orq emulator on a real loopback port, and servers/clients wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx2
+import pytest
+from mcp import Client
+from pydantic import SecretStr
+
+from orq_mcp.client import OrqClient, RetryPolicy, Timeouts, create_http_client
+from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
+from orq_mcp.server import OrqMCPServer, create_server
+from orq_mcp.settings import Settings
+
+# A recognisable canary: any test may grep output for it and must never find it.
+API_KEY = "sk-orq-canary-7f3b9c2e41d04a8b"
+FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, max_retry_after=1.0)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorThread]:
+    """One emulator for the session; `emulator_state` resets it around every test."""
+    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=0.002)
+    with EmulatorThread(state) as thread:
+        yield thread
+
+
+@pytest.fixture
+def emulator_state(emulator: EmulatorThread) -> Iterator[EmulatorState]:
+    emulator.state.reset()
+    emulator.state.chunk_delay = 0.002
+    yield emulator.state
+    emulator.state.reset()
+
+
+@pytest.fixture
+def settings(emulator: EmulatorThread, emulator_state: EmulatorState) -> Settings:
+    return Settings(api_key=SecretStr(API_KEY), base_url=emulator.base_url, progress_interval=0.02)
+
+
+@pytest.fixture
+async def http_client(settings: Settings) -> AsyncIterator[httpx2.AsyncClient]:
+    async with create_http_client(settings.base_url, Timeouts(connect=2, read=5, stream=10)) as http:
+        yield http
+
+
+@pytest.fixture
+def orq(http_client: httpx2.AsyncClient) -> OrqClient:
+    return OrqClient(http_client, API_KEY, timeouts=Timeouts(connect=2, read=5, stream=10), retry=FAST_RETRY)
+
+
+@pytest.fixture
+def server(settings: Settings) -> OrqMCPServer:
+    return create_server(settings, retry=FAST_RETRY)
+
+
+@pytest.fixture
+async def client(server: OrqMCPServer) -> AsyncIterator[Client]:
+    async with Client(server, raise_exceptions=True) as connected:
+        yield connected
