@@ -295,14 +295,40 @@ async def _iter_chunks(response: httpx2.Response) -> AsyncIterator[CompletionChu
         yield chunk
         return
     finished = False
-    async for event in httpx2.EventSource(response, max_event_size=MAX_JSON_BYTES):
+    body = _TerminatedBody(response)
+    async for event in httpx2.EventSource(body, max_event_size=MAX_JSON_BYTES):  # type: ignore[arg-type]
         if event.data.strip() == "[DONE]":
             return
-        chunk = _chunk_from_event(event)
+        try:
+            chunk = _chunk_from_event(event)
+        except InvalidResponseError:
+            if body.ended:  # a half-written last event: the connection was cut, the data is not bad
+                break
+            raise
         finished = finished or chunk.is_final
         yield chunk
     if not finished:
         raise StreamInterruptedError("The stream from orq ended before the completion was finished.")
+
+
+class _TerminatedBody:
+    """The response as EventSource reads it, plus a blank line at the end of the body.
+
+    An SSE event is only dispatched at a blank line, so a last event the server did not
+    terminate (such as a mid-stream error written just before closing) would be lost.
+    """
+
+    def __init__(self, response: httpx2.Response) -> None:
+        self.headers = response.headers
+        self.request = response.request
+        self.ended = False
+        self._response = response
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        async for text in self._response.aiter_text():
+            yield text
+        self.ended = True
+        yield "\n\n"
 
 
 def _chunk_from_event(event: httpx2.ServerSentEvent) -> CompletionChunk:

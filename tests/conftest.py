@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 import httpx2
 import pytest
@@ -13,6 +16,8 @@ from orq_mcp.client import OrqClient, RetryPolicy, Timeouts, create_http_client
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
 from orq_mcp.server import OrqMCPServer, create_server
 from orq_mcp.settings import Settings
+
+T = TypeVar("T")
 
 # A recognisable canary: any test may grep output for it and must never find it.
 API_KEY = "sk-orq-canary-7f3b9c2e41d04a8b"
@@ -58,5 +63,39 @@ def server(settings: Settings) -> OrqMCPServer:
 
 @pytest.fixture
 async def client(server: OrqMCPServer) -> AsyncIterator[Client]:
-    async with Client(server, raise_exceptions=True) as connected:
+    async with held_open(Client(server, raise_exceptions=True)) as connected:
         yield connected
+
+
+class held_open(AbstractAsyncContextManager[T]):
+    """Enter and exit `cm` in one dedicated task.
+
+    pytest-asyncio runs an async fixture's setup and teardown in different tasks, while the
+    SDK's Client (an anyio task group) must be exited by the task that entered it.
+    """
+
+    def __init__(self, cm: AbstractAsyncContextManager[T]) -> None:
+        self._cm = cm
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> T:
+        entered: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        async def hold() -> None:
+            try:
+                async with self._cm as value:
+                    entered.set_result(value)
+                    await self._stop.wait()
+            except BaseException as exc:
+                if not entered.done():
+                    entered.set_exception(exc)
+                raise
+
+        self._task = asyncio.create_task(hold())
+        return await entered
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
