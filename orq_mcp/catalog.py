@@ -1,66 +1,84 @@
-"""A short-lived cache of the workspace's deployments.
+"""Short-lived caches of a workspace's deployments and prompts.
 
-orq has no "get one deployment" endpoint (reference §1), so anything that needs a single
-deployment's template (its variables, its prompt_config resource, a "did you mean" hint)
-looks it up here. One refresh pages through the whole list; concurrent callers share it.
+orq has no "get one deployment" endpoint (reference §1), and tools/list, resources/list and
+prompts/list should not cost an orq call each, so these lists are kept for `ttl` seconds.
+One refresh pages through the whole list; concurrent callers share it.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import anyio
 
 from orq_mcp.client import OrqClient
-from orq_mcp.models import Deployment
+from orq_mcp.models import Deployment, Page, Prompt
 
-PAGE_SIZE = 50  # orq's maximum
-# A miss may mean the deployment was just created, but unknown keys must not trigger a refresh each.
+T = TypeVar("T", Deployment, Prompt)
+FetchPage = Callable[[str | None], Awaitable[Page[T]]]
+
+# A miss may mean the item was just created, but unknown names must not trigger a refresh each.
 MISS_REFRESH_INTERVAL = 5.0
-# 10,000 deployments; beyond that (or a cursor that stops advancing) orq is misbehaving.
+# Beyond this many pages (or with a cursor that stops advancing) orq is misbehaving.
 MAX_PAGES = 200
 
 
-class DeploymentCatalog:
-    def __init__(self, orq: OrqClient, ttl: float = 60.0, clock: Callable[[], float] = anyio.current_time) -> None:
-        self._orq = orq
+class Catalog(Generic[T]):
+    def __init__(
+        self,
+        fetch_page: FetchPage[T],
+        name_of: Callable[[T], str],
+        ttl: float = 60.0,
+        clock: Callable[[], float] = anyio.current_time,
+    ) -> None:
+        self._fetch_page = fetch_page
+        self._name_of = name_of
         self._ttl = ttl
         self._clock = clock
-        self._deployments: list[Deployment] | None = None
+        self._items: list[T] | None = None
         self._fetched_at = 0.0
         self._lock = anyio.Lock()
 
-    async def all(self, *, refresh: bool = False) -> list[Deployment]:
-        """Every deployment, newest first; at most one upstream refresh per `ttl` seconds."""
+    async def all(self, *, refresh: bool = False) -> list[T]:
+        """Every item, newest first; at most one upstream refresh per `ttl` seconds."""
         async with self._lock:
-            if refresh or self._deployments is None or self._clock() - self._fetched_at >= self._ttl:
-                self._deployments = await self._fetch_all()
+            if refresh or self._items is None or self._clock() - self._fetched_at >= self._ttl:
+                self._items = await self._fetch_all()
                 self._fetched_at = self._clock()
-            return self._deployments
+            return self._items
 
-    async def get(self, key: str) -> Deployment | None:
-        """The deployment with this key; a miss refreshes (rate-limited) in case it is new."""
-        found = _find(await self.all(), key)
+    async def get(self, name: str) -> T | None:
+        """The item with this name; a miss refreshes (rate-limited) in case it is new."""
+        found = self._find(await self.all(), name)
         if found is None and self._clock() - self._fetched_at >= MISS_REFRESH_INTERVAL:
-            found = _find(await self.all(refresh=True), key)
+            found = self._find(await self.all(refresh=True), name)
         return found
 
-    async def suggestions(self, key: str, limit: int = 3) -> list[str]:
-        keys = [d.key for d in await self.all()]
-        return difflib.get_close_matches(key, keys, n=limit, cutoff=0.5)
+    def _find(self, items: list[T], name: str) -> T | None:
+        return next((item for item in items if self._name_of(item) == name), None)
 
-    async def _fetch_all(self) -> list[Deployment]:
-        deployments: list[Deployment] = []
+    async def _fetch_all(self) -> list[T]:
+        items: list[T] = []
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            page = await self._orq.list_deployments(limit=PAGE_SIZE, starting_after=cursor)
-            deployments.extend(page.data)
+            page = await self._fetch_page(cursor)
+            items.extend(page.data)
             if not page.has_more or not page.data or page.data[-1].id == cursor:
                 break
             cursor = page.data[-1].id
-        return deployments
+        return items
 
 
-def _find(deployments: list[Deployment], key: str) -> Deployment | None:
-    return next((d for d in deployments if d.key == key), None)
+def deployment_catalog(orq: OrqClient, ttl: float) -> Catalog[Deployment]:
+    async def fetch(cursor: str | None) -> Page[Deployment]:
+        return await orq.list_deployments(limit=50, starting_after=cursor)  # orq's largest page
+
+    return Catalog(fetch, lambda d: d.key, ttl)
+
+
+def prompt_catalog(orq: OrqClient, ttl: float) -> Catalog[Prompt]:
+    async def fetch(cursor: str | None) -> Page[Prompt]:
+        return await orq.list_prompts(limit=200, starting_after=cursor)
+
+    return Catalog(fetch, lambda p: p.id, ttl)

@@ -10,13 +10,17 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import SecretStr
 
 from orq_mcp import __version__
 from orq_mcp.redact import RedactingFilter, Redactor
-from orq_mcp.settings import Settings, SettingsError
+from orq_mcp.settings import Settings, SettingsError, is_loopback
+
+if TYPE_CHECKING:
+    from orq_mcp.server import OrqMCPServer
 
 logger = logging.getLogger("orq_mcp")
 
@@ -37,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox", action="store_true", default=None, help="serve the built-in orq emulator; no key needed"
     )
     parser.add_argument("-v", "--verbose", action="store_true", default=None, help="debug logging (stderr)")
+    parser.add_argument("--deployments", help="comma-separated allow-list of deployment keys agents may see and invoke")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="allow --host to be a non-loopback address (set ORQ_MCP_AUTH_TOKEN too)",
+    )
+    parser.add_argument(
+        "--multi-tenant",
+        action="store_true",
+        default=None,
+        help="http/sse: each client sends its own orq key as `Authorization: Bearer <key>`",
+    )
     return parser
 
 
@@ -51,11 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             base_url=args.base_url,
             sandbox=args.sandbox,
             verbose=args.verbose,
+            deployments=args.deployments,
+            allow_remote=args.allow_remote,
+            multi_tenant=args.multi_tenant,
         )
     except SettingsError as exc:
         print(f"orq-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if settings.api_key is None and not settings.sandbox:
+    if settings.api_key is None and not settings.sandbox and not settings.multi_tenant:
         print(
             "orq-mcp: ORQ_API_KEY is not set. Set it to your orq.ai API key, or run with --sandbox to try the "
             "server against the built-in emulator.",
@@ -95,17 +115,17 @@ async def serve(settings: Settings) -> None:
             logger.info("orq-mcp %s serving on stdio", __version__)
             await server.run_stdio_async()
             return
-        if settings.transport == "http":
-            app = server.streamable_http_app(host=settings.host)
-            path = "/mcp"
-        else:
-            app = server.sse_app(host=settings.host)
-            path = "/sse"
-        await serve_http(app, settings, path)
+        await serve_http(server, settings)
 
 
-async def serve_http(app: object, settings: Settings, path: str) -> None:
+async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
     import uvicorn
+
+    from orq_mcp.transport import PATHS, build_http_app
+
+    warn_about_exposure(settings)
+    app = build_http_app(server, settings)
+    path = PATHS[settings.transport]
 
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
@@ -118,6 +138,17 @@ async def serve_http(app: object, settings: Settings, path: str) -> None:
     where = f"http://{settings.host}:{settings.port}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
     await uvicorn.Server(config).serve()
+
+
+def warn_about_exposure(settings: Settings) -> None:
+    if settings.allow_remote and not is_loopback(settings.host):
+        guard = "bearer token required" if settings.auth_token or settings.multi_tenant else "NO access control"
+        logger.warning(
+            "Listening on %s: reachable from other machines (%s). Anyone who can connect can invoke "
+            "deployments on your orq account.",
+            settings.host,
+            guard,
+        )
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from orq_mcp.errors import (
     OrqError,
     OrqTimeoutError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     StreamError,
     StreamInterruptedError,
@@ -99,19 +100,28 @@ class OrqClient:
         timeouts: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        max_response_chars: int = 1_000_000,
     ) -> None:
         self._http = http
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
         self._timeouts = timeouts
         self._retry = retry
         self._sleep = sleep
+        self._max_response_chars = max_response_chars
 
     def __repr__(self) -> str:
         return f"OrqClient(base_url={str(self._http.base_url)!r})"
 
     def with_api_key(self, api_key: str) -> OrqClient:
         """The same pool and settings, authenticating as another key (one tenant's view)."""
-        return OrqClient(self._http, api_key, timeouts=self._timeouts, retry=self._retry, sleep=self._sleep)
+        return OrqClient(
+            self._http,
+            api_key,
+            timeouts=self._timeouts,
+            retry=self._retry,
+            sleep=self._sleep,
+            max_response_chars=self._max_response_chars,
+        )
 
     # -- read operations: safe to retry ------------------------------------------------------
 
@@ -146,6 +156,11 @@ class OrqClient:
             async with self.stream(body) as chunks:
                 async for chunk in chunks:
                     delta = accumulator.feed(chunk)
+                    if len(accumulator.text) > self._max_response_chars:
+                        raise ResponseTooLargeError(
+                            f"The completion grew past {self._max_response_chars:,} characters, so the server "
+                            "stopped reading it."
+                        )
                     if delta and on_text is not None:
                         await on_text(delta)
         except OrqError as exc:

@@ -95,6 +95,10 @@ class StreamInterruptedError(OrqError):
     """The stream ended before orq said it was complete (no final chunk, no [DONE])."""
 
 
+class ResponseTooLargeError(OrqError):
+    """The generation grew past the server's limit, so reading stopped."""
+
+
 _STATUS_CLASSES: dict[int, type[OrqAPIError]] = {
     400: BadRequestError,
     401: AuthenticationError,

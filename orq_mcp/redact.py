@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from mcp_types import CallToolResult, TextContent
 
 REPLACEMENT = "[redacted]"
+# Any bearer credential a log line might quote, known to the server or not (tenant keys).
+BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 # Shorter strings would redact ordinary words; no real key is this short.
 MIN_SECRET_LENGTH = 8
 
@@ -58,9 +61,12 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        cleaned = self._redactor.text(message)
+        cleaned = self._clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_text:
-            record.exc_text = self._redactor.text(record.exc_text)
+            record.exc_text = self._clean(record.exc_text)
         return True
+
+    def _clean(self, text: str) -> str:
+        return BEARER.sub(r"\1" + REPLACEMENT, self._redactor.text(text))

@@ -9,9 +9,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
 
 from orq_mcp.errors import OrqError
+from orq_mcp.paging import InvalidCursor, page_after
 from orq_mcp.state import AppState, app_state
 from orq_mcp.tool_errors import explain
 
@@ -28,7 +29,7 @@ async def prompt_config(key: str, ctx: Context) -> str:
     """The deployment's prompt_config as orq stores it: model, parameters, messages, tools."""
     state = app_state(ctx)
     try:
-        deployment = await state.catalog_for(ctx).get(key)
+        deployment = await state.deployment(ctx, key)
     except OrqError as exc:
         raise ResourceError(state.redactor_for(ctx).text(explain(exc, state.subject(ctx, "deployment", key)))) from None
     if deployment is None:
@@ -44,17 +45,12 @@ async def list_resources(
     """One prompt_config resource per deployment, paged by the last key seen."""
     state: AppState = ctx.lifespan_context
     try:
-        deployments = await state.catalog_for(ctx).all()
+        page, next_cursor = page_after(await state.deployments(ctx), params.cursor, PAGE_SIZE, lambda d: d.key)
     except OrqError as exc:
         message = explain(exc, state.subject(ctx, "deployment"))
-        raise MCPError(code=-32603, message=state.redactor_for(ctx).text(message)) from None
-    keys = [d.key for d in deployments]
-    start = 0
-    if params.cursor:
-        if params.cursor not in keys:
-            raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: list resources again from the start.")
-        start = keys.index(params.cursor) + 1
-    page = deployments[start : start + PAGE_SIZE]
+        raise MCPError(code=INTERNAL_ERROR, message=state.redactor_for(ctx).text(message)) from None
+    except InvalidCursor:
+        raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: list resources again from the start.") from None
     resources = [
         Resource(
             uri=prompt_config_uri(d.key),
@@ -65,8 +61,7 @@ async def list_resources(
         )
         for d in page
     ]
-    more = start + PAGE_SIZE < len(deployments)
-    return ListResourcesResult(resources=resources, next_cursor=page[-1].key if more and page else None)
+    return ListResourcesResult(resources=resources, next_cursor=next_cursor)
 
 
 def register_resources(server: MCPServer[AppState]) -> None:

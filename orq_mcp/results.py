@@ -137,6 +137,12 @@ class PromptPage(BaseModel):
     next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
 
 
+def page_json(page: type[DeploymentPage] | type[PromptPage], items: list[Any]) -> str:
+    """The text a page of `items` would take, with a cursor of typical length."""
+    field = "deployments" if page is DeploymentPage else "prompts"
+    return _compact(page.model_validate({field: items, "next_cursor": "x" * 36}).model_dump(mode="json"))
+
+
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
     """A result whose text is compact JSON unless given; indentation costs the model tokens."""
     structured = result.model_dump(mode="json")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from orq_mcp.client import RetryPolicy, Timeouts
 
@@ -23,6 +24,16 @@ ENV_VARS: dict[str, str] = {
     "ORQ_TIMEOUT": "read_timeout",
     "ORQ_STREAM_TIMEOUT": "stream_timeout",
     "ORQ_MAX_RETRIES": "max_retries",
+    "ORQ_MCP_ALLOW_REMOTE": "allow_remote",
+    "ORQ_MCP_ALLOWED_HOSTS": "allowed_hosts",
+    "ORQ_MCP_ALLOWED_ORIGINS": "allowed_origins",
+    "ORQ_MCP_AUTH_TOKEN": "auth_token",
+    "ORQ_MCP_MULTI_TENANT": "multi_tenant",
+    "ORQ_DEPLOYMENTS": "deployments",
+    "ORQ_MCP_MAX_RESPONSE_CHARS": "max_response_chars",
+    "ORQ_MCP_CACHE_TTL": "cache_ttl",
+    "ORQ_MCP_MAX_RESULT_CHARS": "max_result_chars",
+    "ORQ_EXPOSE": "expose",
 }
 
 
@@ -46,6 +57,52 @@ class Settings(BaseModel):
     read_timeout: float = Field(30.0, gt=0)
     stream_timeout: float = Field(300.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    # A generation longer than this is cut off (no model writes this much; a runaway stream could).
+    max_response_chars: int = Field(1_000_000, ge=1000)
+    # How long the deployment and prompt lists behind tools/resources/prompts lists are reused.
+    cache_ttl: float = Field(60.0, ge=0)
+    # Tool results larger than this (in characters) are cut, with a notice, to spare the model's context.
+    max_result_chars: int = Field(20_000, ge=1000)
+    # Deployment keys that also get a tool of their own; "all" exposes every deployment.
+    expose: tuple[str, ...] = ()
+
+    # -- exposure and access control (HTTP transports) ---------------------------------------------
+    allow_remote: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    auth_token: SecretStr | None = None
+    multi_tenant: bool = False
+    # Allow-list of deployment keys; None means every deployment in the workspace.
+    deployments: frozenset[str] | None = None
+
+    @field_validator("allowed_hosts", "allowed_origins", "deployments", "expose", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("deployments")
+    @classmethod
+    def _non_empty(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+        if value is not None and not value:
+            raise ValueError("must name at least one deployment key")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.transport == "stdio":
+            if self.multi_tenant:
+                raise ValueError("multi-tenant mode needs --transport http or sse (stdio has one client)")
+            return self
+        if not self.allow_remote and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on {self.host}: other machines could reach the server and spend your orq "
+                "credits. Pass --allow-remote (and set ORQ_MCP_AUTH_TOKEN) if that is what you want"
+            )
+        if self.multi_tenant and self.auth_token is not None:
+            raise ValueError("ORQ_MCP_AUTH_TOKEN and multi-tenant mode both use the Authorization header; choose one")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -64,6 +121,9 @@ class Settings(BaseModel):
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
 
+    def exposes(self, key: str) -> bool:
+        return "all" in self.expose or key in self.expose
+
     @property
     def timeouts(self) -> Timeouts:
         return Timeouts(connect=self.connect_timeout, read=self.read_timeout, stream=self.stream_timeout)
@@ -73,11 +133,23 @@ class Settings(BaseModel):
         return RetryPolicy(max_retries=self.max_retries)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _describe(exc: ValidationError) -> str:
     names = {field: var for var, field in ENV_VARS.items()}
     problems = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "settings"
+    for error in exc.errors(include_url=False, include_input=False):
+        if not error["loc"]:  # a rule across settings: its message names them
+            problems.append(error["msg"].removeprefix("Value error, "))
+            continue
+        field = str(error["loc"][0])
         label = f"{names[field]} / --{field.replace('_', '-')}" if field in names else f"--{field.replace('_', '-')}"
         problems.append(f"{label}: {error['msg']}")
     return "Invalid configuration: " + "; ".join(problems)

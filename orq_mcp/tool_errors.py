@@ -17,6 +17,7 @@ from orq_mcp.errors import (
     OrqTimeoutError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     StreamError,
     StreamInterruptedError,
@@ -43,6 +44,11 @@ class Subject:
 
 def tool_error(error: OrqError, subject: Subject) -> ToolError:
     return ToolError(explain(error, subject))
+
+
+def not_found(subject: Subject) -> ToolError:
+    """The same answer orq gives for a missing deployment, for one the allow-list hides."""
+    return ToolError(_not_found(subject, ""))
 
 
 def explain(error: OrqError, subject: Subject) -> str:
@@ -88,6 +94,11 @@ def _explain(error: OrqError, subject: Subject) -> str:
 
 
 def _explain_transport(error: OrqError) -> str:
+    if isinstance(error, ResponseTooLargeError):
+        return (
+            f"{error.message} Ask for a shorter answer (for example by adding a user message that limits "
+            "the length) and call again."
+        )
     if isinstance(error, StreamInterruptedError):
         return f"{error.message} The answer is incomplete: retry the call to get a full completion."
     if isinstance(error, StreamError):

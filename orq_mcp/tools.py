@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -12,7 +12,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from orq_mcp.errors import BadRequestError, NotFoundError, OrqError
+from orq_mcp.fit import fit_count, fit_text, shrink_strings
 from orq_mcp.models import Deployment
+from orq_mcp.paging import InvalidCursor, page_after
 from orq_mcp.progress import SendProgress, relay_progress
 from orq_mcp.results import (
     DeploymentConfigResult,
@@ -21,11 +23,12 @@ from orq_mcp.results import (
     InvocationResult,
     PromptPage,
     PromptSummary,
+    page_json,
     tool_result,
 )
 from orq_mcp.state import AppState, app_state
 from orq_mcp.templates import find_variables
-from orq_mcp.tool_errors import Subject, tool_error
+from orq_mcp.tool_errors import Subject, not_found, tool_error
 
 DeploymentKey = Annotated[
     str,
@@ -80,6 +83,9 @@ class ChatMessage(BaseModel):
         return message
 
 
+TEXT_CUT_HINT = (
+    "The whole text was streamed as progress notifications; to get it in one result, ask for a shorter answer."
+)
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 # Invoking calls a paid model and is not idempotent; it changes nothing in the workspace though.
 INVOKE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -96,12 +102,23 @@ async def list_deployments(
     {{variables}} its prompt expects in `inputs`. Page with `next_cursor`.
     """
     state = app_state(ctx)
+    # orq's own cursor is the last item's id; an allow-listed page is cut from the cache by key.
+    name: Callable[[Deployment], str] = (lambda d: d.id) if state.settings.deployments is None else (lambda d: d.key)
     try:
-        page = await state.orq_for(ctx).list_deployments(limit=limit, starting_after=cursor)
+        if state.settings.deployments is None:
+            page = await state.orq_for(ctx).list_deployments(limit=limit, starting_after=cursor)
+            deployments = page.data
+            next_cursor = page.data[-1].id if page.has_more and page.data else None
+        else:
+            deployments, next_cursor = page_after(await state.deployments(ctx), cursor, limit, name)
     except OrqError as exc:
         raise _list_error(exc, cursor, "list_deployments") from None
-    summaries = [DeploymentSummary.of(d) for d in page.data]
-    next_cursor = page.data[-1].id if page.has_more and page.data else None
+    except InvalidCursor:
+        raise _bad_cursor("list_deployments", "it names no deployment") from None
+    summaries = [DeploymentSummary.of(d) for d in deployments]
+    count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), state.settings.max_result_chars)
+    if count < len(summaries):  # the rest is one call away rather than cut mid-list
+        summaries, next_cursor = summaries[:count], name(deployments[count - 1])
     return tool_result(DeploymentPage(deployments=summaries, next_cursor=next_cursor))
 
 
@@ -117,6 +134,7 @@ async def get_deployment_config(
     parameters, tools, and the {{variables}} the prompt expects.
     """
     state = app_state(ctx)
+    await _require_allowed(state, ctx, key)
     orq = state.orq_for(ctx)
     body = _body(key, inputs=inputs, context=context)
     try:
@@ -125,7 +143,9 @@ async def get_deployment_config(
         raise await _deployment_error(state, ctx, exc, key) from None
     deployment = await _lookup(state, ctx, key)
     variables = find_variables(deployment.prompt_config.messages if deployment else config.messages)
-    return tool_result(DeploymentConfigResult.of(key, config, variables))
+    result = DeploymentConfigResult.of(key, config, variables)
+    fitted = shrink_strings(result.model_dump(mode="json"), state.settings.max_result_chars)
+    return tool_result(DeploymentConfigResult.model_validate(fitted))
 
 
 async def invoke_deployment(
@@ -146,7 +166,21 @@ async def invoke_deployment(
     Fill the prompt's {{variables}} with `inputs` (see list_deployments) and add chat
     turns with `messages`. The text streams back live as progress notifications.
     """
+    return await run_invocation(ctx, key, inputs=inputs, messages=messages, context=context, metadata=metadata)
+
+
+async def run_invocation(
+    ctx: Context,
+    key: str,
+    *,
+    inputs: dict[str, Any] | None = None,
+    messages: list[ChatMessage] | None = None,
+    context: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> CallToolResult:
+    """Stream one completion, relaying its text as progress; shared by every invoking tool."""
     state = app_state(ctx)
+    await _require_allowed(state, ctx, key)
     orq = state.orq_for(ctx)
     body = _body(key, inputs=inputs, context=context, metadata=metadata)
     if messages:
@@ -159,6 +193,7 @@ async def invoke_deployment(
     except OrqError as exc:
         raise await _deployment_error(state, ctx, exc, key) from None
     result = InvocationResult.of(completion)
+    result.text = fit_text(result.text, state.settings.max_result_chars, TEXT_CUT_HINT)
     return tool_result(result, text=result.as_text())
 
 
@@ -174,7 +209,11 @@ async def list_prompts(
     except OrqError as exc:
         raise _list_error(exc, cursor, "list_prompts") from None
     next_cursor = page.data[-1].id if page.has_more and page.data else None
-    return tool_result(PromptPage(prompts=[PromptSummary.of(p) for p in page.data], next_cursor=next_cursor))
+    summaries = [PromptSummary.of(p) for p in page.data]
+    count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), state.settings.max_result_chars)
+    if count < len(summaries):
+        summaries, next_cursor = summaries[:count], page.data[count - 1].id
+    return tool_result(PromptPage(prompts=summaries, next_cursor=next_cursor))
 
 
 TOOLS = (
@@ -198,20 +237,30 @@ def _progress_sender(ctx: Context) -> SendProgress:
 
 async def _lookup(state: AppState, ctx: Context, key: str) -> Deployment | None:
     try:
-        return await state.catalog_for(ctx).get(key)
+        return await state.deployment(ctx, key)
     except OrqError:
         return None  # the variables are a convenience; the config itself already arrived
+
+
+async def _require_allowed(state: AppState, ctx: Context, key: str) -> None:
+    if not state.allows(key):  # hidden deployments are reported exactly like missing ones
+        subject = state.subject(ctx, "deployment", key)
+        subject.suggestions = await state.suggestions(ctx, key)
+        raise not_found(subject)
 
 
 async def _deployment_error(state: AppState, ctx: Context, exc: OrqError, key: str) -> ToolError:
     subject = state.subject(ctx, "deployment", key)
     if isinstance(exc, NotFoundError):
-        with contextlib.suppress(OrqError):
-            subject.suggestions = await state.catalog_for(ctx).suggestions(key)
+        subject.suggestions = await state.suggestions(ctx, key)
     return tool_error(exc, subject)
 
 
 def _list_error(exc: OrqError, cursor: str | None, tool: str) -> ToolError:
     if cursor and isinstance(exc, BadRequestError | NotFoundError):
-        return ToolError(f"The cursor is not valid ({exc.message}). Call {tool} again without `cursor`.")
+        return _bad_cursor(tool, exc.message)
     return tool_error(exc, Subject(kind="page"))
+
+
+def _bad_cursor(tool: str, reason: str) -> ToolError:
+    return ToolError(f"The cursor is not valid ({reason}). Call {tool} again without `cursor`.")

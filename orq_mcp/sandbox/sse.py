@@ -66,7 +66,8 @@ async def sse_events(
                     completed = True
                     return
                 yield MALFORMED
-            if index > 0 and delay > 0:
+            if index > 0:
+                # Even with no delay, yield to the loop so a client disconnect is noticed between chunks.
                 await anyio.sleep(delay)
             chunk = pieces[index] if index < len(pieces) else generation.final_chunk(completion, request, messages)
             yield encode_event(chunk)

@@ -1,0 +1,102 @@
+"""The orq prompt library as MCP prompts: `prompts/list` and `prompts/get`.
+
+Each prompt's {{variables}} are its required arguments; `prompts/get` returns its messages
+with them filled in. MCP prompt messages are user or assistant turns, so system and
+developer messages become user turns (in order) and tool messages are left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    GetPromptRequestParams,
+    GetPromptResult,
+    ListPromptsResult,
+    PaginatedRequestParams,
+    PromptArgument,
+    PromptMessage,
+    TextContent,
+)
+from mcp_types import Prompt as MCPPrompt
+
+from orq_mcp.errors import OrqError
+from orq_mcp.models import Prompt
+from orq_mcp.paging import InvalidCursor, page_after
+from orq_mcp.state import AppState
+from orq_mcp.templates import PLACEHOLDER, find_variables, message_texts
+from orq_mcp.tool_errors import explain
+
+PAGE_SIZE = 100
+Request = ServerRequestContext[AppState, Any]
+
+
+def prompt_names(prompts: list[Prompt]) -> dict[str, Prompt]:
+    """Display names as prompt names; the rare duplicate gets the end of its id to tell it apart."""
+    counts = Counter(p.display_name for p in prompts)
+    return {
+        (p.display_name if counts[p.display_name] == 1 and p.display_name else f"{p.display_name}-{p.id[-6:]}"): p
+        for p in prompts
+    }
+
+
+async def list_prompts(ctx: Request, params: PaginatedRequestParams) -> ListPromptsResult:
+    named = await _prompts(ctx)
+    try:
+        page, next_cursor = page_after(list(named), params.cursor, PAGE_SIZE, lambda name: name)
+    except InvalidCursor:
+        raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: list prompts again from the start.") from None
+    return ListPromptsResult(prompts=[_describe(name, named[name]) for name in page], next_cursor=next_cursor)
+
+
+async def get_prompt(ctx: Request, params: GetPromptRequestParams) -> GetPromptResult:
+    named = await _prompts(ctx)
+    prompt = named.get(params.name)
+    if prompt is None:
+        raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt '{params.name}': call prompts/list for the names.")
+    arguments = params.arguments or {}
+    missing = [v for v in find_variables(prompt.messages) if v not in arguments]
+    if missing:
+        raise MCPError(
+            code=INVALID_PARAMS, message=f"Prompt '{params.name}' needs these arguments: {', '.join(missing)}."
+        )
+    return GetPromptResult(description=prompt.description, messages=_render(prompt, arguments))
+
+
+def describe_all(prompts: list[Prompt]) -> list[dict[str, Any]]:
+    """What prompts/list shows for these prompts (for change detection)."""
+    return [_describe(name, p).model_dump(mode="json") for name, p in prompt_names(prompts).items()]
+
+
+def _describe(name: str, prompt: Prompt) -> MCPPrompt:
+    arguments = [
+        PromptArgument(name=v, description=f"Fills {{{{{v}}}}} in the prompt.", required=True)
+        for v in find_variables(prompt.messages)
+    ]
+    return MCPPrompt(name=name, title=prompt.display_name, description=prompt.description, arguments=arguments)
+
+
+def _render(prompt: Prompt, arguments: dict[str, str]) -> list[PromptMessage]:
+    rendered = []
+    for message in prompt.messages:
+        if message.role == "tool":
+            continue
+        text = "".join(message_texts([message]))
+        text = PLACEHOLDER.sub(lambda m: str(arguments.get(m.group(1), m.group(0))), text)
+        role = "assistant" if message.role == "assistant" else "user"
+        rendered.append(PromptMessage(role=role, content=TextContent(type="text", text=text)))
+    return rendered
+
+
+async def _prompts(ctx: Request) -> dict[str, Prompt]:
+    state: AppState = ctx.lifespan_context
+    try:
+        return prompt_names(await state.workspace(ctx).prompts.all())
+    except OrqError as exc:
+        message = state.redactor_for(ctx).text(explain(exc, state.subject(ctx, "prompt")))
+        raise MCPError(code=INTERNAL_ERROR, message=message) from None

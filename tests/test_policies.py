@@ -1,0 +1,90 @@
+"""Server-side policies through the in-memory client: the deployment allow-list and runaway responses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from mcp import Client, MCPError
+from mcp_types import CallToolResult, TextContent
+
+from orq_mcp.sandbox import EmulatorState, Fault
+from orq_mcp.server import create_server
+from orq_mcp.settings import Settings
+from tests.conftest import FAST_RETRY, held_open
+
+ALLOWED = ("faq-assistant", "support-triage", "release-notes-writer")
+
+
+@pytest.fixture
+async def restricted(settings: Settings) -> AsyncIterator[Client]:
+    server = create_server(settings.model_copy(update={"deployments": frozenset(ALLOWED)}), retry=FAST_RETRY)
+    async with held_open(Client(server, raise_exceptions=True)) as client:
+        yield client
+
+
+def error_text(result: CallToolResult) -> str:
+    assert result.is_error
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+async def test_allow_list_limits_listing_and_pages_within_it(restricted: Client) -> None:
+    keys, cursor = [], None
+    for _ in range(5):
+        result = await restricted.call_tool("list_deployments", {"limit": 2} | ({"cursor": cursor} if cursor else {}))
+        page = result.structured_content
+        assert page is not None
+        keys += [d["key"] for d in page["deployments"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(keys) == sorted(ALLOWED)
+    result = await restricted.call_tool("list_deployments", {"cursor": "product-copywriter"})
+    assert "cursor is not valid" in error_text(result)
+
+
+@pytest.mark.parametrize("tool", ["get_deployment_config", "invoke_deployment"])
+async def test_hidden_deployments_are_reported_as_not_found(
+    restricted: Client, emulator_state: EmulatorState, tool: str
+) -> None:
+    message = error_text(await restricted.call_tool(tool, {"key": "product-copywriter"}))
+    assert "Deployment 'product-copywriter' was not found" in message
+    assert "list_deployments" in message
+    assert emulator_state.requests_for("stream") == []
+    assert emulator_state.requests_for("get_config") == []
+
+
+async def test_suggestions_only_name_allowed_deployments(restricted: Client) -> None:
+    message = error_text(await restricted.call_tool("invoke_deployment", {"key": "support-triag"}))
+    assert "Did you mean 'support-triage'" in message
+    message = error_text(await restricted.call_tool("invoke_deployment", {"key": "product-copywriterr"}))
+    assert "Did you mean" not in message
+
+
+async def test_allowed_deployments_still_work(restricted: Client) -> None:
+    result = await restricted.call_tool("invoke_deployment", {"key": "faq-assistant"})
+    assert not result.is_error
+
+
+async def test_allow_list_filters_resources(restricted: Client) -> None:
+    uris = [r.uri for r in (await restricted.list_resources()).resources]
+    assert sorted(uris) == sorted(f"orq://deployments/{k}/prompt_config" for k in ALLOWED)
+    with pytest.raises(MCPError, match="not found"):
+        await restricted.read_resource("orq://deployments/product-copywriter/prompt_config")
+
+
+async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings, emulator_state: EmulatorState) -> None:
+    emulator_state.add_fault(Fault("stream", "huge_response", size=3_000_000, chunk_size=4096))
+    server = create_server(settings.model_copy(update={"max_response_chars": 100_000}), retry=FAST_RETRY)
+    async with held_open(Client(server, raise_exceptions=True)) as client:
+        message = error_text(await client.call_tool("invoke_deployment", {"key": "faq-assistant"}))
+        assert "grew past 100,000 characters" in message
+        assert "Ask for a shorter answer" in message
+        assert "Text generated before the failure" in message
+        assert len(message) < 10_000  # the partial text is quoted, not dumped
+        (record,) = emulator_state.requests_for("stream")
+        assert emulator_state.wait_for(lambda: record.disconnected_at is not None)
+        assert record.chunks_sent < 3_000_000 / 4096  # reading stopped; the stream was closed early
+        assert not (await client.call_tool("invoke_deployment", {"key": "faq-assistant"})).is_error
