@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from mcp_types import Tool as MCPTool
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from orq_mcp.models import Deployment
 from orq_mcp.naming import unique_names
-from orq_mcp.results import InvocationResult
 from orq_mcp.schema import compact_schema
 from orq_mcp.state import AppState, RequestLike
 from orq_mcp.templates import find_variables
@@ -27,7 +26,17 @@ from orq_mcp.tools import INVOKE, TOOLS, ChatMessage, run_invocation
 
 STATIC_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in TOOLS)
 
-_MESSAGES = TypeAdapter(list[ChatMessage])
+
+class Turn(BaseModel):
+    """A plain chat turn. Tool-call round trips go through invoke_deployment, whose messages carry them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str
+
+
+_MESSAGES = TypeAdapter(list[Turn])
 MESSAGES_SCHEMA = {
     **compact_schema(_MESSAGES.json_schema()),
     "description": "Optional chat turns appended after the deployment's prompt.",
@@ -66,7 +75,8 @@ class DeploymentTool:
         messages = None
         if self.accepts_messages and arguments.get("messages") is not None:
             try:
-                messages = _MESSAGES.validate_python(arguments["messages"])
+                turns = _MESSAGES.validate_python(arguments["messages"])
+                messages = [ChatMessage(role=turn.role, content=turn.content) for turn in turns]
             except ValidationError as exc:
                 problems = "; ".join(
                     f"messages.{'.'.join(map(str, e['loc']))}: {e['msg']}"
@@ -74,9 +84,6 @@ class DeploymentTool:
                 )
                 raise ToolError(f"Invalid arguments for {self.name}: {problems}.") from None
         return {v: arguments[v] for v in self.variables}, messages
-
-
-_OUTPUT_SCHEMA = compact_schema(TypeAdapter(InvocationResult).json_schema(mode="serialization"))
 
 
 async def exposed_tools(
@@ -88,20 +95,23 @@ async def exposed_tools(
     if deployments is None:
         deployments = await state.deployments(ctx) if ctx is not None else []
     chosen = [d for d in deployments if state.settings.exposes(d.key)]
-    return deployment_tools(chosen, STATIC_TOOL_NAMES, _OUTPUT_SCHEMA)
+    return deployment_tools(chosen, STATIC_TOOL_NAMES)
 
 
-def deployment_tools(
-    deployments: Iterable[Deployment], reserved: Iterable[str], output_schema: dict[str, Any] | None
-) -> dict[str, DeploymentTool]:
-    """The tools for these deployments, by tool name."""
+def deployment_tools(deployments: Iterable[Deployment], reserved: Iterable[str]) -> dict[str, DeploymentTool]:
+    """The tools for these deployments, by tool name.
+
+    They return what invoke_deployment returns, structured content included, but publish no
+    output schema of their own: invoke_deployment's already tells the model the shape, and
+    repeating it per deployment would cost ~800 characters of context each.
+    """
     deployments = list(deployments)
     names = unique_names((d.key for d in deployments), reserved)
-    tools = (_tool(names[d.key], d, output_schema) for d in deployments)
+    tools = (_tool(names[d.key], d) for d in deployments)
     return {tool.name: tool for tool in tools}
 
 
-def _tool(name: str, deployment: Deployment, output_schema: dict[str, Any] | None) -> DeploymentTool:
+def _tool(name: str, deployment: Deployment) -> DeploymentTool:
     config = deployment.prompt_config
     variables = tuple(find_variables(config.messages))
     accepts_messages = "messages" not in variables  # a {{messages}} variable wins the name
@@ -126,7 +136,6 @@ def _tool(name: str, deployment: Deployment, output_schema: dict[str, Any] | Non
             "required": list(variables),
             "additionalProperties": False,
         },
-        output_schema=output_schema,
         annotations=INVOKE,
     )
     return DeploymentTool(name, deployment.key, variables, accepts_messages, definition)

@@ -18,7 +18,7 @@ from orq_mcp.templates import find_variables
 
 
 class DeploymentSummary(BaseModel):
-    key: str = Field(description="Pass this as `key` to get_deployment_config and invoke_deployment.")
+    key: str
     description: str
     model: str
     provider: str
@@ -44,7 +44,7 @@ class DeploymentSummary(BaseModel):
 
 class DeploymentPage(BaseModel):
     deployments: list[DeploymentSummary]
-    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
+    next_cursor: str | None
 
 
 class DeploymentConfigResult(BaseModel):
@@ -80,11 +80,11 @@ class ToolCall(BaseModel):
 
 
 class InvocationResult(BaseModel):
-    text: str = Field(description="The generated text.")
+    text: str
     finish_reason: str | None
     model: str | None
     provider: str | None
-    id: str | None = Field(description="orq's id for this generation.")
+    id: str | None
     trace_id: str | None
     usage: dict[str, Any] | None
     tool_calls: list[ToolCall] | None = Field(
@@ -134,7 +134,7 @@ class PromptSummary(BaseModel):
 
 class PromptPage(BaseModel):
     prompts: list[PromptSummary]
-    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
+    next_cursor: str | None
 
 
 def page_json(page: type[DeploymentPage] | type[PromptPage], items: list[Any]) -> str:

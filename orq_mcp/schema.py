@@ -1,6 +1,7 @@
 """Trimming pydantic's JSON Schemas: every byte of tools/list is read by the model on every turn.
 
-Drops `title` (pydantic names every field twice), `default: null`, and folds
+Drops `title` (pydantic names every field twice), `default: null`, `additionalProperties: true`
+(the default anyway), and folds
 `anyOf: [{type: T}, {type: null}]` into `type: [T, "null"]`. The result validates exactly
 the same documents.
 """
@@ -20,7 +21,7 @@ def compact_schema(schema: Any) -> Any:
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "title" or (key == "default" and value is None):
+        if key == "title" or (key == "default" and value is None) or (key == "additionalProperties" and value is True):
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: compact_schema(sub) for name, sub in value.items()}

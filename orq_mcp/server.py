@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -178,7 +179,7 @@ def create_server(
         middleware=[_remember_connection],
     )
     for fn, hints, title in TOOLS:
-        server.add_tool(fn, title=title, annotations=hints)
+        server.add_tool(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
     register_resources(server)
     _register_live_handlers(server)
     return server
