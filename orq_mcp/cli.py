@@ -16,6 +16,7 @@ import anyio
 from pydantic import SecretStr
 
 from orq_mcp import __version__
+from orq_mcp.commands import CLIENTS, check, print_config
 from orq_mcp.redact import RedactingFilter, Redactor
 from orq_mcp.settings import Settings, SettingsError, is_loopback
 
@@ -27,51 +28,56 @@ logger = logging.getLogger("orq_mcp")
 EXIT_USAGE = 2
 
 
+# Flags shared by every command: (flags, setting name, argparse options).
+_OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
+    (("--transport",), {"choices": ["stdio", "http", "sse"], "help": "stdio (default), http or sse"}),
+    (("--host",), {"help": "address for http/sse (default 127.0.0.1)"}),
+    (("--port",), {"type": int, "help": "port for http/sse (default 8000)"}),
+    (("--base-url",), {"help": "orq API base URL (default $ORQ_BASE_URL or https://api.orq.ai)"}),
+    (("--sandbox",), {"action": "store_true", "help": "use the built-in orq emulator; no key needed"}),
+    (("-v", "--verbose"), {"action": "store_true", "help": "debug logging (stderr)"}),
+    (("--deployments",), {"help": "comma-separated allow-list of deployment keys agents may see and invoke"}),
+    (("--expose",), {"help": "comma-separated deployment keys (or 'all') that also get a tool of their own"}),
+    (("--allow-remote",), {"action": "store_true", "help": "allow a non-loopback --host (set ORQ_MCP_AUTH_TOKEN)"}),
+    (
+        ("--multi-tenant",),
+        {"action": "store_true", "help": "http/sse: each client sends its own orq key as `Authorization: Bearer`"},
+    ),
+]
+SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose")
+SETTINGS_FLAGS += ("allow_remote", "multi_tenant")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: an option not given sets nothing, so a subcommand's parser cannot reset one given before it.
+    for flags, options in _OPTIONS:
+        parser.add_argument(*flags, default=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orq-mcp",
         description="MCP server for orq.ai deployments. The API key comes from ORQ_API_KEY.",
     )
     parser.add_argument("--version", action="version", version=f"orq-mcp {__version__}")
-    parser.add_argument("--transport", choices=["stdio", "http", "sse"], help="stdio (default), http or sse")
-    parser.add_argument("--host", help="address for http/sse (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port for http/sse (default 8000)")
-    parser.add_argument("--base-url", help="orq API base URL (default $ORQ_BASE_URL or https://api.orq.ai)")
-    parser.add_argument(
-        "--sandbox", action="store_true", default=None, help="serve the built-in orq emulator; no key needed"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", default=None, help="debug logging (stderr)")
-    parser.add_argument("--deployments", help="comma-separated allow-list of deployment keys agents may see and invoke")
-    parser.add_argument(
-        "--allow-remote",
-        action="store_true",
-        default=None,
-        help="allow --host to be a non-loopback address (set ORQ_MCP_AUTH_TOKEN too)",
-    )
-    parser.add_argument(
-        "--multi-tenant",
-        action="store_true",
-        default=None,
-        help="http/sse: each client sends its own orq key as `Authorization: Bearer <key>`",
-    )
+    _add_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="{serve,check,config}")
+    _add_options(commands.add_parser("serve", help="run the MCP server (the default)"))
+    _add_options(commands.add_parser("check", help="verify the API key and connectivity, show what is there"))
+    config = commands.add_parser("config", help="print a config block for an MCP client")
+    config.add_argument("client", choices=CLIENTS)
+    _add_options(config)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = args.command or "serve"
+    flags = {name: getattr(args, name) for name in SETTINGS_FLAGS if hasattr(args, name)}
+    if command == "config":  # needs no key: it only prints
+        return print_config(args.client, _launch_args(flags), sys.stdout, sys.stderr)
     try:
-        settings = Settings.load(
-            os.environ,
-            transport=args.transport,
-            host=args.host,
-            port=args.port,
-            base_url=args.base_url,
-            sandbox=args.sandbox,
-            verbose=args.verbose,
-            deployments=args.deployments,
-            allow_remote=args.allow_remote,
-            multi_tenant=args.multi_tenant,
-        )
+        settings = Settings.load(os.environ, **flags)
     except SettingsError as exc:
         print(f"orq-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -83,9 +89,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     configure_logging(settings)
+    if command == "check":
+        return anyio.run(run_check, settings)
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings)
     return 0
+
+
+def _launch_args(flags: dict[str, object]) -> list[str]:
+    """The flags of `orq-mcp config ...` that belong in the client's launch command."""
+    args: list[str] = []
+    for name in ("deployments", "expose"):
+        if flags.get(name):
+            args += [f"--{name}", str(flags[name])]
+    return args
+
+
+async def run_check(settings: Settings) -> int:
+    async with AsyncExitStack() as stack:
+        if settings.sandbox:
+            settings = await stack.enter_async_context(sandbox(settings))
+        return await check(settings, sys.stdout)
 
 
 def configure_logging(settings: Settings) -> None:

@@ -1,0 +1,98 @@
+"""`orq-mcp check` and `orq-mcp config <client>`, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
+from tests.conftest import API_KEY
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
+    return subprocess.run(
+        [sys.executable, "-m", "orq_mcp", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_reports_what_the_workspace_holds(emulator: EmulatorThread, emulator_state: EmulatorState) -> None:
+    done = run("check", env={"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url})
+    assert done.returncode == 0, done.stderr
+    assert "API key accepted" in done.stdout
+    assert "deployments: 5 (product-copywriter, support-triage" in done.stdout
+    assert "prompts: 4" in done.stdout
+    assert API_KEY not in done.stdout + done.stderr
+
+
+def test_check_fails_clearly_on_a_bad_key(emulator: EmulatorThread, emulator_state: EmulatorState) -> None:
+    done = run("check", env={"ORQ_API_KEY": "sk-not-a-real-key-at-all", "ORQ_BASE_URL": emulator.base_url})
+    assert done.returncode == 1
+    assert "FAILED: orq rejected the API key" in done.stdout
+    assert "ORQ_API_KEY" in done.stdout
+    assert "sk-not-a-real-key-at-all" not in done.stdout + done.stderr
+
+
+def test_check_fails_clearly_when_orq_is_unreachable(emulator_state: EmulatorState) -> None:
+    done = run("check", env={"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": "http://127.0.0.1:9", "ORQ_MAX_RETRIES": "0"})
+    assert done.returncode == 1
+    assert "Could not connect to orq" in done.stdout
+
+
+def test_check_survives_a_key_without_prompt_access(emulator: EmulatorThread, emulator_state: EmulatorState) -> None:
+    emulator_state.add_fault(Fault("list_prompts", "status", status=403, times=-1))
+    done = run("check", env={"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url})
+    assert done.returncode == 0
+    assert "prompts: unavailable" in done.stdout
+
+
+def test_check_needs_a_key() -> None:
+    done = run("check")
+    assert done.returncode == 2
+    assert "ORQ_API_KEY" in done.stderr
+
+
+@pytest.mark.parametrize("client", ["claude-desktop", "cursor"])
+def test_config_block_uses_an_absolute_launcher(client: str) -> None:
+    done = run("config", client, "--expose", "support-triage")
+    assert done.returncode == 0, done.stderr
+    server = json.loads(done.stdout)["mcpServers"]["orq"]
+    assert Path(server["command"]).is_absolute()
+    assert Path(server["command"]).exists()
+    assert server["args"][-2:] == ["--expose", "support-triage"]
+    assert server["env"] == {"ORQ_API_KEY": "your-orq-api-key"}
+    assert "Replace" in done.stderr
+
+
+def test_vscode_config_asks_for_the_key() -> None:
+    done = run("config", "vscode")
+    assert done.returncode == 0
+    config = json.loads(done.stdout)
+    assert config["servers"]["orq"]["type"] == "stdio"
+    assert config["servers"]["orq"]["env"]["ORQ_API_KEY"] == "${input:orq-api-key}"
+    assert config["inputs"][0]["password"] is True
+
+
+def test_config_never_prints_the_key_from_the_environment() -> None:
+    done = run("config", "claude-desktop", env={"ORQ_API_KEY": API_KEY})
+    assert API_KEY not in done.stdout + done.stderr
+
+
+def test_the_printed_command_starts_a_working_server(tmp_path: Path) -> None:
+    done = run("config", "cursor")
+    server = json.loads(done.stdout)["mcpServers"]["orq"]
+    started = subprocess.run(
+        [server["command"], *server["args"], "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert started.returncode == 0
+    assert started.stdout.startswith("orq-mcp ")
