@@ -32,8 +32,10 @@ from orq_mcp.errors import (
     StreamInterruptedError,
     error_for_status,
     extract_message,
+    parse_body,
 )
 from orq_mcp.models import CompletionChunk, Deployment, DeploymentConfig, Page, Prompt
+from orq_mcp.redact import Redactor
 from orq_mcp.streaming import Completion, CompletionAccumulator
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ class OrqClient:
     ) -> None:
         self._http = http
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
+        # orq may quote the key back in an error; it is scrubbed before anything else reads the text.
+        self._scrub = Redactor([api_key.removeprefix("Bearer ")]).text
         self._timeouts = timeouts
         self._retry = retry
         self._sleep = sleep
@@ -180,7 +184,7 @@ class OrqClient:
         )
         response = await self._open_stream(request)
         try:
-            yield _iter_chunks(response)
+            yield _iter_chunks(response, self._scrub)
         except httpx2.HTTPError as exc:
             raise _transport_error(exc, streaming=True) from None
         finally:
@@ -199,7 +203,7 @@ class OrqClient:
                 continue
             if response.is_success:
                 return response
-            error = await _error_from_response(response)
+            error = await _error_from_response(response, self._scrub)
             # A 429 comes before any byte of a stream: orq started nothing, so retrying is safe.
             if not isinstance(error, RateLimitError):
                 raise error
@@ -240,7 +244,7 @@ class OrqClient:
             raise _transport_error(exc) from None
         try:
             if not response.is_success:
-                raise await _error_from_response(response)
+                raise await _error_from_response(response, self._scrub)
             raw = await _read_capped(response, MAX_JSON_BYTES)
         except httpx2.HTTPError as exc:
             raise _transport_error(exc, streaming=True) from None
@@ -267,7 +271,7 @@ async def _read_capped(response: httpx2.Response, limit: int) -> bytes:
     return bytes(buffer)
 
 
-async def _error_from_response(response: httpx2.Response) -> OrqError:
+async def _error_from_response(response: httpx2.Response, scrub: Callable[[str], str]) -> OrqError:
     try:
         raw = bytearray()
         async for piece in response.aiter_bytes():
@@ -278,7 +282,7 @@ async def _error_from_response(response: httpx2.Response) -> OrqError:
         raw = bytearray()
     finally:
         await response.aclose()
-    return error_for_status(response.status_code, bytes(raw), dict(response.headers))
+    return error_for_status(response.status_code, bytes(raw), dict(response.headers), scrub)
 
 
 def _parse(raw: bytes, model: type[T]) -> T:
@@ -301,7 +305,7 @@ def _adapter(model: type[T]) -> TypeAdapter[T]:
     return adapter
 
 
-async def _iter_chunks(response: httpx2.Response) -> AsyncIterator[CompletionChunk]:
+async def _iter_chunks(response: httpx2.Response, scrub: Callable[[str], str]) -> AsyncIterator[CompletionChunk]:
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type != "text/event-stream":
         # A gateway or an older orq answering the whole completion as JSON: accept it as one chunk.
@@ -315,7 +319,7 @@ async def _iter_chunks(response: httpx2.Response) -> AsyncIterator[CompletionChu
         if event.data.strip() == "[DONE]":
             return
         try:
-            chunk = _chunk_from_event(event)
+            chunk = _chunk_from_event(event, scrub)
         except InvalidResponseError:
             if body.ended:  # a half-written last event: the connection was cut, the data is not bad
                 break
@@ -346,13 +350,13 @@ class _TerminatedBody:
         yield "\n\n"
 
 
-def _chunk_from_event(event: httpx2.ServerSentEvent) -> CompletionChunk:
+def _chunk_from_event(event: httpx2.ServerSentEvent, scrub: Callable[[str], str]) -> CompletionChunk:
     try:
         data = json.loads(event.data)
     except ValueError:
         raise InvalidResponseError("orq sent a malformed stream chunk (not JSON).") from None
     if event.event == "error" or not isinstance(data, dict) or ("choices" not in data and _looks_like_error(data)):
-        message, code = extract_message(data, "orq reported an error in the middle of the stream.")
+        message, code = extract_message(parse_body(event.data.encode(), scrub), "orq reported an error mid-stream.")
         raise StreamError(message, code=code)
     try:
         return CompletionChunk.model_validate(data)

@@ -7,6 +7,7 @@ headers or the API key, so every message is safe to show an agent or write to a 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 # orq bodies come in four shapes (reference §10); a long HTML page or stack trace is cut here.
@@ -139,9 +140,9 @@ def _trim(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
-def parse_body(raw: bytes) -> Any:
-    """Decode an error body as JSON when possible, else as text."""
-    text = raw.decode("utf-8", errors="replace")
+def parse_body(raw: bytes, scrub: Callable[[str], str] = str) -> Any:
+    """Decode an error body as JSON when possible, else as text; `scrub` sees the text first."""
+    text = scrub(raw.decode("utf-8", errors="replace"))
     try:
         return json.loads(text)
     except ValueError:
@@ -163,9 +164,15 @@ def parse_retry_after(headers: dict[str, str]) -> float | None:
     return None
 
 
-def error_for_status(status: int, raw_body: bytes, headers: dict[str, str]) -> OrqAPIError:
-    """Build the typed error for an HTTP error response."""
-    message, code = extract_message(parse_body(raw_body), f"orq returned HTTP {status}")
+def error_for_status(
+    status: int, raw_body: bytes, headers: dict[str, str], scrub: Callable[[str], str] = str
+) -> OrqAPIError:
+    """Build the typed error for an HTTP error response.
+
+    `scrub` removes secrets from the body before anything is cut to length: a key that
+    straddled the cut would otherwise survive as a fragment no redactor recognises.
+    """
+    message, code = extract_message(parse_body(raw_body, scrub), f"orq returned HTTP {status}")
     if status == 429:
         return RateLimitError(message, status=status, code=code, retry_after=parse_retry_after(headers))
     cls = _STATUS_CLASSES.get(status)

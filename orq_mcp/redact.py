@@ -1,4 +1,7 @@
-"""Keeping API keys out of everything the server emits: results, errors and log lines."""
+"""Keeping API keys out of everything the server emits: results, errors, streamed text and logs.
+
+No MCP imports: the orq client uses it too, to scrub its own key from what orq sends back.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import logging
 import re
 from collections.abc import Iterable
 from typing import Any
-
-from mcp_types import CallToolResult, TextContent
 
 REPLACEMENT = "[redacted]"
 # Any bearer credential a log line might quote, known to the server or not (tenant keys).
@@ -39,15 +40,41 @@ class Redactor:
             return [self.value(v) for v in value]
         return value
 
-    def result(self, result: CallToolResult) -> CallToolResult:
+    def stream(self) -> StreamRedactor:
+        return StreamRedactor(self._secrets)
+
+
+class StreamRedactor:
+    """Redacts text that arrives in pieces: a secret may straddle two of them.
+
+    `feed` returns what is safe to pass on now, holding back a tail that could be the start
+    of a secret until the next piece (or `flush`) settles it.
+    """
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._redactor = Redactor(secrets)
+        self._secrets = secrets
+        self._held = ""
+
+    def feed(self, text: str) -> str:
         if not self._secrets:
-            return result
-        content = [
-            TextContent(type="text", text=self.text(block.text)) if isinstance(block, TextContent) else block
-            for block in result.content
-        ]
-        structured = self.value(result.structured_content) if result.structured_content is not None else None
-        return result.model_copy(update={"content": content, "structured_content": structured})
+            return text
+        pending = self._redactor.text(self._held + text)
+        keep = max((_open_prefix(pending, secret) for secret in self._secrets), default=0)
+        self._held = pending[len(pending) - keep :] if keep else ""
+        return pending[: len(pending) - keep]
+
+    def flush(self) -> str:
+        rest, self._held = self._redactor.text(self._held), ""
+        return rest
+
+
+def _open_prefix(text: str, secret: str) -> int:
+    """Length of the longest end of `text` that is the beginning of `secret`."""
+    for length in range(min(len(text), len(secret) - 1), 0, -1):
+        if secret.startswith(text[-length:]):
+            return length
+    return 0
 
 
 class RedactingFilter(logging.Filter):

@@ -24,6 +24,7 @@ from mcp_types import (
     ListToolsResult,
     PaginatedRequestParams,
     SubscribeRequestParams,
+    TextContent,
     UnsubscribeRequestParams,
 )
 from mcp_types import Tool as MCPTool
@@ -91,7 +92,7 @@ class OrqMCPServer(MCPServer[AppState]):
             cause = exc.__cause__
             text = _invalid_arguments(name, cause) if isinstance(cause, ValidationError) else str(exc)
             raise ToolError(redactor.text(text)) from cause
-        return redactor.result(result) if isinstance(result, CallToolResult) else result
+        return _scrub_result(redactor, result) if isinstance(result, CallToolResult) else result
 
     async def _call(self, name: str, arguments: dict[str, Any], context: Any) -> CallToolResult | InputRequiredResult:
         if name not in STATIC_TOOL_NAMES and context is not None:
@@ -233,6 +234,17 @@ async def _snapshot(state: AppState, refresh: bool) -> Snapshot:
         configs={prompt_config_uri(d.key): digest(d.prompt_config.model_dump(mode="json")) for d in deployments},
         prompts=digest(prompt_list),
     )
+
+
+def _scrub_result(redactor: Redactor, result: CallToolResult) -> CallToolResult:
+    if not redactor:
+        return result
+    content = [
+        TextContent(type="text", text=redactor.text(block.text)) if isinstance(block, TextContent) else block
+        for block in result.content
+    ]
+    structured = redactor.value(result.structured_content) if result.structured_content is not None else None
+    return result.model_copy(update={"content": content, "structured_content": structured})
 
 
 def _redactor(context: Any) -> Redactor:

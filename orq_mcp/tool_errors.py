@@ -82,6 +82,8 @@ def _explain(error: OrqError, subject: Subject) -> str:
             "or without `context`."
         )
     if isinstance(error, BadRequestError):
+        if subject.kind != "deployment":
+            return f"orq rejected the request{detail}. Check the arguments and call again."
         return (
             f"orq rejected the request{detail}. Check the arguments (inputs is an object of variable values, "
             "messages are {role, content} objects) and call again."

@@ -186,10 +186,18 @@ async def run_invocation(
     if messages:
         body["messages"] = [m.to_orq() for m in messages]
     body["invoke_options"] = {"include_usage": True}
+    scrub = state.redactor_for(ctx).stream()
     try:
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
         async with relay_progress(_progress_sender(ctx), state.settings.progress_interval) as relay:
-            completion = await orq.invoke(body, on_text=relay.add)
+
+            async def on_text(text: str) -> None:
+                await relay.add(scrub.feed(text))
+
+            try:
+                completion = await orq.invoke(body, on_text=on_text)
+            finally:  # a tail held back in case it began a key is released either way
+                await relay.add(scrub.flush())
     except OrqError as exc:
         raise await _deployment_error(state, ctx, exc, key) from None
     result = InvocationResult.of(completion)

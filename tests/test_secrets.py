@@ -1,0 +1,381 @@
+"""The orq API key never leaves the server: not in results, errors, progress, resources, logs or stdout.
+
+The server runs as a real process (stdio and Streamable HTTP) with debug logging on, against the emulator, which is
+told to fail in every way it can, often with error bodies and headers that echo the key back. Everything the server
+sends or logs is collected and searched for the canary key, and for its middle (a cut-off key is still a leak).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent
+
+from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
+from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
+from tests.conftest import API_KEY
+
+MIDDLE = API_KEY[len(API_KEY) // 2 - 6 : len(API_KEY) // 2 + 6]
+# Any 12 consecutive characters of the key count as a leak (a cut-off key is still a key); the middle is one of them.
+FRAGMENTS = [API_KEY, *(API_KEY[i : i + 12] for i in range(len(API_KEY) - 11))]
+STATUSES = [400, 401, 403, 404, 422, 429, 500, 502, 503]
+ECHO_HEADERS = {"x-request-key": API_KEY, "www-authenticate": f'Bearer realm="orq", key="{API_KEY}"'}
+TRIAGE_INPUTS = {
+    "company_name": "Acme Bikes",
+    "language": "English",
+    "customer_name": "Priya",
+    "ticket_body": "My bike has not arrived.",
+}
+FAQ = {"key": "faq-assistant", "messages": [{"role": "user", "content": "Do you ship to Norway?"}]}
+PROMPT_CONFIG = "orq://deployments/{}/prompt_config"
+STARTUP_TIMEOUT = 30.0
+
+
+def echo_body(status: int, variant: int) -> Any:
+    """An error body that quotes the key, in one of the shapes orq uses (and one it should not)."""
+    bodies: list[Any] = [
+        {"message": f"Invalid API key {API_KEY}"},
+        {"error": {"code": "echo", "message": f"Rejected Authorization: Bearer {API_KEY}", "doc_url": "x"}},
+        {"id": "0f3e", "code": status, "error": f"key {API_KEY} may not do this", "source": "system"},
+        f"plain text: the key {API_KEY} was refused",
+    ]
+    return bodies[variant % len(bodies)]
+
+
+def assert_clean(where: str, text: str) -> None:
+    assert MIDDLE in FRAGMENTS
+    for needle in FRAGMENTS:
+        at = text.find(needle)
+        assert at < 0, f"{where} leaks the key: ...{text[max(0, at - 80) : at + 80]}..."
+
+
+# Servers ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """A server process with debug logging and where its stdout and stderr went."""
+
+    transport: str
+    connect: Callable[[], Any]
+    stderr_path: Path
+    stdout_path: Path
+
+
+def server_env(base_url: str) -> dict[str, str]:
+    return {
+        "ORQ_API_KEY": API_KEY,
+        "ORQ_BASE_URL": base_url,
+        "ORQ_MAX_RETRIES": "0",  # each failure is reported at once: fast, and one upstream request per call
+        "ORQ_TIMEOUT": "1",  # makes a hung orq cheap to test
+        "ORQ_MCP_CACHE_TTL": "0",  # where the server caches the deployment list, every resource read goes to orq
+    }
+
+
+def spawn_http(env: dict[str, str], log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server on a free port with debug logs; `wait_for_port` waits for it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
+    args = [sys.executable, "-m", "orq_mcp", "-v", "--transport", "http", "--port", str(port)]
+    with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
+        process = subprocess.Popen(args, env={**inherited, **env}, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    return process, f"http://127.0.0.1:{port}/mcp"
+
+
+def wait_for_port(process: subprocess.Popen[bytes], url: str, stderr_path: Path) -> None:
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"orq-mcp exited with {process.returncode}:\n{read_log(stderr_path)}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"orq-mcp did not listen on {port} in time:\n{read_log(stderr_path)}")
+            time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def http_server(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """The HTTP server, started with the module so that it boots while the stdio test runs."""
+    log_dir = tmp_path_factory.mktemp("http")
+    process, url = spawn_http(server_env(emulator.base_url), log_dir)
+    try:
+        yield process, url, log_dir
+    finally:
+        stop(process)
+    # What it logged while shutting down counts too.
+    assert_clean("http server stderr", read_log(log_dir / "stderr.log"))
+    assert_clean("http server stdout", read_log(log_dir / "stdout.log"))
+
+
+@pytest.fixture(params=["stdio", "http"])
+def served(
+    request: pytest.FixtureRequest,
+    emulator: EmulatorThread,
+    http_server: tuple[subprocess.Popen[bytes], str, Path],
+    tmp_path: Path,
+) -> Iterator[Served]:
+    if request.param == "stdio":
+        stderr_path, stdout_path = tmp_path / "stderr.log", tmp_path / "stdout.log"
+        # A copy of the server's stdout goes to a file through tee; the client reads the protocol as usual.
+        params = StdioServerParameters(
+            command="/bin/sh",
+            args=["-c", '"$0" -m orq_mcp -v | tee "$1"', sys.executable, str(stdout_path)],
+            env=server_env(emulator.base_url),
+        )
+        with stderr_path.open("w") as errlog:
+            yield Served("stdio", lambda: stdio_client(params, errlog=errlog), stderr_path, stdout_path)
+        return
+    process, url, log_dir = http_server
+    wait_for_port(process, url, log_dir / "stderr.log")
+    yield Served("http", lambda: url, log_dir / "stderr.log", log_dir / "stdout.log")
+
+
+# Collecting everything the server says ------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """Calls the server and keeps every answer (results, errors, progress messages) as text."""
+
+    client: Client
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+
+    def keep(self, what: str, text: str) -> None:
+        self.outputs.append((what, text))
+
+    async def tool(self, name: str, arguments: dict[str, Any]) -> CallToolResult | None:
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            self.keep(f"progress of {name}", json.dumps([value, total, message]))
+
+        try:
+            result = await self.client.call_tool(name, arguments, progress_callback=progress)
+        except MCPError as exc:
+            self.keep(f"{name} error", f"{exc} {exc.error.model_dump_json()}")
+            return None
+        self.keep(f"{name}({arguments})", result.model_dump_json())
+        return result
+
+    async def failing_tool(self, name: str, arguments: dict[str, Any]) -> str:
+        result = await self.tool(name, arguments)
+        assert result is not None
+        assert result.is_error, (name, arguments, result)
+        block = result.content[0]
+        assert isinstance(block, TextContent)
+        return block.text
+
+    async def list_resources(self) -> None:
+        try:
+            listed = await self.client.list_resources(cache_mode="bypass")
+        except MCPError as exc:
+            self.keep("resources/list error", f"{exc} {exc.error.model_dump_json()}")
+        else:
+            self.keep("resources/list", listed.model_dump_json())
+
+    async def read_resource(self, uri: str) -> None:
+        try:
+            read = await self.client.read_resource(uri)
+        except MCPError as exc:
+            self.keep(f"read {uri} error", f"{exc} {exc.error.model_dump_json()}")
+        else:
+            self.keep(f"read {uri}", read.model_dump_json())
+
+
+async def exercise(rec: Recorder, state: EmulatorState, *, hang: bool) -> None:
+    """Every tool and resource: failing upstream in every way, on the happy path, and with bad input."""
+    triage_uri = PROMPT_CONFIG.format("support-triage")
+
+    # Resources failing: each status in turn on the deployment list they are built from.
+    for i, status in enumerate(STATUSES):
+        state.clear_faults()
+        body = echo_body(status, i)
+        state.add_fault(Fault("list_deployments", "status", times=-1, status=status, body=body, headers=ECHO_HEADERS))
+        for operation in (rec.list_resources, lambda: rec.read_resource(triage_uri)):
+            before = len(state.requests_for("list_deployments"))
+            await operation()
+            assert len(state.requests_for("list_deployments")) > before, "a resource call did not reach orq"
+    state.clear_faults()
+
+    # The happy path.
+    cursor = None
+    for _ in range(5):
+        page = await rec.tool("list_deployments", {"limit": 2} if cursor is None else {"limit": 2, "cursor": cursor})
+        assert page is not None
+        assert page.structured_content is not None
+        cursor = page.structured_content["next_cursor"]
+        if cursor is None:
+            break
+    await rec.tool("list_prompts", {"limit": 2})
+    await rec.tool("get_deployment_config", {"key": "support-triage", "inputs": TRIAGE_INPUTS})
+    reply = await rec.tool("invoke_deployment", FAQ)
+    assert reply is not None
+    assert not reply.is_error
+    order = {**TRIAGE_INPUTS, "ticket_body": "Where is order NL-20391?"}
+    asked = await rec.tool("invoke_deployment", {"key": "support-triage", "inputs": order})
+    assert asked is not None
+    assert asked.structured_content is not None
+    (call,) = asked.structured_content["tool_calls"]
+    followup = [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": '{"status": "shipped"}'},
+    ]
+    await rec.tool("invoke_deployment", {"key": "support-triage", "inputs": order, "messages": followup})
+    await rec.list_resources()
+    for deployment in SAMPLE_DEPLOYMENTS:
+        await rec.read_resource(PROMPT_CONFIG.format(deployment["key"]))
+
+    # Every status on every route, with the key echoed in the body and the headers.
+    calls: list[tuple[str, str, dict[str, Any]]] = [
+        ("list_deployments", "list_deployments", {"limit": 5}),
+        ("list_deployments", "list_deployments", {"cursor": SAMPLE_DEPLOYMENTS[0]["id"]}),
+        ("get_config", "get_deployment_config", {"key": "support-triage", "inputs": TRIAGE_INPUTS}),
+        ("stream", "invoke_deployment", FAQ),
+        ("list_prompts", "list_prompts", {}),
+    ]
+    for i, status in enumerate(STATUSES):
+        for j, (route, tool, arguments) in enumerate(calls):
+            body = echo_body(status, i + j)
+            # Until cleared, so that no other request of the server's (a cache refresh, say) can take it instead.
+            state.add_fault(Fault(route, "status", times=-1, status=status, body=body, headers=ECHO_HEADERS))
+            await rec.failing_tool(tool, arguments)
+            state.clear_faults()
+
+    # Broken streams and bodies, and an orq that never answers.
+    for kind in ("error_event", "disconnect_mid_stream", "malformed_chunk"):
+        state.add_fault(Fault("stream", kind, after_chunks=3))
+        await rec.failing_tool("invoke_deployment", FAQ)
+    for route, tool, arguments in calls[2:4]:
+        state.add_fault(Fault(route, "non_json_body", headers=ECHO_HEADERS))
+        await rec.failing_tool(tool, arguments)
+    if hang:  # one transport is enough for this slow one (it waits out ORQ_TIMEOUT)
+        state.add_fault(Fault("get_config", "hang"))
+        await rec.failing_tool("get_deployment_config", {"key": "faq-assistant"})
+    assert not state.pending_faults, "a fault was never met"
+
+    # Unknown names.
+    await rec.failing_tool("invoke_deployment", {"key": "support-triag"})
+    await rec.failing_tool("get_deployment_config", {"key": "no-such-deployment"})
+    await rec.read_resource(PROMPT_CONFIG.format("no-such-deployment"))
+    await rec.failing_tool("delete_all_deployments", {})
+
+    # Bad arguments.
+    for tool, arguments in [
+        ("list_deployments", {"limit": 0}),
+        ("list_deployments", {"limit": "many"}),
+        ("list_deployments", {"cursor": "not-a-deployment-id"}),
+        ("list_deployments", {"api_key": "guess"}),
+        ("list_prompts", {"cursor": "x" * 300}),
+        ("get_deployment_config", {}),
+        ("invoke_deployment", {"key": ""}),
+        ("invoke_deployment", {"key": "faq-assistant", "inputs": "not-an-object"}),
+        ("invoke_deployment", {"key": "faq-assistant", "messages": [{"role": "robot", "content": "hi"}]}),
+        ("invoke_deployment", {"key": "support-triage", "context": {"environments": "nowhere"}}),
+    ]:
+        await rec.failing_tool(tool, arguments)
+
+
+def jsonrpc_lines(text: str) -> list[dict[str, Any]]:
+    messages = []
+    for line in text.splitlines():
+        message = json.loads(line)  # a non-JSON line on stdout would corrupt the protocol
+        assert isinstance(message, dict)
+        assert message.get("jsonrpc") == "2.0", line
+        messages.append(message)
+    return messages
+
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+# Tests --------------------------------------------------------------------------------------------------------------
+
+
+async def test_the_key_never_leaves_the_server(served: Served, emulator_state: EmulatorState) -> None:
+    async with Client(served.connect()) as client:
+        rec = Recorder(client)
+        await exercise(rec, emulator_state, hang=served.transport == "stdio")
+
+    # The key really was in play: orq got it on every request, and echoed it into what the server read.
+    requests = emulator_state.requests
+    assert len(requests) > 60
+    assert {r.api_key for r in requests} == {API_KEY}
+    assert any("[redacted]" in text for _, text in rec.outputs), "no echoed key reached a result"
+
+    for what, text in rec.outputs:
+        assert_clean(what, text)
+    stderr = read_log(served.stderr_path)
+    assert " DEBUG " in stderr  # -v was on: the most talkative logging is what was checked
+    assert_clean("stderr", stderr)
+    stdout = read_log(served.stdout_path)
+    assert_clean("stdout", stdout)
+    if served.transport == "stdio":
+        # stdout is the protocol, and only the protocol (the progress notifications included).
+        messages = jsonrpc_lines(stdout)
+        assert any(m.get("method") == "notifications/progress" for m in messages)
+    else:
+        assert stdout == ""
+
+
+# Leaks found and fixed (in-process server: the results alone show them) ---------------------------------------------
+
+
+async def test_streamed_text_is_scrubbed_like_the_result(client: Client, emulator_state: EmulatorState) -> None:
+    pieces: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        pieces.append(message or "")
+
+    # The emulated model quotes the user's message back, so its reply contains the key.
+    question = f"Why does my integration send {API_KEY} to you?"
+    result = await client.call_tool(
+        "invoke_deployment",
+        {"key": "faq-assistant", "messages": [{"role": "user", "content": question}]},
+        progress_callback=on_progress,
+    )
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert "[redacted]" in result.structured_content["text"]  # the result is scrubbed...
+    assert_clean("result", result.model_dump_json())
+    assert pieces
+    assert_clean("progress messages", "".join(pieces))  # ...and the same text streamed live must be too
+
+
+async def test_a_long_echo_cut_inside_the_key_leaks_none_of_it(client: Client, emulator_state: EmulatorState) -> None:
+    body = {"message": "Request rejected. " + "Details follow. " * 15 + f"Offending key: {API_KEY}"}
+    start = body["message"].index(API_KEY)
+    assert start < 300 - 21 < start + len(API_KEY)  # the 300-character cut falls inside the key, after its middle
+    emulator_state.add_fault(Fault("get_config", "status", status=401, body=body))
+    result = await client.call_tool("get_deployment_config", {"key": "faq-assistant"})
+    assert result.is_error
+    assert_clean("error result", result.model_dump_json())
