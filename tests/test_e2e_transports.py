@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -32,6 +29,7 @@ from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, TextResourceC
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from tests.conftest import API_KEY, held_open
+from tests.processes import STARTUP_TIMEOUT, HttpServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -49,7 +47,6 @@ FAQ_QUESTION = (
     "How long does shipping to Germany take, and can I still return a bike after a test ride in the rain "
     "if the frame has a small scratch?"
 )
-STARTUP_TIMEOUT = 30.0
 # Pace of the emulator's stream while a test watches progress: long enough for several notifications.
 WATCHED_CHUNK_DELAY = 0.01
 # Pace for the cancellation tests: the canned reply (~50 chunks) then streams for about five seconds.
@@ -59,67 +56,9 @@ SLOW_CHUNK_DELAY = 0.1
 # Processes ----------------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def server_env(base_url: str) -> dict[str, str]:
     """What the server needs: the key, the emulator, and a short progress window so streams show several pieces."""
     return {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": base_url, "ORQ_MCP_PROGRESS_INTERVAL": "0.02"}
-
-
-@dataclass
-class HttpServer:
-    """`python -m orq_mcp --transport http|sse` on a free loopback port, stderr to a file."""
-
-    transport: str
-    process: subprocess.Popen[bytes]
-    port: int
-    stderr_path: Path
-
-    @classmethod
-    def start(cls, transport: str, env: dict[str, str], log_dir: Path) -> HttpServer:
-        port = free_port()
-        stderr_path = log_dir / "stderr.log"
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
-        args = [sys.executable, "-m", "orq_mcp", "--transport", transport, "--host", "127.0.0.1", "--port", str(port)]
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                args, env={**inherited, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
-            )
-        return cls(transport, process, port, stderr_path)
-
-    def ready(self) -> HttpServer:
-        wait_for_port(self.process, self.port, self.stderr_path)
-        return self
-
-
-def wait_for_port(process: subprocess.Popen[bytes], port: int, stderr_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"orq-mcp exited with {process.returncode} before serving:\n{stderr_path.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"orq-mcp did not listen on port {port} within {STARTUP_TIMEOUT}s:\n{stderr_path.read_text()}"
-                )
-            time.sleep(0.05)
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @dataclass
@@ -148,7 +87,7 @@ def http_servers(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFact
         yield servers
     finally:
         for started in servers.values():
-            stop_process(started.process)
+            started.stop()
 
 
 @pytest.fixture(scope="module", params=TRANSPORTS)

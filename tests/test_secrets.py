@@ -8,11 +8,7 @@ sends or logs is collected and searched for the canary key, and for its middle (
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +23,7 @@ from mcp_types import CallToolResult, TextContent
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from tests.conftest import API_KEY
+from tests.processes import HttpServer, read_log
 
 MIDDLE = API_KEY[len(API_KEY) // 2 - 6 : len(API_KEY) // 2 + 6]
 # Any 12 consecutive characters of the key count as a leak (a cut-off key is still a key); the middle is one of them.
@@ -41,7 +38,6 @@ TRIAGE_INPUTS = {
 }
 FAQ = {"key": "faq-assistant", "messages": [{"role": "user", "content": "Do you ship to Norway?"}]}
 PROMPT_CONFIG = "orq://deployments/{}/prompt_config"
-STARTUP_TIMEOUT = 30.0
 
 
 def echo_body(status: int, variant: int) -> Any:
@@ -85,64 +81,24 @@ def server_env(base_url: str) -> dict[str, str]:
     }
 
 
-def spawn_http(env: dict[str, str], log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the server on a free port with debug logs; `wait_for_port` waits for it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
-    args = [sys.executable, "-m", "orq_mcp", "-v", "--transport", "http", "--port", str(port)]
-    with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-        process = subprocess.Popen(args, env={**inherited, **env}, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-    return process, f"http://127.0.0.1:{port}/mcp"
-
-
-def wait_for_port(process: subprocess.Popen[bytes], url: str, stderr_path: Path) -> None:
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"orq-mcp exited with {process.returncode}:\n{read_log(stderr_path)}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"orq-mcp did not listen on {port} in time:\n{read_log(stderr_path)}")
-            time.sleep(0.05)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def http_server(
-    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def http_server(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     """The HTTP server, started with the module so that it boots while the stdio test runs."""
-    log_dir = tmp_path_factory.mktemp("http")
-    process, url = spawn_http(server_env(emulator.base_url), log_dir)
+    server = HttpServer.start("http", server_env(emulator.base_url), tmp_path_factory.mktemp("http"), args=["-v"])
     try:
-        yield process, url, log_dir
+        yield server
     finally:
-        stop(process)
+        server.stop()
     # What it logged while shutting down counts too.
-    assert_clean("http server stderr", read_log(log_dir / "stderr.log"))
-    assert_clean("http server stdout", read_log(log_dir / "stdout.log"))
+    assert_clean("http server stderr", server.stderr())
+    assert_clean("http server stdout", server.stdout())
 
 
 @pytest.fixture(params=["stdio", "http"])
 def served(
     request: pytest.FixtureRequest,
     emulator: EmulatorThread,
-    http_server: tuple[subprocess.Popen[bytes], str, Path],
+    http_server: HttpServer,
     tmp_path: Path,
 ) -> Iterator[Served]:
     if request.param == "stdio":
@@ -156,9 +112,8 @@ def served(
         with stderr_path.open("w") as errlog:
             yield Served("stdio", lambda: stdio_client(params, errlog=errlog), stderr_path, stdout_path)
         return
-    process, url, log_dir = http_server
-    wait_for_port(process, url, log_dir / "stderr.log")
-    yield Served("http", lambda: url, log_dir / "stderr.log", log_dir / "stdout.log")
+    http_server.ready()
+    yield Served("http", lambda: http_server.url, http_server.stderr_path, http_server.log_dir / "stdout.log")
 
 
 # Collecting everything the server says ------------------------------------------------------------------------------
@@ -312,10 +267,6 @@ def jsonrpc_lines(text: str) -> list[dict[str, Any]]:
         assert message.get("jsonrpc") == "2.0", line
         messages.append(message)
     return messages
-
-
-def read_log(path: Path) -> str:
-    return path.read_text(errors="replace") if path.exists() else ""
 
 
 # Tests --------------------------------------------------------------------------------------------------------------
