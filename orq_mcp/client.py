@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ T = TypeVar("T")
 # A JSON answer larger than this is not something the server could use; refuse it early.
 MAX_JSON_BYTES = 20 * 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -78,13 +80,53 @@ class RetryPolicy:
 
 def create_http_client(base_url: str, timeouts: Timeouts = Timeouts(), **kwargs: Any) -> httpx2.AsyncClient:
     """The shared HTTP client: keep-alive pool, base URL, no auth (that is per request)."""
+    kwargs.setdefault("transport", DeferredTransport(limits=POOL_LIMITS))
     return httpx2.AsyncClient(
         base_url=normalize_base_url(base_url),
         timeout=httpx2.Timeout(timeouts.read, connect=timeouts.connect),
         headers={"User-Agent": f"orq-mcp/{__version__}"},
-        limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
         **kwargs,
     )
+
+
+POOL_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=50)
+
+
+class DeferredTransport(httpx2.AsyncBaseTransport):
+    """The real transport, built in a worker thread from the moment this one is made.
+
+    Building it loads the system CA bundle, ~150 ms that a server's start-up (its answer to
+    `initialize`) need not wait for: only the first request waits, if it comes that early.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._transport: httpx2.AsyncHTTPTransport | None = None
+        self._error: BaseException | None = None
+        self._built = threading.Event()
+        threading.Thread(target=self._build, args=(options,), name="orq-mcp-tls", daemon=True).start()
+
+    def _build(self, options: dict[str, Any]) -> None:
+        try:
+            self._transport = httpx2.AsyncHTTPTransport(**options)
+        except BaseException as exc:  # re-raised on the first request, where someone can report it
+            self._error = exc
+        finally:
+            self._built.set()
+
+    async def _ready(self) -> httpx2.AsyncHTTPTransport:
+        if not self._built.is_set():
+            await anyio.to_thread.run_sync(self._built.wait)
+        if self._error is not None:
+            raise self._error
+        assert self._transport is not None
+        return self._transport
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await (await self._ready()).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._built.is_set() and self._transport is not None:
+            await self._transport.aclose()
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -160,7 +202,7 @@ class OrqClient:
             async with self.stream(body) as chunks:
                 async for chunk in chunks:
                     delta = accumulator.feed(chunk)
-                    if len(accumulator.text) > self._max_response_chars:
+                    if accumulator.length > self._max_response_chars:
                         raise ResponseTooLargeError(
                             f"The completion grew past {self._max_response_chars:,} characters, so the server "
                             "stopped reading it."
@@ -315,8 +357,14 @@ async def _iter_chunks(response: httpx2.Response, scrub: Callable[[str], str]) -
         return
     finished = False
     body = _TerminatedBody(response)
-    async for event in httpx2.EventSource(body, max_event_size=MAX_JSON_BYTES):  # type: ignore[arg-type]
+    events = aiter(httpx2.EventSource(body, max_event_size=MAX_JSON_BYTES))  # type: ignore[arg-type]
+    async for event in events:
         if event.data.strip() == "[DONE]":
+            # Read to the end of the body (normally nothing is left) so the connection goes back to
+            # the pool: closing a half-read response throws it away, and with it a TLS handshake.
+            with anyio.move_on_after(DRAIN_SECONDS):
+                async for _ in events:
+                    pass
             return
         try:
             chunk = _chunk_from_event(event, scrub)

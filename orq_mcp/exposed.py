@@ -22,6 +22,7 @@ from orq_mcp.naming import unique_names
 from orq_mcp.schema import compact_schema
 from orq_mcp.state import AppState, RequestLike
 from orq_mcp.templates import find_variables
+from orq_mcp.tool_errors import unknown_arguments
 from orq_mcp.tools import INVOKE, TOOLS, ChatMessage, run_invocation
 
 STATIC_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in TOOLS)
@@ -59,10 +60,7 @@ class DeploymentTool:
         allowed = set(self.variables) | ({"messages"} if self.accepts_messages else set())
         unknown = sorted(set(arguments) - allowed)
         if unknown:
-            raise ToolError(
-                f"Invalid arguments for {self.name}: unknown argument(s) {', '.join(map(repr, unknown))}. "
-                f"Valid arguments: {', '.join(sorted(allowed)) or 'none'}."
-            )
+            raise unknown_arguments(self.name, unknown, allowed)
         missing = [v for v in self.variables if v not in arguments or arguments[v] is None]
         if missing:
             raise ToolError(

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: schemas are built on first use, not while the server is starting.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class Message(_Lenient):

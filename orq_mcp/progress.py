@@ -27,6 +27,7 @@ class ProgressRelay:
         self._sent_chars = 0
         self._last_sent = -float("inf")
         self._wake = anyio.Event()
+        self._closed = anyio.Event()
         self._sending = anyio.Lock()
         self._closing = False
 
@@ -50,8 +51,10 @@ class ProgressRelay:
             await self._wake.wait()
             self._wake = anyio.Event()
             if not self._closing:
-                # Pieces arriving during this wait ride along in one notification.
-                await anyio.sleep(max(0.0, self._last_sent + self._interval - anyio.current_time()))
+                # Pieces arriving during this wait ride along in one notification; closing ends the
+                # wait, so the last piece of a stream never waits out the coalescing window.
+                with anyio.move_on_after(self._last_sent + self._interval - anyio.current_time()):
+                    await self._closed.wait()
             await self._flush()
             if self._closing and not self._pending:
                 return
@@ -74,6 +77,7 @@ class ProgressRelay:
     def close(self) -> None:
         """Send what is pending now, then stop; `add` is ignored from here on."""
         self._closing = True
+        self._closed.set()
         self._wake.set()
 
 

@@ -41,6 +41,7 @@ from orq_mcp.resources import prompt_config_uri, register_resources
 from orq_mcp.schema import compact_schema
 from orq_mcp.settings import Settings
 from orq_mcp.state import AppState, app_state
+from orq_mcp.tool_errors import unknown_arguments
 from orq_mcp.tools import TOOLS
 
 logger = logging.getLogger(__name__)
@@ -114,13 +115,8 @@ class OrqMCPServer(MCPServer[AppState]):
                 tool.name: frozenset(tool.input_schema.get("properties", {})) for tool in await super().list_tools()
             }
         allowed = self._argument_names.get(name)
-        unknown = sorted(set(arguments) - allowed) if allowed is not None else []
-        if unknown:
-            valid = ", ".join(sorted(allowed or ())) or "none"
-            raise ToolError(
-                f"Invalid arguments for {name}: unknown argument(s) {', '.join(map(repr, unknown))}. "
-                f"Valid arguments: {valid}."
-            )
+        if allowed is not None and (unknown := sorted(set(arguments) - allowed)):
+            raise unknown_arguments(name, unknown, allowed)
 
     async def list_all_tools(self, ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams) -> Any:
         """tools/list: the fixed tools, then one per exposed deployment (from the cached workspace)."""

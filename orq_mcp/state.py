@@ -7,7 +7,6 @@ keys to scrub from output) is then looked up per request and never shared across
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -122,6 +121,8 @@ class AppState:
 
     async def suggestions(self, ctx: RequestLike, key: str) -> list[str]:
         """Close matches for a mistyped key, among the deployments the caller may see."""
+        import difflib  # only an error needs it; not worth loading at start-up
+
         try:
             keys = [d.key for d in await self.deployments(ctx)]
         except OrqError:

@@ -51,8 +51,10 @@ def _is_restatement(accumulated: str, new: str) -> bool:
 class CompletionAccumulator:
     """Feed chunks in order; read `.text` at any time and `.result()` at the end."""
 
-    text: str = ""
     saw_final: bool = False
+    length: int = 0  # characters so far, without joining them
+    # Pieces are joined only when read: `text += delta` on an attribute copies the whole text per chunk.
+    _pieces: list[str] = field(default_factory=list)
     _cumulative: bool | None = None  # None until a chunk tells the two modes apart
     _tool_calls: dict[int, _ToolCallBuilder] = field(default_factory=dict)
     _meta: dict[str, Any] = field(default_factory=dict)
@@ -85,14 +87,25 @@ class CompletionAccumulator:
         if chunk.retrievals:
             self._meta["retrievals"] = chunk.retrievals
 
+    @property
+    def text(self) -> str:
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
     def _absorb_text(self, new: str, *, final: bool) -> str:
         if not new:
             return ""
-        if self._cumulative is None and self.text:
+        if self._cumulative is None and self.length:
             self._cumulative = _is_restatement(self.text, new)
-        restated = new.startswith(self.text) and (self._cumulative or (final and self.text))
-        delta = new[len(self.text) :] if restated else new
-        self.text += delta
+        delta = new
+        if self._cumulative or (final and self.length):
+            so_far = self.text
+            if new.startswith(so_far):
+                delta = new[len(so_far) :]
+        if delta:
+            self._pieces.append(delta)
+            self.length += len(delta)
         return delta
 
     def _absorb_tool_calls(self, message: ChoiceMessage, *, final: bool) -> None:
