@@ -39,7 +39,7 @@ class Turn(BaseModel):
 
 _MESSAGES = TypeAdapter(list[Turn])
 MESSAGES_SCHEMA = {
-    **compact_schema(_MESSAGES.json_schema()),
+    **compact_schema(_MESSAGES.json_schema(), arguments=True),
     "description": "Optional chat turns appended after the deployment's prompt.",
 }
 

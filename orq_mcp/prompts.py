@@ -65,7 +65,7 @@ async def get_prompt(ctx: Request, params: GetPromptRequestParams) -> GetPromptR
         raise MCPError(
             code=INVALID_PARAMS, message=f"Prompt '{params.name}' needs these arguments: {', '.join(missing)}."
         )
-    return GetPromptResult(description=prompt.description, messages=_render(prompt, arguments))
+    return GetPromptResult(description=_description(params.name, prompt), messages=_render(prompt, arguments))
 
 
 def describe_all(prompts: list[Prompt]) -> list[dict[str, Any]]:
@@ -78,7 +78,12 @@ def _describe(name: str, prompt: Prompt) -> MCPPrompt:
         PromptArgument(name=v, description=f"Fills {{{{{v}}}}} in the prompt.", required=True)
         for v in find_variables(prompt.messages)
     ]
-    return MCPPrompt(name=name, title=prompt.display_name, description=prompt.description, arguments=arguments)
+    return MCPPrompt(name=name, title=prompt.display_name, description=_description(name, prompt), arguments=arguments)
+
+
+def _description(name: str, prompt: Prompt) -> str:
+    # Hosts show this beside the name (a slash command's help); orq leaves it optional, so say what it is.
+    return prompt.description or f"orq prompt '{name}'" + (f" for {prompt.model}" if prompt.model else "")
 
 
 def _render(prompt: Prompt, arguments: dict[str, str]) -> list[PromptMessage]:

@@ -76,7 +76,9 @@ class DeploymentConfigResult(BaseModel):
 class ToolCall(BaseModel):
     id: str | None
     name: str
-    arguments: Any = Field(description="Parsed JSON arguments (the raw string if the model produced invalid JSON).")
+    arguments: dict[str, Any] | str = Field(
+        description="Parsed JSON arguments (the raw string if the model produced invalid JSON)."
+    )
 
 
 class InvocationResult(BaseModel):

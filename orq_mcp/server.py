@@ -77,7 +77,7 @@ class OrqMCPServer(MCPServer[AppState]):
         """The fixed tools, their schemas trimmed of pydantic noise; unknown arguments are refused."""
         tools = await super().list_tools()
         for tool in tools:
-            tool.input_schema = {**compact_schema(tool.input_schema), "additionalProperties": False}
+            tool.input_schema = {**compact_schema(tool.input_schema, arguments=True), "additionalProperties": False}
             tool.output_schema = compact_schema(tool.output_schema)
         return tools
 
