@@ -1,0 +1,191 @@
+"""Relay latency: from the emulator writing a stream chunk to the client receiving the matching progress notification.
+
+The emulator runs in this process (`EmulatorThread`), so both ends are stamped with the same `time.perf_counter()`
+clock (CLOCK_MONOTONIC on Linux). Its SSE response is wrapped, in this process only, so that every body message is
+stamped just before it is handed to uvicorn's `send` (i.e. just before the socket write), together with the
+cumulative number of text characters sent so far. orq-mcp's notifications carry the cumulative character count as
+`progress`, which is how each notification is matched to the chunk that completed it.
+
+Servers run with ORQ_MCP_PROGRESS_INTERVAL=0 and the emulator paces chunks `chunk_delay` apart, so each chunk is
+relayed on its own. Baseline in the same run: a direct httpx2 client reading the same stream, stamped when it has
+parsed each chunk; it shares this process (and its GIL) with the emulator exactly as the MCP client does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx2
+
+from bench.common import (
+    API_KEY,
+    INVOKE_ARGS,
+    UPSTREAM_BODY,
+    Budget,
+    http_server,
+    invoke_text,
+    mcp_client,
+    median,
+    percentile,
+    server_env,
+    stdio_params,
+    wait_listening,
+)
+
+VARIANTS = ("mcp-stdio", "mcp-http", "httpx2")
+
+
+class ChunkClock:
+    """Write times of the current stream's chunks: [(perf_counter, cumulative characters)]."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[float, int]] = []
+        self._chars = 0
+
+    def begin(self) -> None:
+        self.writes = []
+        self._chars = 0
+
+    def record(self, body: bytes, stamp: float) -> None:
+        for block in body.split(b"\n\n"):
+            if not block.startswith(b"data: {"):
+                continue
+            choices = json.loads(block[6:]).get("choices") or [{}]
+            content = (choices[0].get("message") or {}).get("content")
+            if isinstance(content, str) and content:
+                self._chars += len(content)
+                self.writes.append((stamp, self._chars))
+
+
+def install_clock() -> ChunkClock:
+    """Wrap the emulator's SSE response (this process only) so every chunk's write is stamped."""
+    from orq_mcp.sandbox import sse
+
+    clock = ChunkClock()
+    original = sse.SSEResponse.stream_response
+    if getattr(original, "_bench_wrapped", False):
+        return original._bench_clock  # type: ignore[attr-defined,no-any-return]
+
+    async def stream_response(self: Any, send: Any) -> None:
+        async def stamped_send(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.body" and message.get("body"):
+                clock.record(message["body"], time.perf_counter())
+            await send(message)
+
+        await original(self, stamped_send)
+
+    stream_response._bench_wrapped = True  # type: ignore[attr-defined]
+    stream_response._bench_clock = clock  # type: ignore[attr-defined]
+    sse.SSEResponse.stream_response = stream_response  # type: ignore[method-assign]
+    return clock
+
+
+def match(writes: list[tuple[float, int]], received: list[tuple[float, float]]) -> tuple[list[float], int]:
+    """Latencies (ms) of notifications matched to the chunk whose cumulative count they report; and misses."""
+    latencies: list[float] = []
+    misses = 0
+    for stamp, progress in received:
+        write = next((w for w in writes if w[1] >= progress), None)
+        if write is None:
+            misses += 1
+            continue
+        latencies.append((stamp - write[0]) * 1000)
+    return latencies, misses
+
+
+async def _direct(http: httpx2.AsyncClient, received: list[tuple[float, float]]) -> None:
+    chars = 0
+    headers = {"Authorization": f"Bearer {API_KEY}", "Accept": "text/event-stream"}
+    body = {**UPSTREAM_BODY, "stream": True}
+    async with http.stream("POST", "/v2/deployments/stream", json=body, headers=headers) as response:
+        lines = response.aiter_lines()
+        async for line in lines:
+            if not line.startswith("data: "):
+                continue
+            if line == "data: [DONE]":
+                break
+            content = json.loads(line[6:])["choices"][0]["message"].get("content")
+            if isinstance(content, str) and content:
+                chars += len(content)
+                received.append((time.perf_counter(), chars))
+        async for _ in lines:
+            pass
+
+
+async def run(*, calls: int, repeats: int, chunk_delay: float, budget_s: float) -> dict[str, Any]:
+    from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
+
+    clock = install_clock()
+    notes: list[str] = []
+    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=chunk_delay, log_limit=64)
+    with EmulatorThread(state) as emu:
+        env = server_env(emu.base_url, progress_interval=0.0)
+        async with AsyncExitStack() as stack:
+            srv = stack.enter_context(http_server(env, wait=False))  # starts while the stdio server does
+            stdio = await stack.enter_async_context(mcp_client(stdio_params(env)))
+            wait_listening(srv)
+            http_mcp = await stack.enter_async_context(mcp_client(srv.url))
+            http = await stack.enter_async_context(httpx2.AsyncClient(base_url=emu.base_url, timeout=30))
+
+            async def via(client: Any, received: list[tuple[float, float]]) -> None:
+                async def progress(value: float, total: float | None, message: str | None) -> None:
+                    received.append((time.perf_counter(), value))
+
+                await invoke_text(client, INVOKE_ARGS, progress)
+
+            runners = {
+                "mcp-stdio": lambda r: via(stdio, r),
+                "mcp-http": lambda r: via(http_mcp, r),
+                "httpx2": lambda r: _direct(http, r),
+            }
+            state.chunk_delay = 0.0
+            for runner in runners.values():  # warm-up, unpaced
+                for _ in range(2):
+                    await runner([])
+            state.chunk_delay = chunk_delay
+            budget = Budget(budget_s)  # for the measurements; process start-up is bounded by its own timeout
+            rng = random.Random(7)
+            per_repeat: list[dict[str, Any]] = []
+            for repeat in range(repeats):
+                if budget.expired:
+                    notes.append(f"relay: stopped after {repeat} of {repeats} repeats (time budget)")
+                    break
+                latencies: dict[str, list[float]] = {name: [] for name in VARIANTS}
+                misses = dict.fromkeys(VARIANTS, 0)
+                for index in range(calls):
+                    if budget.expired and index > 0:
+                        break
+                    order = list(VARIANTS)
+                    rng.shuffle(order)
+                    for name in order:
+                        received: list[tuple[float, float]] = []
+                        clock.begin()
+                        await runners[name](received)
+                        got, missed = match(list(clock.writes), received)
+                        latencies[name] += got
+                        misses[name] += missed
+                stats: dict[str, Any] = {}
+                for name in VARIANTS:
+                    values = latencies[name]
+                    stats[name] = {
+                        "p50": percentile(values, 50),
+                        "p99": percentile(values, 99),
+                        "max": max(values) if values else float("nan"),
+                        "n": len(values),
+                        "misses": misses[name],
+                    }
+                per_repeat.append(stats)
+    summary: dict[str, Any] = {"repeats": len(per_repeat), "chunk_delay_ms": chunk_delay * 1000}
+    for name in VARIANTS:
+        summary[name] = {
+            key: median([r[name][key] for r in per_repeat]) for key in ("p50", "p99", "max", "n", "misses")
+        }
+    for name in ("mcp-stdio", "mcp-http"):
+        summary[f"{name}-minus-httpx2"] = {
+            key: median([r[name][key] - r["httpx2"][key] for r in per_repeat]) for key in ("p50", "p99")
+        }
+    return {"repeats": per_repeat, "summary": summary, "notes": notes}

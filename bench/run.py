@@ -1,0 +1,504 @@
+"""Run the orq-mcp benchmark suite: `python -m bench` (full) or `python -m bench --quick` (smoke, < 60 s).
+
+Prints the results as Markdown tables and writes them, with machine info, date, command and notes, to
+bench/RESULTS.md (and the raw figures to bench/results.json). See bench/README.md for what each section measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH_DIR, REPO, spread
+
+SECTIONS = ("startup", "overhead", "relay", "scale", "sizes")
+
+# Goals from issue #5.
+GOAL_OVERHEAD_P50_MS = 2.0
+GOAL_RELAY_P99_MS = 10.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    startup_runs: int
+    importtime_runs: int
+    overhead_iterations: int
+    overhead_repeats: int
+    overhead_warmup: int
+    relay_calls: int
+    relay_repeats: int
+    relay_chunk_delay: float
+    scale_levels: dict[int, int]
+    scale_repeats: int
+    scale_chunk_delay: float
+    sizes: list[int]
+    size_concurrency: list[int]
+    profile: bool
+    profile_calls: int
+    budgets: dict[str, float]
+    startup_warmup: bool = True
+    probe_calls: int = 20
+    interval_zero: bool = True
+    total_budget: float = 0.0  # 0: none; else sections that would start after this many seconds are skipped
+    default_client_check: bool = True
+
+
+FULL = Plan(
+    startup_runs=15,
+    importtime_runs=3,
+    overhead_iterations=200,
+    overhead_repeats=3,
+    overhead_warmup=10,
+    relay_calls=10,
+    relay_repeats=3,
+    relay_chunk_delay=0.02,
+    scale_levels={1: 20, 10: 100, 100: 300, 500: 1000},
+    scale_repeats=3,
+    scale_chunk_delay=0.005,
+    sizes=[1_000, 100_000, 1_000_000],
+    size_concurrency=[1, 10],
+    profile=True,
+    profile_calls=300,
+    budgets={"startup": 240, "overhead": 420, "relay": 180, "scale": 600, "sizes": 180},
+)
+QUICK = Plan(
+    startup_runs=1,
+    importtime_runs=0,
+    startup_warmup=False,
+    default_client_check=False,
+    probe_calls=5,
+    interval_zero=False,
+    total_budget=48.0,
+    overhead_iterations=15,
+    overhead_repeats=1,
+    overhead_warmup=2,
+    relay_calls=2,
+    relay_repeats=1,
+    relay_chunk_delay=0.02,
+    scale_levels={1: 2, 100: 50},
+    scale_repeats=1,
+    scale_chunk_delay=0.005,
+    sizes=[1_000_000],
+    size_concurrency=[1],
+    profile=False,
+    profile_calls=0,
+    budgets={"startup": 15, "overhead": 8, "relay": 6, "scale": 15, "sizes": 8},
+)
+
+
+# -- running ------------------------------------------------------------------------------------------------------
+
+
+def run_sections(plan: Plan, sections: list[str]) -> dict[str, Any]:
+    from bench import overhead, relay, scale, startup
+    from bench.profiling import Profiler, available
+
+    profiler = Profiler(BENCH_DIR / "profiles") if plan.profile and available() else None
+    results: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    skipped: list[str] = []
+    suite_started = time.monotonic()
+    for section in sections:
+        started = time.monotonic()
+        if plan.total_budget and started - suite_started > plan.total_budget:
+            skipped.append(section)
+            continue
+        print(f"[bench] {section} ...", file=sys.stderr, flush=True)
+        budget = plan.budgets[section]
+        if section == "startup":
+            results[section] = startup.run(
+                runs=plan.startup_runs,
+                importtime_runs=plan.importtime_runs,
+                budget_s=budget,
+                warmup=plan.startup_warmup,
+            )
+        elif section == "overhead":
+            results[section] = asyncio.run(
+                overhead.run(
+                    iterations=plan.overhead_iterations,
+                    repeats=plan.overhead_repeats,
+                    warmup=plan.overhead_warmup,
+                    budget_s=budget,
+                    profiler=profiler,
+                    profile_calls=plan.profile_calls,
+                    probe_calls=plan.probe_calls,
+                    interval_zero=plan.interval_zero,
+                )
+            )
+        elif section == "relay":
+            results[section] = asyncio.run(
+                relay.run(
+                    calls=plan.relay_calls,
+                    repeats=plan.relay_repeats,
+                    chunk_delay=plan.relay_chunk_delay,
+                    budget_s=budget,
+                )
+            )
+        elif section == "scale":
+            results[section] = asyncio.run(
+                scale.run_concurrency(
+                    levels=plan.scale_levels,
+                    repeats=plan.scale_repeats,
+                    chunk_delay=plan.scale_chunk_delay,
+                    budget_s=budget,
+                    profiler=profiler,
+                    profile_calls=plan.profile_calls if profiler else 0,
+                )
+            )
+        elif section == "sizes":
+            results[section] = asyncio.run(
+                scale.run_sizes(
+                    sizes=plan.sizes,
+                    concurrencies=plan.size_concurrency,
+                    budget_s=budget,
+                    check_default_client=plan.default_client_check,
+                )
+            )
+        timings[section] = time.monotonic() - started
+        print(f"[bench] {section} done in {timings[section]:.1f} s", file=sys.stderr, flush=True)
+    if profiler is not None:
+        results["profiles"] = {
+            label: {"path": p["path"], "text": p["text"], "brief": p["brief"]} for label, p in profiler.results.items()
+        }
+    elif plan.profile:
+        results["profiles_note"] = "py-spy is not installed (pip install -e '.[bench]'); profiles skipped"
+    results["timings"] = timings
+    if skipped:
+        results["skipped_note"] = f"skipped (suite time budget of {plan.total_budget:.0f} s): {', '.join(skipped)}"
+    return results
+
+
+# -- machine info -------------------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, str]:
+    import psutil
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("mcp", "httpx2", "pydantic", "anyio", "uvicorn", "orq-ai-sdk", "mcp-server-time", "orq-mcp"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = "?"
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = _git("status", "--porcelain", "--", "orq_mcp")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {
+        "cpu": f"{cpu} ({psutil.cpu_count(logical=True)} logical cores)",
+        "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "git": f"{commit}" + (f" + uncommitted changes in orq_mcp/ ({len(dirty.splitlines())} files)" if dirty else ""),
+        "load": f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) at the start",
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+# -- report -------------------------------------------------------------------------------------------------------
+
+
+def f(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("**met**" if ok else "**MISSED**")
+
+
+def report(results: dict[str, Any], plan: Plan, info: dict[str, str], command: str, runtime: float, date: str) -> str:
+    out: list[str] = ["# orq-mcp benchmark results", ""]
+    mode = "quick (smoke: few iterations, indicative only)" if plan is QUICK else "full"
+    out += [
+        f"- Date: {date}",
+        f"- Command: `{command}` ({mode}); runtime {runtime:.0f} s",
+        f"- Machine: {info['cpu']}, {info['memory']}, {info['os']}, {info['python']}",
+        f"- Load: {info['load']} (a shared machine: every figure below is a difference or ratio against a baseline "
+        "measured in the same run, interleaved, median of repeats)",
+        f"- Code: orq-mcp at {info['git']}",
+        f"- Packages: {info['packages']}",
+        "",
+    ]
+    header = out
+    out = []
+    goals: list[tuple[str, str, str]] = []
+    notes: list[str] = []
+    if "overhead" in results:
+        out += overhead_table(results["overhead"], goals)
+        notes += results["overhead"]["notes"]
+    if "relay" in results:
+        out += relay_table(results["relay"], goals)
+        notes += results["relay"]["notes"]
+    if "startup" in results:
+        out += startup_table(results["startup"], goals)
+        notes += results["startup"]["notes"]
+    if "scale" in results:
+        out += scale_table(results["scale"])
+        notes += results["scale"]["notes"]
+    if "sizes" in results:
+        out += sizes_table(results["sizes"])
+        notes += results["sizes"]["notes"]
+    if goals:
+        header += ["## Goals (issue #5)", "", "| goal | measured | verdict |", "|---|---|---|"]
+        header += [f"| {g} | {m} | {v} |" for g, m, v in goals] + [""]
+    out = header + out
+    if results.get("profiles"):
+        out += ["## Profiles (py-spy, GIL-holding samples of the server process)", ""]
+        for label, profile in results["profiles"].items():
+            rel = os.path.relpath(profile["path"], REPO)
+            out += [f"### {label} (full text: `{rel}`)", "", "```", *profile["brief"].splitlines(), "```", ""]
+    elif results.get("profiles_note"):
+        notes.append(results["profiles_note"])
+    if results.get("skipped_note"):
+        notes.append(results["skipped_note"])
+    timings = results.get("timings", {})
+    notes.append("section runtimes: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(out)
+
+
+def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]]) -> list[str]:
+    s = res["summary"]
+    n, reps = s["n_per_repeat"], s["repeats"]
+    lines = [
+        "## Call overhead: `invoke_deployment` vs the same request made directly",
+        "",
+        f"Emulator process with chunk_delay=0; the reply is {res['expected_chars']} characters in 30 stream chunks. "
+        f"{f(n, 0)} interleaved rounds per repeat x {reps} repeats (median of repeats shown). orq-mcp runs as a "
+        "real process with its default progress interval (0.05 s) and the calls carry a progress callback; "
+        "`mcp-stdio-i0` is the stdio server with ORQ_MCP_PROGRESS_INTERVAL=0.",
+        "",
+        "| variant | p50 ms | p99 ms | server CPU ms/call | new upstream connections/call |",
+        "|---|---|---|---|---|",
+    ]
+    conns = s.get("connections_per_call", {})
+    for name in ("mcp-stdio", "mcp-http", "mcp-stdio-i0", "httpx2", "sdk"):
+        if name not in s:
+            continue
+        cpu = s.get(f"{name}-cpu-ms")
+        lines.append(f"| {name} | {f(s[name]['p50'])} | {f(s[name]['p99'])} | {f(cpu)} | {f(conns.get(name))} |")
+    lines += ["", "| added latency (ms) | p50 | p99 | per-repeat p50 |", "|---|---|---|---|"]
+    for mcp in (m for m in ("mcp-stdio", "mcp-http", "mcp-stdio-i0") if m in s):
+        for base in ("httpx2", "sdk"):
+            d = s[f"{mcp}-minus-{base}"]
+            per = spread(s[f"{mcp}-minus-{base}-per-repeat-p50"])
+            lines.append(f"| {mcp} minus {base} | {f(d['p50'])} | {f(d['p99'])} | {per} |")
+    lines.append("")
+    stdio = s["mcp-stdio-minus-httpx2"]["p50"]
+    goals.append(
+        (
+            f"< {GOAL_OVERHEAD_P50_MS:g} ms added at p50 over stdio (vs direct httpx2)",
+            f"{f(stdio)} ms (vs SDK: {f(s['mcp-stdio-minus-sdk']['p50'])} ms)",
+            verdict(stdio < GOAL_OVERHEAD_P50_MS),
+        )
+    )
+    return lines
+
+
+def relay_table(res: dict[str, Any], goals: list[tuple[str, str, str]]) -> list[str]:
+    s = res["summary"]
+    lines = [
+        "## Relay latency: emulator chunk write -> client progress notification",
+        "",
+        f"ORQ_MCP_PROGRESS_INTERVAL=0, chunk_delay={f(s['chunk_delay_ms'], 0)} ms, emulator in the bench process "
+        f"(shared monotonic clock); {s['repeats']} repeat(s), median shown. `httpx2` is a direct client reading the "
+        "same stream in the same process: the floor of what the bench itself adds.",
+        "",
+        "| variant | p50 ms | p99 ms | max ms | notifications | unmatched |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("mcp-stdio", "mcp-http", "httpx2"):
+        v = s[name]
+        lines.append(
+            f"| {name} | {f(v['p50'])} | {f(v['p99'])} | {f(v['max'])} | {f(v['n'], 0)} | {f(v['misses'], 0)} |"
+        )
+    for name in ("mcp-stdio", "mcp-http"):
+        d = s[f"{name}-minus-httpx2"]
+        lines.append(f"| {name} minus httpx2 | {f(d['p50'])} | {f(d['p99'])} | | | |")
+    lines.append("")
+    for name in ("mcp-stdio", "mcp-http"):
+        p99 = s[name]["p99"]
+        goals.append(
+            (f"relay p99 < {GOAL_RELAY_P99_MS:g} ms ({name})", f"{f(p99)} ms", verdict(p99 < GOAL_RELAY_P99_MS))
+        )
+    return lines
+
+
+def startup_table(res: dict[str, Any], goals: list[tuple[str, str, str]]) -> list[str]:
+    s = res["summary"]
+    lines = [
+        "## Start-up: process start -> `initialize` answered (stdio)",
+        "",
+        f"{s['n']} interleaved rounds; the initialize request is written to stdin at spawn.",
+        "",
+        "| server | p50 ms | p90 ms |",
+        "|---|---|---|",
+    ]
+    for name in ("orq-mcp", "mcp-server-time", "python-floor"):
+        lines.append(f"| {name} | {f(s[name]['p50'], 0)} | {f(s[name]['p90'], 0)} |")
+    lines += [
+        "",
+        f"orq-mcp minus mcp-server-time: **{f(s['orq-minus-time-ms'], 0)} ms** at p50; median per-round ratio "
+        f"**{f(s['orq-over-time-ratio'])}x**. orq-mcp minus a bare interpreter: {f(s['orq-minus-floor-ms'], 0)} ms.",
+        "",
+    ]
+    ratio = s["orq-over-time-ratio"]
+    goals.append(
+        (
+            "start-up no slower than mcp-server-time",
+            f"{f(ratio)}x ({f(s['orq-minus-time-ms'], 0)} ms)",
+            verdict(ratio <= 1.0),
+        )
+    )
+    imports = res.get("imports")
+    if imports:
+        lines += [
+            "### Imports (`python -X importtime`, stdio start to initialize, median of runs)",
+            "",
+            f"orq-mcp imports {imports['modules']} modules in {f(imports['total_ms'], 0)} ms of import self-time "
+            f"(mcp-server-time: {imports['reference_modules']} modules, {f(imports['reference_total_ms'], 0)} ms). "
+            f"The {imports['extra_modules']} modules only orq-mcp imports cost {f(imports['extra_ms'], 0)} ms.",
+            "",
+            "| top packages (self time, ms) | | modules only orq-mcp imports (ms) | |",
+            "|---|---|---|---|",
+        ]
+        left = imports["packages"][:12]
+        right = imports["extra_top"][:12]
+        for i in range(max(len(left), len(right))):
+            a = left[i] if i < len(left) else ("", math.nan)
+            b = right[i] if i < len(right) else ("", math.nan)
+            lines.append(f"| {a[0]} | {f(a[1], 1)} | {b[0]} | {f(b[1], 1)} |")
+        lines += ["", "Largest cumulative imports:", ""]
+        lines += [f"- `{m}` {f(v, 0)} ms" for m, v in imports["cumulative"][:12]]
+        lines.append("")
+    return lines
+
+
+def scale_table(res: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Scale: concurrent streaming invocations over Streamable HTTP",
+        "",
+        f"Emulator process pacing chunks {f(res['chunk_delay_ms'], 0)} ms apart (a stream takes ~155 ms); one MCP "
+        "client connection per 50 concurrent calls; fresh server per level and repeat; median of "
+        f"{res.get('repeats', 1)} repeat(s). Baseline: direct httpx2 streams at the same concurrency, same emulator.",
+        "",
+        "| concurrency | orq-mcp calls/s | direct calls/s | ratio | orq-mcp p50 / p99 ms | direct p50 ms | "
+        "server CPU ms/call | server CPU % | emulator CPU % | idle RSS MB | peak RSS MB | growth MB | "
+        "growth/stream kB | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for concurrency, level in sorted(res["levels"].items(), key=lambda x: int(x[0])):
+        m, d = level["mcp"], level["direct"]
+        lines.append(
+            f"| {concurrency} | {f(m['throughput'], 1)} | {f(d['throughput'], 1)} | {f(level['ratio'])} | "
+            f"{f(m['p50_ms'], 0)} / {f(m['p99_ms'], 0)} | {f(d['p50_ms'], 0)} | {f(m['server_cpu_ms_per_call'], 1)} | "
+            f"{f(m['server_cpu_util'] * 100, 0)} | {f(m['emulator_cpu_util'] * 100, 0)} | {f(m['idle_rss_mb'], 1)} | "
+            f"{f(m['peak_rss_mb'], 1)} | {f(m['growth_mb'], 1)} | {f(m['growth_per_stream_kb'], 0)} | {m['errors']} |"
+        )
+    lines.append("")
+    return lines
+
+
+def sizes_table(res: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Memory vs response size (`huge_response` fault, 4 kB chunks, no pacing)",
+        "",
+        "Fresh server per row; growth = peak RSS minus idle RSS after one small warm-up call. The result returned to "
+        "the agent may be cut to ORQ_MCP_MAX_RESULT_CHARS; every character is still streamed and relayed.",
+        "",
+        "| reply chars | concurrency | orq-mcp p50 ms | direct httpx2 p50 ms | idle RSS MB | peak RSS MB | growth MB | "
+        "growth / reply bytes | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in res["rows"]:
+        err = row["errors"] + (1 if row.get("first_error") and not row["errors"] else 0)
+        lines.append(
+            f"| {row['size']:,} | {row['concurrency']} | {f(row['p50_ms'], 0)} | {f(row['direct_p50_ms'], 0)} | "
+            f"{f(row['idle_rss_mb'], 1)} | {f(row['peak_rss_mb'], 1)} | {f(row['growth_mb'], 1)} | "
+            f"{f(row['growth_over_reply'], 1)} | {err} |"
+        )
+    lines.append("")
+    for row in res["rows"]:
+        if row.get("first_error"):
+            res["notes"].append(f"sizes {row['size']} x{row['concurrency']}: {row['first_error']}")
+    return lines
+
+
+# -- main ---------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short smoke run (< 60 s), indicative numbers only")
+    parser.add_argument("--only", help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
+    profile = parser.add_mutually_exclusive_group()
+    profile.add_argument("--profile", action="store_true", help="also record py-spy profiles (default in full mode)")
+    profile.add_argument("--no-profile", action="store_true", help="skip the py-spy profile passes")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="Markdown report path")
+    parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="raw results path")
+    parser.add_argument("--render", action="store_true", help="only re-render --out from an existing --json")
+    args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(args.json.read_text())
+        plan = QUICK if "--quick" in saved["command"] else FULL
+        text = report(saved["results"], plan, saved["machine"], saved["command"], saved["runtime_s"], saved["date"])
+        args.out.write_text(text)
+        print(text)
+        return 0
+
+    plan = QUICK if args.quick else FULL
+    if args.profile or args.no_profile:
+        plan = Plan(**{**plan.__dict__, "profile": bool(args.profile), "profile_calls": plan.profile_calls or 200})
+    sections = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    os.chdir(REPO)
+    command = "python -m bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    info = machine_info()
+    started = time.monotonic()
+    results = run_sections(plan, sections)
+    runtime = time.monotonic() - started
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = report(results, plan, info, command.strip(), runtime, date)
+    print(text)
+    args.out.write_text(text)
+    saved = {"command": command.strip(), "date": date, "machine": info, "runtime_s": runtime, "results": results}
+    args.json.write_text(json.dumps(saved, indent=1, default=str))
+    print(f"[bench] wrote {args.out} and {args.json} ({runtime:.0f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
