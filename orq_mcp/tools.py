@@ -112,7 +112,7 @@ async def list_deployments(
         else:
             deployments, next_cursor = page_after(await state.deployments(ctx), cursor, limit, name)
     except OrqError as exc:
-        raise _list_error(exc, cursor, "list_deployments") from None
+        raise _list_error(exc, cursor, "list_deployments", state.subject(ctx, "page")) from None
     except InvalidCursor:
         raise _bad_cursor("list_deployments", "it names no deployment") from None
     summaries = [DeploymentSummary.of(d) for d in deployments]
@@ -215,7 +215,7 @@ async def list_prompts(
     try:
         page = await state.orq_for(ctx).list_prompts(limit=limit, starting_after=cursor)
     except OrqError as exc:
-        raise _list_error(exc, cursor, "list_prompts") from None
+        raise _list_error(exc, cursor, "list_prompts", state.subject(ctx, "page")) from None
     next_cursor = page.data[-1].id if page.has_more and page.data else None
     summaries = [PromptSummary.of(p) for p in page.data]
     count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), state.settings.max_result_chars)
@@ -264,10 +264,10 @@ async def _deployment_error(state: AppState, ctx: Context, exc: OrqError, key: s
     return tool_error(exc, subject)
 
 
-def _list_error(exc: OrqError, cursor: str | None, tool: str) -> ToolError:
+def _list_error(exc: OrqError, cursor: str | None, tool: str, subject: Subject) -> ToolError:
     if cursor and isinstance(exc, BadRequestError | NotFoundError):
         return _bad_cursor(tool, exc.message)
-    return tool_error(exc, Subject(kind="page"))
+    return tool_error(exc, subject)
 
 
 def _bad_cursor(tool: str, reason: str) -> ToolError:

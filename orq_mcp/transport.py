@@ -8,8 +8,9 @@ import logging
 from collections.abc import Callable
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,7 +30,7 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     if settings.transport == "http":
         app: ASGIApp = server.streamable_http_app(transport_security=security, host=settings.host)
     else:
-        app = server.sse_app(transport_security=security, host=settings.host)
+        app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
     if settings.auth_token is not None:
         expected = hashlib.sha256(settings.auth_token.get_secret_value().encode()).digest()
         return BearerGate(app, lambda token: _same(token, expected), "a valid ORQ_MCP_AUTH_TOKEN")
@@ -58,6 +59,26 @@ def _same(token: str | None, expected_digest: bytes) -> bool:
     # Comparing digests keeps the comparison constant-time in the token's length too.
     given = hashlib.sha256((token or "").encode()).digest()
     return hmac.compare_digest(given, expected_digest) and token is not None
+
+
+class SseGuard:
+    """Refuses a bad Host/Origin on `GET /sse` before the SDK sees it.
+
+    The SDK refuses it too, but then raises, so uvicorn logs a traceback per refused request:
+    anyone who can reach the port could fill the logs. Checking first keeps the refusal quiet.
+    """
+
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings) -> None:
+        self._app = app
+        self._check = TransportSecurityMiddleware(security)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == PATHS["sse"]:
+            refusal = await self._check.validate_request(Request(scope, receive), is_post=False)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
 
 
 class BearerGate:
