@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 import pytest
 
 STARTUP_TIMEOUT = 30.0
@@ -95,3 +97,50 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def start_on_default_host(transport: str, env: dict[str, str], log_dir: Path, args: Sequence[str] = ()) -> HttpServer:
+    """Like `HttpServer.start`, but without `--host`: the server binds wherever it does by default."""
+    port = free_port()
+    command = [*MODULE, *args, "--transport", transport, "--port", str(port)]
+    with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
+        process = subprocess.Popen(command, env=clean_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    return HttpServer(transport, process, port, log_dir)
+
+
+def listening_addresses(pid: int, port: int) -> set[str]:
+    """The local IP addresses process `pid` listens on at TCP `port`."""
+    import psutil
+
+    return {
+        conn.laddr.ip
+        for conn in psutil.Process(pid).net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+    }
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process `pid`."""
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss
+
+
+_TLS_CONTEXT: ssl.SSLContext | None = None
+
+
+def loopback_http_client(
+    headers: dict[str, str] | None = None,
+    timeout: httpx2.Timeout | float | None = None,
+    auth: httpx2.Auth | None = None,
+) -> httpx2.AsyncClient:
+    """An httpx2 client for plain-HTTP loopback servers, cheap to make.
+
+    Every `httpx2.AsyncClient()` loads the CA bundle into a new TLS context (~60 ms of CPU); these clients never
+    use TLS, so they share one context. The signature fits the MCP SDK's `httpx_client_factory` (`sse_client`).
+    """
+    global _TLS_CONTEXT
+    if _TLS_CONTEXT is None:
+        _TLS_CONTEXT = ssl.create_default_context()
+    timeout = timeout if timeout is not None else httpx2.Timeout(30, read=300)  # the MCP SDK's defaults
+    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=_TLS_CONTEXT)
