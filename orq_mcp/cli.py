@@ -136,8 +136,10 @@ async def serve(settings: Settings) -> None:
         http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
+            from orq_mcp.stdio import serve_stdio
+
             logger.info("orq-mcp %s serving on stdio", __version__)
-            await server.run_stdio_async()
+            await serve_stdio(server)
             return
         await serve_http(server, settings)
 

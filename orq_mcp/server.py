@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -86,6 +87,7 @@ class OrqMCPServer(MCPServer[AppState]):
     ) -> CallToolResult | InputRequiredResult:
         redactor = _redactor(context)
         try:
+            _require_plain_json(name, arguments)
             result = await self._call(name, arguments, context)
         except UnexpectedToolError:
             raise  # a crash: the SDK already withholds its text from the client
@@ -248,6 +250,25 @@ def _redactor(context: Any) -> Redactor:
         return app_state(context).redactor_for(context)
     except (AttributeError, RuntimeError, ValueError):
         return Redactor(())
+
+
+def _require_plain_json(tool: str, arguments: dict[str, Any]) -> None:
+    """Refuse what JSON-RPC can carry but orq's JSON body cannot, before it fails deep in the request.
+
+    Python's JSON reader accepts NaN, Infinity and 1e999 (as infinity) and lone surrogates
+    ("\ud800"); neither can be sent on to orq.
+    """
+    try:
+        json.dumps(arguments, ensure_ascii=False, allow_nan=False).encode()
+    except UnicodeEncodeError:
+        problem = "text contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode"
+    except RecursionError:
+        problem = "values are nested too deeply"
+    except ValueError:
+        problem = "numbers must be finite (NaN, Infinity and out-of-range values such as 1e999 cannot be sent)"
+    else:
+        return
+    raise ToolError(f"Invalid arguments for {tool}: {problem}. Fix them and call again.")
 
 
 def _invalid_arguments(tool: str, error: ValidationError) -> str:

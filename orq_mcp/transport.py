@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.transport_security import (
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
+    TransportSecurityMiddleware,
+    TransportSecuritySettings,
+)
+from mcp_types import INVALID_REQUEST
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orq_mcp.settings import Settings, is_loopback
 from orq_mcp.state import bearer_token
@@ -28,7 +35,7 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
     security = transport_security(settings)
     if settings.transport == "http":
-        app: ASGIApp = server.streamable_http_app(transport_security=security, host=settings.host)
+        app: ASGIApp = JsonRpcShapeGuard(server.streamable_http_app(transport_security=security, host=settings.host))
     else:
         app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
     if settings.auth_token is not None:
@@ -59,6 +66,77 @@ def _same(token: str | None, expected_digest: bytes) -> bool:
     # Comparing digests keeps the comparison constant-time in the token's length too.
     given = hashlib.sha256((token or "").encode()).digest()
     return hmac.compare_digest(given, expected_digest) and token is not None
+
+
+class JsonRpcShapeGuard:
+    """Answers -32600 Invalid Request to a handshake-era POST that is JSON but not one JSON-RPC message.
+
+    The SDK's 2026-07-28 entry does this itself. Its handshake-era entry answers such bodies with
+    -32602 and pydantic's report (the input echoed back), and takes a request whose id is an
+    object or null for a notification, which gets no answer at all.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope) if scope["type"] == "http" else Headers()
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or headers.get("mcp-protocol-version") in MODERN_PROTOCOL_VERSIONS
+            or not headers.get("content-type", "").lower().startswith("application/json")
+        ):
+            await self._app(scope, receive, send)
+            return
+        body, replay = await _read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        problem = jsonrpc_problem(body) if body is not None else None
+        if problem is None:  # valid, not JSON (-32700 is the SDK's), or too large (413 is the SDK's)
+            await self._app(scope, replay, send)
+            return
+        error = {"code": INVALID_REQUEST, "message": f"Invalid Request: {problem}"}
+        await JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=400)(scope, receive, send)
+
+
+def jsonrpc_problem(body: bytes) -> str | None:
+    """What keeps `body` from being one JSON-RPC 2.0 message, or None (also when it is not JSON at all)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict):
+        return "the body must be one JSON-RPC message, a JSON object"
+    if message.get("jsonrpc") != "2.0":
+        return 'jsonrpc must be "2.0"'
+    if "method" not in message:
+        return None if "id" in message and ("result" in message or "error" in message) else "a request needs a method"
+    if not isinstance(message["method"], str):
+        return "method must be a string"
+    request_id = message.get("id", 0)
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        return "the id must be a string or an integer"
+    if "params" in message and not isinstance(message["params"], dict):
+        return "params must be an object"
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    """The request body (None past `limit`), and a `receive` that replays what was read."""
+    read: list[Message] = []
+    size, complete = 0, False
+    while not complete and size <= limit:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        complete = not message.get("more_body", False)
+
+    async def replay() -> Message:
+        return read.pop(0) if read else await receive()
+
+    body = b"".join(m.get("body", b"") for m in read if m["type"] == "http.request")
+    return (body if complete and size <= limit else None), replay
 
 
 class SseGuard:

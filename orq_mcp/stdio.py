@@ -1,0 +1,73 @@
+"""stdio that answers lines that are not JSON-RPC, as JSON-RPC requires.
+
+The SDK's stdio transport reads each line into a message and hands the dispatcher an exception
+for a line that is not one; the dispatcher only debug-logs it. A client that sent a request with
+a usable id but a bad shape would wait forever. Here such lines get their error reply:
+-32700 for a line that is not JSON, -32600 (with the id when there is one) for JSON that is not
+a JSON-RPC request, response or notification.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCNotification, RequestId
+from pydantic import ValidationError
+
+
+async def serve_stdio(server: MCPServer[Any]) -> None:
+    """Like `server.run_stdio_async()`, with the malformed lines answered."""
+    lowlevel = server._lowlevel_server  # the SDK's stdio runner offers no hook for this
+    async with stdio_server() as (read_stream, write_stream):
+        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+        async def relay() -> None:
+            async with send:
+                async for item in read_stream:
+                    if _blank(item):
+                        continue
+                    reply = error_reply(item)
+                    if reply is None:
+                        await send.send(item)
+                    else:
+                        await write_stream.send(SessionMessage(reply))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay)
+            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+
+
+def error_reply(item: SessionMessage | Exception) -> JSONRPCError | None:
+    """The error owed for a line that is not a JSON-RPC message; None for a message."""
+    if isinstance(item, SessionMessage):
+        message = item.message
+        # A request whose id is not a string or integer parses as a notification with a stray id.
+        if isinstance(message, JSONRPCNotification) and "id" in (message.model_extra or {}):
+            return _error(None, INVALID_REQUEST, "Invalid Request: the id must be a string or an integer")
+        return None
+    errors = item.errors(include_url=False) if isinstance(item, ValidationError) else []
+    if not errors or any(e["type"] == "json_invalid" for e in errors):
+        return _error(None, PARSE_ERROR, "Parse error: the line is not JSON")
+    ids = (e["input"]["id"] for e in errors if isinstance(e.get("input"), dict) and "id" in e["input"])
+    request_id = next(ids, None)
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        request_id = None
+    return _error(request_id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request, response or notification")
+
+
+def _blank(item: SessionMessage | Exception) -> bool:
+    """An empty line between messages: nothing was sent, so nothing is owed."""
+    if not isinstance(item, ValidationError):
+        return False
+    return any(
+        e["type"] == "json_invalid" and isinstance(e.get("input"), str) and not e["input"].strip()
+        for e in item.errors(include_url=False)
+    )
+
+
+def _error(request_id: RequestId | None, code: int, message: str) -> JSONRPCError:
+    return JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=code, message=message))
