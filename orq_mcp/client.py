@@ -37,6 +37,7 @@ from orq_mcp.errors import (
 )
 from orq_mcp.models import CompletionChunk, Deployment, DeploymentConfig, Page, Prompt
 from orq_mcp.redact import Redactor
+from orq_mcp.sse import Event, EventTooLarge, read_events
 from orq_mcp.streaming import Completion, CompletionAccumulator
 
 logger = logging.getLogger(__name__)
@@ -356,49 +357,31 @@ async def _iter_chunks(response: httpx2.Response, scrub: Callable[[str], str]) -
         yield chunk
         return
     finished = False
-    body = _TerminatedBody(response)
-    events = aiter(httpx2.EventSource(body, max_event_size=MAX_JSON_BYTES))  # type: ignore[arg-type]
-    async for event in events:
-        if event.data.strip() == "[DONE]":
-            # Read to the end of the body (normally nothing is left) so the connection goes back to
-            # the pool: closing a half-read response throws it away, and with it a TLS handshake.
-            with anyio.move_on_after(DRAIN_SECONDS):
-                async for _ in events:
-                    pass
-            return
-        try:
-            chunk = _chunk_from_event(event, scrub)
-        except InvalidResponseError:
-            if body.ended:  # a half-written last event: the connection was cut, the data is not bad
-                break
-            raise
-        finished = finished or chunk.is_final
-        yield chunk
+    events = aiter(read_events(response.aiter_bytes(), MAX_JSON_BYTES))
+    try:
+        async for event in events:
+            if event.data.strip() == "[DONE]":
+                # Read to the end of the body (normally nothing is left) so the connection goes back to
+                # the pool: closing a half-read response throws it away, and with it a TLS handshake.
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    async for _ in events:
+                        pass
+                return
+            try:
+                chunk = _chunk_from_event(event, scrub)
+            except InvalidResponseError:
+                if not event.terminated:  # a half-written last event: the connection was cut, not bad data
+                    break
+                raise
+            finished = finished or chunk.is_final
+            yield chunk
+    except EventTooLarge:
+        raise InvalidResponseError("orq sent a stream event larger than the server accepts.") from None
     if not finished:
         raise StreamInterruptedError("The stream from orq ended before the completion was finished.")
 
 
-class _TerminatedBody:
-    """The response as EventSource reads it, plus a blank line at the end of the body.
-
-    An SSE event is only dispatched at a blank line, so a last event the server did not
-    terminate (such as a mid-stream error written just before closing) would be lost.
-    """
-
-    def __init__(self, response: httpx2.Response) -> None:
-        self.headers = response.headers
-        self.request = response.request
-        self.ended = False
-        self._response = response
-
-    async def aiter_text(self) -> AsyncIterator[str]:
-        async for text in self._response.aiter_text():
-            yield text
-        self.ended = True
-        yield "\n\n"
-
-
-def _chunk_from_event(event: httpx2.ServerSentEvent, scrub: Callable[[str], str]) -> CompletionChunk:
+def _chunk_from_event(event: Event, scrub: Callable[[str], str]) -> CompletionChunk:
     try:
         data = json.loads(event.data)
     except ValueError:
@@ -424,8 +407,6 @@ def _transport_error(exc: httpx2.HTTPError, *, streaming: bool = False) -> OrqEr
         return OrqConnectionError("Could not connect to orq (connection refused or DNS failure).", request_sent=False)
     if isinstance(exc, httpx2.TimeoutException):
         return OrqTimeoutError("orq stopped responding before the request timed out.")
-    if isinstance(exc, httpx2.SSEError):
-        return InvalidResponseError("orq sent a stream event larger than the server accepts.")
     if streaming:
         return StreamInterruptedError("The connection to orq dropped before the response was complete.")
     return OrqConnectionError("The connection to orq failed.", request_sent=True)
