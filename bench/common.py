@@ -230,11 +230,21 @@ def stdio_params(env: dict[str, str]) -> Any:
     return StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env, cwd=str(REPO))
 
 
-def find_stdio_server() -> psutil.Process:
-    """The `python -m orq_mcp` child the MCP stdio client spawned (newest first)."""
-    candidates = [p for p in psutil.Process().children(recursive=True) if _cmdline(p)[-2:] == ["-m", "orq_mcp"]]
+def floor_params(env: dict[str, str]) -> Any:
+    """The minimal MCP server on the same SDK (`bench/floor_server.py`), started over stdio like orq-mcp."""
+    from mcp import StdioServerParameters
+
+    return StdioServerParameters(command=sys.executable, args=["-m", FLOOR_MODULE], env=env, cwd=str(REPO))
+
+
+FLOOR_MODULE = "bench.floor_server"
+
+
+def find_stdio_server(module: str = "orq_mcp") -> psutil.Process:
+    """The `python -m <module>` child the MCP stdio client spawned (newest first)."""
+    candidates = [p for p in psutil.Process().children(recursive=True) if _cmdline(p)[-2:] == ["-m", module]]
     if not candidates:
-        raise RuntimeError("no orq_mcp stdio child process found")
+        raise RuntimeError(f"no {module} stdio child process found")
     return max(candidates, key=lambda p: p.create_time())
 
 
@@ -305,6 +315,14 @@ async def invoke_text(client: Any, args: dict[str, Any], progress: Any = None) -
         text = result.content[0].text if result.content else repr(result)
         raise RuntimeError(f"invoke_deployment failed: {text}")
     return result.structured_content["text"]
+
+
+async def floor_text(client: Any, tool: str, args: dict[str, Any], progress: Any = None) -> str:
+    """Call a tool of the floor server (plain-text result, no structured content)."""
+    result = await client.call_tool(tool, args, progress_callback=progress)
+    if result.is_error or not result.content:
+        raise RuntimeError(f"floor {tool} failed: {result!r}")
+    return result.content[0].text
 
 
 # -- direct clients (the baselines) ---------------------------------------------------------------------------------
