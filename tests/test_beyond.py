@@ -10,13 +10,13 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, MCPError
-from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.naming import unique_names
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
 from orq_mcp.server import create_server
 from orq_mcp.settings import Settings
 from tests.conftest import API_KEY, FAST_RETRY, held_open
+from tests.helpers import text_of
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hello"}
 # The four fixed tools cost about 1,500 tokens (at ~4 characters a token) on every turn of every
@@ -31,12 +31,6 @@ PER_DEPLOYMENT_TOOL_BUDGET = 1_500
 
 def wire_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-
-
-def text(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
 
 
 @pytest.fixture
@@ -97,7 +91,7 @@ async def test_an_exposed_tool_is_invoke_deployment(connect: Any, emulator_state
 
     messages = [{"role": "user", "content": "Any news?"}]
     result = await client.call_tool("support_triage", {**TICKET, "messages": messages}, progress_callback=on_progress)
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert "".join(updates) == result.structured_content["text"]
     sent = emulator_state.requests_for("stream")[-1].body
@@ -115,13 +109,13 @@ async def test_missing_variables_are_refused_before_orq(connect: Any, emulator_s
     client = await connect(expose=("all",))
     result = await client.call_tool("support_triage", {"company_name": "Acme Bikes", "language": "English"})
     assert result.is_error
-    assert "customer_name, ticket_body" in text(result)
-    assert "orq was not called" in text(result)
+    assert "customer_name, ticket_body" in text_of(result)
+    assert "orq was not called" in text_of(result)
     assert emulator_state.requests_for("stream") == []
     result = await client.call_tool("support_triage", {**TICKET, "tone": "warm"})
-    assert "unknown argument(s) 'tone'" in text(result)
+    assert "unknown argument(s) 'tone'" in text_of(result)
     result = await client.call_tool("support_triage", {**TICKET, "language": 7})
-    assert "language must be text" in text(result)
+    assert "language must be text" in text_of(result)
 
 
 async def test_exposing_respects_the_allow_list(connect: Any) -> None:
@@ -268,17 +262,17 @@ async def test_long_completions_are_cut_with_a_notice(connect: Any, emulator_sta
 
     result = await client.call_tool("invoke_deployment", {"key": "faq-assistant"}, progress_callback=on_progress)
     assert not result.is_error
-    assert len(text(result)) <= 5_000
-    assert "it has 50,000 characters, the limit is 5,000" in text(result)
+    assert len(text_of(result)) <= 5_000
+    assert "it has 50,000 characters, the limit is 5,000" in text_of(result)
     assert len("".join(updates)) == 50_000  # the whole text still streamed
     assert result.structured_content is not None
-    assert result.structured_content["text"] == text(result)
+    assert result.structured_content["text"] == text_of(result)
 
 
 async def test_long_lists_are_paged_to_fit(connect: Any) -> None:
     client = await connect(max_result_chars=1_000)
     result = await client.call_tool("list_deployments", {"limit": 50})
-    assert len(text(result)) <= 1_000
+    assert len(text_of(result)) <= 1_000
     page = result.structured_content
     assert page is not None
     assert 1 <= len(page["deployments"]) < 5
@@ -298,8 +292,8 @@ async def test_huge_configs_are_shortened(connect: Any, emulator_state: Emulator
         client = await connect(max_result_chars=4_000)
         result = await client.call_tool("get_deployment_config", {"key": "faq-assistant"})
         assert not result.is_error
-        assert len(text(result)) <= 4_000
-        assert "characters cut by orq-mcp" in text(result)
+        assert len(text_of(result)) <= 4_000
+        assert "characters cut by orq-mcp" in text_of(result)
         assert result.structured_content is not None
         assert result.structured_content["model"] == "mistral-small-latest"
     finally:

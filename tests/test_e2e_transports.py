@@ -24,11 +24,12 @@ from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, TextResourceContents
+from mcp_types import INVALID_PARAMS, TextResourceContents
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from tests.conftest import API_KEY, held_open
+from tests.helpers import ok, text_of, wait_until
 from tests.processes import STARTUP_TIMEOUT, HttpServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -146,19 +147,6 @@ class ProgressLog:
         self.first.set()
 
 
-def text_of(result: CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
-
-
 async def emulator_reply(base_url: str, body: dict[str, Any]) -> str:
     """The emulator's own non-streamed answer to `body`: what the streamed invocation must add up to."""
     async with httpx2.AsyncClient(base_url=base_url, timeout=10) as http:
@@ -194,16 +182,6 @@ async def invoke_and_check_progress(client: Client, emulator: EmulatorThread, ar
     for i, value in enumerate(progress):
         assert value == len("".join(messages[: i + 1]))  # type: ignore[arg-type]
     assert "".join(messages) == expected  # type: ignore[arg-type]
-
-
-async def wait_until(predicate: Callable[[], object], within: float) -> bool:
-    """Poll without blocking the event loop (the client's transport tasks must keep running meanwhile)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await anyio.sleep(0.01)
-    return bool(predicate())
 
 
 async def cancel_mid_stream(client: Client, state: EmulatorState) -> None:

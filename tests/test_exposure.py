@@ -19,8 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +32,11 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
 from tests.conftest import API_KEY
+from tests.helpers import error_text, ok, wait_until
 from tests.processes import (
     MODULE,
     STARTUP_TIMEOUT,
@@ -178,24 +177,6 @@ async def open_sse(server: HttpServer, headers: dict[str, str] | None = None) ->
         return response
 
 
-def text_of(result: CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def error_text(result: CallToolResult) -> str:
-    assert result.is_error, result
-    return text_of(result)
-
-
 @dataclass
 class Progress:
     messages: list[str] = field(default_factory=list)
@@ -224,16 +205,6 @@ async def resource_keys(client: Client) -> list[str]:
     return sorted(
         str(r.uri).removeprefix("orq://deployments/").removesuffix("/prompt_config") for r in listed.resources
     )
-
-
-async def wait_until(predicate: Callable[[], object], within: float) -> bool:
-    """Poll without blocking the event loop."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await anyio.sleep(0.02)
-    return bool(predicate())
 
 
 def question(tag: str) -> dict[str, Any]:

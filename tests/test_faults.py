@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.client import RetryPolicy
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.server import create_server
 from orq_mcp.settings import Settings
 from tests.conftest import API_KEY, held_open
+from tests.helpers import text_of
 from tests.processes import free_port
 
 RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.02, max_retry_after=2.0)
@@ -74,12 +74,6 @@ CASES = {
 }
 
 
-def text(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[Client]:
     server = create_server(settings, retry=RETRY)
@@ -107,19 +101,19 @@ async def test_upstream_fault(name: str, fault_settings: Settings, emulator_stat
         result = await client.call_tool(tool, arguments, progress_callback=on_progress)
         assert len(emulator_state.requests_for(route)) == case.requests
         if case.expected:
-            assert result.is_error, text(result)
-            assert case.expected in text(result)
-            assert API_KEY not in text(result)
+            assert result.is_error, text_of(result)
+            assert case.expected in text_of(result)
+            assert API_KEY not in text_of(result)
         else:  # a transient failure the retries absorbed
-            assert not result.is_error, text(result)
+            assert not result.is_error, text_of(result)
         if case.partial:
             assert streamed
-            assert "Text generated before the failure" in text(result)
-            assert "".join(streamed)[:200] in text(result)
+            assert "Text generated before the failure" in text_of(result)
+            assert "".join(streamed)[:200] in text_of(result)
 
         emulator_state.clear_faults()
         again = await client.call_tool(tool, arguments)
-        assert not again.is_error, text(again)
+        assert not again.is_error, text_of(again)
 
 
 # -- faults below HTTP: nothing listens, or nothing accepts ----------------------------------------
@@ -195,9 +189,9 @@ async def test_connection_refused_then_orq_comes_back(
     async with connect(fault_settings.model_copy(update={"base_url": switchboard.url})) as client:
         result = await client.call_tool(*INVOKE)
         assert result.is_error
-        assert "Could not connect to orq" in text(result)
-        assert "ORQ_BASE_URL" in text(result)
-        assert str(switchboard.port) not in text(result)  # no URL in the error text
+        assert "Could not connect to orq" in text_of(result)
+        assert "ORQ_BASE_URL" in text_of(result)
+        assert str(switchboard.port) not in text_of(result)  # no URL in the error text
         await switchboard.forward()
         assert not (await client.call_tool(*INVOKE)).is_error
         assert len(emulator_state.requests_for("stream")) == 1  # the refused attempts never reached orq
@@ -210,7 +204,7 @@ async def test_connect_timeout_then_orq_comes_back(
         with switchboard.black_hole():
             result = await client.call_tool(*INVOKE)
         assert result.is_error
-        assert "Timed out connecting to orq" in text(result)
+        assert "Timed out connecting to orq" in text_of(result)
         await switchboard.forward()
         assert not (await client.call_tool(*INVOKE)).is_error
         assert len(emulator_state.requests_for("stream")) == 1

@@ -14,7 +14,7 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread, RequestRecord
 from orq_mcp.server import create_server
 from orq_mcp.settings import Settings
 from tests.conftest import API_KEY, FAST_RETRY
+from tests.helpers import wait_until
 from tests.processes import STARTUP_TIMEOUT, HttpServer, loopback_http_client, rss_bytes
 
 # The spec's bound from a cancel to orq seeing its stream closed.
@@ -116,16 +117,6 @@ def result_text(result: CallToolResult) -> str:
 
 def faq(tag: str = "", question: str = FAQ_QUESTION) -> dict[str, Any]:
     return {"key": "faq-assistant", "messages": [{"role": "user", "content": f"{tag}{question}"}]}
-
-
-async def wait_until(predicate: Callable[[], object], within: float) -> bool:
-    """Poll without blocking the event loop (the client's transport tasks must keep running meanwhile)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await anyio.sleep(0.01)
-    return bool(predicate())
 
 
 async def cancel_at_first_progress(client: Client, arguments: dict[str, Any]) -> float:

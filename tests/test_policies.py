@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from mcp import Client, MCPError
-from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.sandbox import EmulatorState, Fault
 from orq_mcp.server import create_server
 from orq_mcp.settings import Settings
 from tests.conftest import FAST_RETRY, held_open
+from tests.helpers import error_text
 
 ALLOWED = ("faq-assistant", "support-triage", "release-notes-writer")
 
@@ -21,13 +21,6 @@ async def restricted(settings: Settings) -> AsyncIterator[Client]:
     server = create_server(settings.model_copy(update={"deployments": frozenset(ALLOWED)}), retry=FAST_RETRY)
     async with held_open(Client(server, raise_exceptions=True)) as client:
         yield client
-
-
-def error_text(result: CallToolResult) -> str:
-    assert result.is_error
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
 
 
 async def test_allow_list_limits_listing_and_pages_within_it(restricted: Client) -> None:

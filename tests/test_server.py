@@ -6,24 +6,18 @@ import json
 
 import pytest
 from mcp import Client, MCPError
-from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
 from tests.conftest import API_KEY
+from tests.helpers import text_of
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hello"}
 NEWEST_FIRST = [d["key"] for d in sorted(sample_workspace().deployments, key=lambda d: d["created"], reverse=True)]
 
 
-def text(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
 async def call_ok(client: Client, tool: str, arguments: dict) -> dict:
     result = await client.call_tool(tool, arguments)
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     return result.structured_content
 
@@ -31,7 +25,7 @@ async def call_ok(client: Client, tool: str, arguments: dict) -> dict:
 async def call_error(client: Client, tool: str, arguments: dict) -> str:
     result = await client.call_tool(tool, arguments)
     assert result.is_error, result
-    message = text(result)
+    message = text_of(result)
     assert API_KEY not in message
     return message
 
@@ -146,7 +140,7 @@ async def test_invoke_returns_text_and_structured_completion(client: Client) -> 
     assert not result.is_error
     completion = result.structured_content
     assert completion is not None
-    assert text(result) == completion["text"]
+    assert text_of(result) == completion["text"]
     assert "How do I reset my password?" in completion["text"]
     assert completion["finish_reason"] == "stop"
     assert completion["provider"] == "mistral"
@@ -182,7 +176,7 @@ async def test_invoke_tool_call_comes_back_parsed(client: Client) -> None:
     (call,) = completion["tool_calls"]
     assert call["name"] == "lookup_order"
     assert call["arguments"] == {"order_number": "NL-20391"}
-    assert "Tool call requested: lookup_order" in text(result)
+    assert "Tool call requested: lookup_order" in text_of(result)
 
 
 async def test_tool_results_can_be_sent_back(client: Client, emulator_state: EmulatorState) -> None:
@@ -262,7 +256,7 @@ async def test_partial_text_is_reported_on_a_cut_stream(client: Client, emulator
     assert result.is_error
     streamed = "".join(updates)
     assert streamed
-    assert f"Text generated before the failure ({len(streamed)} characters):\n{streamed}" in text(result)
+    assert f"Text generated before the failure ({len(streamed)} characters):\n{streamed}" in text_of(result)
 
 
 async def test_an_echoed_key_is_scrubbed(client: Client, emulator_state: EmulatorState) -> None:
