@@ -382,6 +382,14 @@ async def _iter_chunks(response: httpx2.Response, scrub: Callable[[str], str]) -
 
 
 def _chunk_from_event(event: Event, scrub: Callable[[str], str]) -> CompletionChunk:
+    if event.event != "error":  # the common case, parsed and validated in one pass
+        try:
+            chunk = CompletionChunk.model_validate_json(event.data)
+        except ValidationError:
+            chunk = None
+        if chunk is not None and ("choices" in chunk.model_fields_set or not _looks_like_error(chunk.model_extra)):
+            return chunk
+    # An error event, an error payload, or not a chunk at all: look closer.
     try:
         data = json.loads(event.data)
     except ValueError:
@@ -389,14 +397,11 @@ def _chunk_from_event(event: Event, scrub: Callable[[str], str]) -> CompletionCh
     if event.event == "error" or not isinstance(data, dict) or ("choices" not in data and _looks_like_error(data)):
         message, code = extract_message(parse_body(event.data.encode(), scrub), "orq reported an error mid-stream.")
         raise StreamError(message, code=code)
-    try:
-        return CompletionChunk.model_validate(data)
-    except ValidationError:
-        raise InvalidResponseError("orq sent a stream chunk with an unexpected shape.") from None
+    raise InvalidResponseError("orq sent a stream chunk with an unexpected shape.")
 
 
-def _looks_like_error(data: dict[str, Any]) -> bool:
-    return "error" in data or "message" in data
+def _looks_like_error(data: dict[str, Any] | None) -> bool:
+    return bool(data) and ("error" in data or "message" in data)
 
 
 def _transport_error(exc: httpx2.HTTPError, *, streaming: bool = False) -> OrqError:
