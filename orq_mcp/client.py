@@ -184,9 +184,6 @@ class OrqClient:
         params = _page_params(limit, starting_after, ending_before)
         return await self._get_json("/v2/prompts", Page[Prompt], params=params)
 
-    async def get_prompt(self, prompt_id: str) -> Prompt:
-        return await self._get_json(f"/v2/prompts/{httpx2.URL(prompt_id).raw_path.decode()}", Prompt)
-
     async def get_config(self, body: dict[str, Any]) -> DeploymentConfig:
         # get_config only resolves a template; it calls no model, so a retry costs nothing.
         return await self._request_json("POST", "/v2/deployments/get_config", DeploymentConfig, json=body)

@@ -31,10 +31,6 @@ class ProgressRelay:
         self._sending = anyio.Lock()
         self._closing = False
 
-    @property
-    def sent_chars(self) -> int:
-        return self._sent_chars
-
     async def add(self, text: str) -> None:
         """Queue text for the client. Only the very first piece is sent before returning."""
         if not text or self._closing:

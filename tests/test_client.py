@@ -50,14 +50,10 @@ async def test_deployments_carry_their_prompt_config(orq: OrqClient) -> None:
     assert "{{company_name}}" in str(triage.prompt_config.messages[0].content)
 
 
-async def test_prompts_list_and_get(orq: OrqClient) -> None:
+async def test_prompts_list(orq: OrqClient) -> None:
     page = await orq.list_prompts(limit=200)
     assert len(page.data) == len(sample_workspace().prompts)
-    prompt = await orq.get_prompt(page.data[0].id)
-    assert prompt.display_name == page.data[0].display_name
-    assert prompt.messages
-    with pytest.raises(NotFoundError):
-        await orq.get_prompt("01JNOTAREALPROMPTID0000000")
+    assert all(prompt.display_name and prompt.messages for prompt in page.data)
 
 
 async def test_get_config_renders_inputs(orq: OrqClient) -> None:
