@@ -26,7 +26,7 @@ import httpx2
 from mcp.server import MCPServer
 
 CONSTANT = "pong"  # bench/overhead.py checks for it (FLOOR_CONSTANT)
-# Quiet per-request transport logging, exactly as orq-mcp does (orq_mcp/cli.py): a log line per upstream request
+# Quiet per-request transport logging, exactly as orq-mcp does (orq_mcp/serving/cli.py): a log line per upstream request
 # would be a cost orq-mcp does not pay.
 QUIET = ("httpx2", "httpcore", "httpcore2", "mcp", "sse_starlette", "uvicorn.access")
 _http: httpx2.AsyncClient | None = None

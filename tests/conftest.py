@@ -12,10 +12,10 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from orq_mcp.client import OrqClient, RetryPolicy, Timeouts, create_http_client
+from orq_mcp.orq.client import OrqClient, RetryPolicy, Timeouts, create_http_client
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
-from orq_mcp.server import OrqMCPServer, create_server
-from orq_mcp.settings import Settings
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.server import OrqMCPServer, create_server
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
-from orq_mcp.naming import unique_names
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
-from orq_mcp.server import create_server
-from orq_mcp.settings import Settings
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.naming import unique_names
+from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY, held_open
 from tests.helpers import text_of
 

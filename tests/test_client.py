@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from orq_mcp.client import OrqClient, RetryPolicy, Timeouts, create_http_client
-from orq_mcp.errors import (
+from orq_mcp.orq.client import OrqClient, RetryPolicy, Timeouts, create_http_client
+from orq_mcp.orq.errors import (
     AuthenticationError,
     BadRequestError,
     InvalidResponseError,
@@ -193,7 +193,7 @@ async def test_tenant_clients_share_a_pool_but_not_a_key(orq: OrqClient, emulato
 
 
 def test_base_url_forms_are_normalised() -> None:
-    from orq_mcp.client import normalize_base_url
+    from orq_mcp.orq.client import normalize_base_url
 
     assert normalize_base_url("https://api.orq.ai/") == "https://api.orq.ai"
     assert normalize_base_url("https://api.orq.ai/v2") == "https://api.orq.ai"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orq_mcp.errors import (
+from orq_mcp.orq.errors import (
     AuthenticationError,
     BadRequestError,
     NotFoundError,

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from mcp import Client
 
-from orq_mcp.client import RetryPolicy
+from orq_mcp.orq.client import RetryPolicy
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
-from orq_mcp.server import create_server
-from orq_mcp.settings import Settings
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, held_open
 from tests.helpers import text_of
 from tests.processes import free_port

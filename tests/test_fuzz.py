@@ -34,8 +34,8 @@ from pydantic import SecretStr
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
-from orq_mcp.server import create_server
-from orq_mcp.settings import Settings
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY, held_open
 
 T = TypeVar("T")

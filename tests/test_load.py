@@ -30,8 +30,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, RequestRecord
-from orq_mcp.server import create_server
-from orq_mcp.settings import Settings
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY
 from tests.helpers import wait_until
 from tests.processes import STARTUP_TIMEOUT, HttpServer, loopback_http_client, rss_bytes

@@ -8,8 +8,8 @@ import pytest
 from mcp import Client, MCPError
 
 from orq_mcp.sandbox import EmulatorState, Fault
-from orq_mcp.server import create_server
-from orq_mcp.settings import Settings
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.server import create_server
 from tests.conftest import FAST_RETRY, held_open
 from tests.helpers import error_text
 

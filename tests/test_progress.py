@@ -7,7 +7,7 @@ import itertools
 import anyio
 import pytest
 
-from orq_mcp.progress import relay_progress
+from orq_mcp.surface.progress import relay_progress
 
 
 class Sink:

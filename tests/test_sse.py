@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orq_mcp.sse import Event, EventTooLarge, read_events
+from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 
 
 async def body(*pieces: bytes) -> AsyncIterator[bytes]:

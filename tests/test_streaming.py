@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from orq_mcp.client import OrqClient, RetryPolicy
-from orq_mcp.errors import (
+from orq_mcp.orq.client import OrqClient, RetryPolicy
+from orq_mcp.orq.errors import (
     AuthenticationError,
     InvalidResponseError,
     OrqConnectionError,
@@ -19,8 +19,8 @@ from orq_mcp.errors import (
     StreamError,
     StreamInterruptedError,
 )
-from orq_mcp.models import CompletionChunk
-from orq_mcp.streaming import CompletionAccumulator
+from orq_mcp.orq.models import CompletionChunk
+from orq_mcp.orq.streaming import CompletionAccumulator
 
 DATA = Path(__file__).parent / "data"
 TEXT = "Hi Priya, sorry for the wait! Your order should arrive by 4 April."

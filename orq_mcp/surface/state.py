@@ -17,14 +17,14 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from orq_mcp.catalog import Catalog, deployment_catalog, prompt_catalog
-from orq_mcp.client import OrqClient
-from orq_mcp.errors import OrqError
-from orq_mcp.live import LiveLists
-from orq_mcp.models import Deployment, Prompt
-from orq_mcp.redact import Redactor
-from orq_mcp.settings import Settings
-from orq_mcp.tool_errors import Subject
+from orq_mcp.orq.catalog import Catalog, deployment_catalog, prompt_catalog
+from orq_mcp.orq.client import OrqClient
+from orq_mcp.orq.errors import OrqError
+from orq_mcp.orq.models import Deployment, Prompt
+from orq_mcp.orq.redact import Redactor
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.live import LiveLists
+from orq_mcp.surface.tool_errors import Subject
 
 # Tools get the MCPServer `Context`; low-level handlers (resources/list) the raw request context.
 RequestLike = Context[Any] | ServerRequestContext[Any, Any]

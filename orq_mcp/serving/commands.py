@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from orq_mcp.client import OrqClient, create_http_client
-from orq_mcp.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
-from orq_mcp.settings import Settings
+from orq_mcp.orq.client import OrqClient, create_http_client
+from orq_mcp.orq.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
+from orq_mcp.serving.settings import Settings
 
 CLIENTS = ("claude-desktop", "cursor", "vscode")
 SHOWN_KEYS = 5

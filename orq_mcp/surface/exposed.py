@@ -17,13 +17,13 @@ from mcp_types import CallToolResult
 from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from orq_mcp.models import Deployment
-from orq_mcp.naming import unique_names
-from orq_mcp.schema import compact_schema
-from orq_mcp.state import AppState, RequestLike
-from orq_mcp.templates import find_variables
-from orq_mcp.tool_errors import unknown_arguments
-from orq_mcp.tools import INVOKE, TOOLS, ChatMessage, run_invocation
+from orq_mcp.orq.models import Deployment
+from orq_mcp.orq.templates import find_variables
+from orq_mcp.surface.naming import unique_names
+from orq_mcp.surface.schema import compact_schema
+from orq_mcp.surface.state import AppState, RequestLike
+from orq_mcp.surface.tool_errors import unknown_arguments
+from orq_mcp.surface.tools import INVOKE, TOOLS, ChatMessage, run_invocation
 
 STATIC_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in TOOLS)
 

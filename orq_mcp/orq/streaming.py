@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from orq_mcp.models import ChoiceMessage, CompletionChunk
+from orq_mcp.orq.models import ChoiceMessage, CompletionChunk
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 
 import anyio
 
-from orq_mcp.client import OrqClient
-from orq_mcp.models import Deployment, Page, Prompt
+from orq_mcp.orq.client import OrqClient
+from orq_mcp.orq.models import Deployment, Page, Prompt
 
 T = TypeVar("T", Deployment, Prompt)
 FetchPage = Callable[[str | None], Awaitable[Page[T]]]

@@ -21,7 +21,7 @@ import httpx2
 from pydantic import TypeAdapter, ValidationError
 
 from orq_mcp import __version__
-from orq_mcp.errors import (
+from orq_mcp.orq.errors import (
     InvalidResponseError,
     OrqConnectionError,
     OrqError,
@@ -35,10 +35,10 @@ from orq_mcp.errors import (
     extract_message,
     parse_body,
 )
-from orq_mcp.models import CompletionChunk, Deployment, DeploymentConfig, Page, Prompt
-from orq_mcp.redact import Redactor
-from orq_mcp.sse import Event, EventTooLarge, read_events
-from orq_mcp.streaming import Completion, CompletionAccumulator
+from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, Page, Prompt
+from orq_mcp.orq.redact import Redactor
+from orq_mcp.orq.sse import Event, EventTooLarge, read_events
+from orq_mcp.orq.streaming import Completion, CompletionAccumulator
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from mcp.server.subscriptions import SubscriptionBus
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated, ToolsListChanged
 from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
-from orq_mcp.errors import OrqError
+from orq_mcp.orq.errors import OrqError
 
 logger = logging.getLogger(__name__)
 

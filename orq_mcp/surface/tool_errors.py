@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from orq_mcp.errors import (
+from orq_mcp.orq.errors import (
     AuthenticationError,
     BadRequestError,
     InvalidResponseError,

@@ -12,9 +12,9 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from orq_mcp.models import Deployment, DeploymentConfig, Prompt
-from orq_mcp.streaming import Completion
-from orq_mcp.templates import find_variables
+from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt
+from orq_mcp.orq.streaming import Completion
+from orq_mcp.orq.templates import find_variables
 
 
 class DeploymentSummary(BaseModel):

@@ -11,12 +11,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from orq_mcp.errors import BadRequestError, NotFoundError, OrqError
-from orq_mcp.fit import fit_count, fit_text, shrink_strings
-from orq_mcp.models import Deployment
-from orq_mcp.paging import InvalidCursor, page_after
-from orq_mcp.progress import SendProgress, relay_progress
-from orq_mcp.results import (
+from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
+from orq_mcp.orq.models import Deployment
+from orq_mcp.orq.templates import find_variables
+from orq_mcp.surface.fit import fit_count, fit_text, shrink_strings
+from orq_mcp.surface.paging import InvalidCursor, page_after
+from orq_mcp.surface.progress import SendProgress, relay_progress
+from orq_mcp.surface.results import (
     DeploymentConfigResult,
     DeploymentPage,
     DeploymentSummary,
@@ -26,9 +27,8 @@ from orq_mcp.results import (
     page_json,
     tool_result,
 )
-from orq_mcp.state import AppState, app_state
-from orq_mcp.templates import find_variables
-from orq_mcp.tool_errors import Subject, not_found, tool_error
+from orq_mcp.surface.state import AppState, app_state
+from orq_mcp.surface.tool_errors import Subject, not_found, tool_error
 
 DeploymentKey = Annotated[
     str,

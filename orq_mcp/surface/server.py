@@ -32,18 +32,19 @@ from mcp_types import Tool as MCPTool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
-from orq_mcp import __version__, prompts
-from orq_mcp.client import OrqClient, RetryPolicy, create_http_client
-from orq_mcp.errors import OrqError
-from orq_mcp.exposed import STATIC_TOOL_NAMES, exposed_tools
-from orq_mcp.live import LiveLists, Snapshot, digest
-from orq_mcp.redact import Redactor
-from orq_mcp.resources import prompt_config_uri, register_resources
-from orq_mcp.schema import compact_schema
-from orq_mcp.settings import Settings
-from orq_mcp.state import AppState, app_state
-from orq_mcp.tool_errors import unknown_arguments
-from orq_mcp.tools import TOOLS
+from orq_mcp import __version__
+from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
+from orq_mcp.orq.errors import OrqError
+from orq_mcp.orq.redact import Redactor
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface import prompts
+from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
+from orq_mcp.surface.live import LiveLists, Snapshot, digest
+from orq_mcp.surface.resources import prompt_config_uri, register_resources
+from orq_mcp.surface.schema import compact_schema
+from orq_mcp.surface.state import AppState, app_state
+from orq_mcp.surface.tool_errors import unknown_arguments
+from orq_mcp.surface.tools import TOOLS
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from orq_mcp.models import Message
+from orq_mcp.orq.models import Message
 
 # Spaces inside the braces and dotted names are undocumented; accept them rather than miss a variable.
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")

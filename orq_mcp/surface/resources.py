@@ -11,10 +11,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
 
-from orq_mcp.errors import OrqError
-from orq_mcp.paging import InvalidCursor, page_after
-from orq_mcp.state import AppState, app_state
-from orq_mcp.tool_errors import explain
+from orq_mcp.orq.errors import OrqError
+from orq_mcp.surface.paging import InvalidCursor, page_after
+from orq_mcp.surface.state import AppState, app_state
+from orq_mcp.surface.tool_errors import explain
 
 URI_TEMPLATE = "orq://deployments/{key}/prompt_config"
 MIME_TYPE = "application/json"

@@ -25,12 +25,12 @@ from mcp_types import (
 )
 from mcp_types import Prompt as MCPPrompt
 
-from orq_mcp.errors import OrqError
-from orq_mcp.models import Prompt
-from orq_mcp.paging import InvalidCursor, page_after
-from orq_mcp.state import AppState
-from orq_mcp.templates import PLACEHOLDER, find_variables, message_texts
-from orq_mcp.tool_errors import explain
+from orq_mcp.orq.errors import OrqError
+from orq_mcp.orq.models import Prompt
+from orq_mcp.orq.templates import PLACEHOLDER, find_variables, message_texts
+from orq_mcp.surface.paging import InvalidCursor, page_after
+from orq_mcp.surface.state import AppState
+from orq_mcp.surface.tool_errors import explain
 
 PAGE_SIZE = 100
 Request = ServerRequestContext[AppState, Any]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from orq_mcp.client import RetryPolicy, Timeouts
+from orq_mcp.orq.client import RetryPolicy, Timeouts
 
 DEFAULT_BASE_URL = "https://api.orq.ai"
 Transport = Literal["stdio", "http", "sse"]

@@ -16,12 +16,12 @@ import anyio
 from pydantic import SecretStr
 
 from orq_mcp import __version__
-from orq_mcp.commands import CLIENTS, check, print_config
-from orq_mcp.redact import RedactingFilter, Redactor
-from orq_mcp.settings import Settings, SettingsError, is_loopback
+from orq_mcp.orq.redact import RedactingFilter, Redactor
+from orq_mcp.serving.commands import CLIENTS, check, print_config
+from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
 
 if TYPE_CHECKING:
-    from orq_mcp.server import OrqMCPServer
+    from orq_mcp.surface.server import OrqMCPServer
 
 logger = logging.getLogger("orq_mcp")
 
@@ -127,8 +127,8 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    from orq_mcp.client import create_http_client
-    from orq_mcp.server import create_server
+    from orq_mcp.orq.client import create_http_client
+    from orq_mcp.surface.server import create_server
 
     async with AsyncExitStack() as stack:
         if settings.sandbox:
@@ -136,7 +136,7 @@ async def serve(settings: Settings) -> None:
         http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
-            from orq_mcp.stdio import serve_stdio
+            from orq_mcp.serving.stdio import serve_stdio
 
             logger.info("orq-mcp %s serving on stdio", __version__)
             await serve_stdio(server)
@@ -147,7 +147,7 @@ async def serve(settings: Settings) -> None:
 async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
     import uvicorn
 
-    from orq_mcp.transport import PATHS, build_http_app
+    from orq_mcp.serving.http import PATHS, build_http_app
 
     warn_about_exposure(settings)
     app = build_http_app(server, settings)

@@ -1,0 +1,1 @@
+"""The orq API client: HTTP, errors, models, streaming. Nothing here imports MCP."""

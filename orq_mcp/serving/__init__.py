@@ -1,0 +1,1 @@
+"""Serving: the command line, settings, and the stdio and HTTP transports."""

@@ -1,0 +1,1 @@
+"""The MCP surface: tools, resources, prompts, live lists and progress, per tenant."""
