@@ -257,7 +257,7 @@ def _require_plain_json(tool: str, arguments: dict[str, Any]) -> None:
     """Refuse what JSON-RPC can carry but orq's JSON body cannot, before it fails deep in the request.
 
     Python's JSON reader accepts NaN, Infinity and 1e999 (as infinity) and lone surrogates
-    ("\ud800"); neither can be sent on to orq.
+    ("\\ud800"); neither can be sent on to orq.
     """
     try:
         json.dumps(arguments, ensure_ascii=False, allow_nan=False).encode()
