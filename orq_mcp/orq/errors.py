@@ -141,12 +141,26 @@ def _trim(text: str) -> str:
 
 
 def parse_body(raw: bytes, scrub: Callable[[str], str] = str) -> Any:
-    """Decode an error body as JSON when possible, else as text; `scrub` sees the text first."""
-    text = scrub(raw.decode("utf-8", errors="replace"))
+    """Decode an error body as JSON when possible, else as text; `scrub` sees every string.
+
+    JSON is parsed before scrubbing: a key written with escapes (`\\u0042earer sk-...`) is only
+    recognisable once they are undone.
+    """
+    text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
+        return _scrub_strings(json.loads(text), scrub)
     except ValueError:
-        return text
+        return scrub(text)
+
+
+def _scrub_strings(value: Any, scrub: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrub_strings(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_strings(v, scrub) for v in value]
+    return value
 
 
 def parse_retry_after(headers: dict[str, str]) -> float | None:

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orq_mcp.serving.credentials import bearer_token
 from orq_mcp.serving.settings import Settings, is_loopback
-from orq_mcp.surface.state import bearer_token
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 Calling `support_triage(company_name=..., ...)` is exactly `invoke_deployment` with those
 inputs, streaming included, except that missing variables are refused before orq is called:
-orq itself would silently drop that part of the prompt.
+orq itself would silently drop that part of the prompt. Each tool's arguments are a pydantic
+model, so its schema and its errors come from the same path as the fixed tools'.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from mcp_types import Tool as MCPTool
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.templates import find_variables
+from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.state import AppState, RequestLike
-from orq_mcp.surface.tool_errors import unknown_arguments
+from orq_mcp.surface.tenant import Tenant
 from orq_mcp.surface.tools import INVOKE, TOOLS, ChatMessage, run_invocation
 
 STATIC_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in TOOLS)
+MESSAGES_DESCRIPTION = "Optional chat turns appended after the deployment's prompt."
 
 
 class Turn(BaseModel):
@@ -37,63 +39,48 @@ class Turn(BaseModel):
     content: str
 
 
-_MESSAGES = TypeAdapter(list[Turn])
-MESSAGES_SCHEMA = {
-    **compact_schema(_MESSAGES.json_schema(), arguments=True),
-    "description": "Optional chat turns appended after the deployment's prompt.",
-}
-
-
 @dataclass(frozen=True)
 class DeploymentTool:
     name: str
     key: str
     variables: tuple[str, ...]
-    accepts_messages: bool
+    arguments: type[BaseModel]
     definition: MCPTool
 
     async def call(self, ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
-        inputs, messages = self._validate(arguments)
+        inputs, messages = self.parse(arguments)
         return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
 
-    def _validate(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage] | None]:
-        allowed = set(self.variables) | ({"messages"} if self.accepts_messages else set())
-        unknown = sorted(set(arguments) - allowed)
-        if unknown:
+    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage] | None]:
+        allowed = {field.alias or name for name, field in self.arguments.model_fields.items()}
+        if unknown := sorted(set(arguments) - allowed):
             raise unknown_arguments(self.name, unknown, allowed)
-        missing = [v for v in self.variables if v not in arguments or arguments[v] is None]
-        if missing:
+        if missing := [v for v in self.variables if arguments.get(v) is None]:
             raise ToolError(
                 f"Missing input(s) for deployment '{self.key}': {', '.join(missing)}. Each fills a {{{{variable}}}} "
                 "in its prompt, and orq would silently drop the text around a missing one, so orq was not called."
             )
-        not_text = [v for v in self.variables if not isinstance(arguments[v], str)]
-        if not_text:
-            raise ToolError(f"Invalid arguments for {self.name}: {', '.join(not_text)} must be text (a string).")
-        messages = None
-        if self.accepts_messages and arguments.get("messages") is not None:
-            try:
-                turns = _MESSAGES.validate_python(arguments["messages"])
-                messages = [ChatMessage(role=turn.role, content=turn.content) for turn in turns]
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"messages.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                    for e in exc.errors(include_url=False, include_input=False)
-                )
-                raise ToolError(f"Invalid arguments for {self.name}: {problems}.") from None
-        return {v: arguments[v] for v in self.variables}, messages
+        try:
+            parsed = self.arguments.model_validate(arguments)
+        except ValidationError as exc:
+            raise ToolError(invalid_arguments(self.name, exc)) from None
+        turns: list[Turn] | None = getattr(parsed, "messages", None)
+        messages = [ChatMessage(role=t.role, content=t.content) for t in turns] if turns else None
+        return {v: getattr(parsed, _field(v)) for v in self.variables}, messages
 
 
-async def exposed_tools(
-    state: AppState, ctx: RequestLike | None, deployments: list[Deployment] | None = None
-) -> dict[str, DeploymentTool]:
-    """The per-deployment tools this caller sees (none unless --expose names some)."""
-    if not state.settings.expose:
+async def exposed_tools(tenant: Tenant, deployments: list[Deployment] | None = None) -> dict[str, DeploymentTool]:
+    """The per-deployment tools this tenant's callers see (none unless --expose names some)."""
+    if not tenant.settings.expose:
         return {}
     if deployments is None:
-        deployments = await state.deployments(ctx) if ctx is not None else []
-    chosen = [d for d in deployments if state.settings.exposes(d.key)]
-    return deployment_tools(chosen, STATIC_TOOL_NAMES)
+        deployments = await tenant.visible_deployments()
+    cache = tenant.exposed_cache
+    if cache.get("source") is not deployments:  # rebuilt only when the cached list is replaced
+        chosen = [d for d in deployments if tenant.settings.exposes(d.key)]
+        cache.update(source=deployments, tools=deployment_tools(chosen, STATIC_TOOL_NAMES))
+    tools: dict[str, DeploymentTool] = cache["tools"]
+    return tools
 
 
 def deployment_tools(deployments: Iterable[Deployment], reserved: Iterable[str]) -> dict[str, DeploymentTool]:
@@ -112,28 +99,35 @@ def deployment_tools(deployments: Iterable[Deployment], reserved: Iterable[str])
 def _tool(name: str, deployment: Deployment) -> DeploymentTool:
     config = deployment.prompt_config
     variables = tuple(find_variables(config.messages))
-    accepts_messages = "messages" not in variables  # a {{messages}} variable wins the name
-    properties: dict[str, Any] = {
-        v: {"type": "string", "description": f"Fills {{{{{v}}}}} in the prompt."} for v in variables
-    }
-    if accepts_messages:
-        properties["messages"] = MESSAGES_SCHEMA
+    model = _arguments_model(name, variables)
     summary = deployment.description.strip().rstrip(".") or f"Runs the orq deployment '{deployment.key}'"
-    model = "/".join(part for part in (config.provider, config.model) if part)
+    served_by = "/".join(part for part in (config.provider, config.model) if part)
     description = (
-        f"{summary}. orq deployment '{deployment.key}'" + (f" ({model})" if model else "") + ". "
+        f"{summary}. orq deployment '{deployment.key}'" + (f" ({served_by})" if served_by else "") + ". "
         "Returns the completion; its text streams as progress notifications."
     )
+    schema = compact_schema(model.model_json_schema(by_alias=True), arguments=True)
     definition = MCPTool(
         name=name,
         title=deployment.key,
         description=description,
-        input_schema={
-            "type": "object",
-            "properties": properties,
-            "required": list(variables),
-            "additionalProperties": False,
-        },
+        input_schema={**schema, "required": list(variables), "additionalProperties": False},
         annotations=INVOKE,
     )
-    return DeploymentTool(name, deployment.key, variables, accepts_messages, definition)
+    return DeploymentTool(name, deployment.key, variables, model, definition)
+
+
+def _arguments_model(name: str, variables: tuple[str, ...]) -> type[BaseModel]:
+    """One required string per variable, plus optional chat turns unless a variable is called `messages`."""
+    fields: dict[str, Any] = {
+        _field(v): (str, Field(alias=v, description=f"Fills {{{{{v}}}}} in the prompt.")) for v in variables
+    }
+    if "messages" not in variables:
+        fields["messages"] = (list[Turn] | None, Field(None, description=MESSAGES_DESCRIPTION))
+    config = ConfigDict(extra="forbid", populate_by_name=False, defer_build=True)
+    return create_model(f"{name}_arguments", __config__=config, **fields)
+
+
+def _field(variable: str) -> str:
+    # Variables may be any name orq allows (dots, dashes, leading digits); fields need identifiers.
+    return "v_" + "".join(c if c.isalnum() or c == "_" else f"_{ord(c):x}_" for c in variable)

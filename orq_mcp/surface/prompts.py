@@ -10,15 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
-    GetPromptRequestParams,
     GetPromptResult,
     ListPromptsResult,
-    PaginatedRequestParams,
     PromptArgument,
     PromptMessage,
     TextContent,
@@ -29,11 +26,10 @@ from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.models import Prompt
 from orq_mcp.orq.templates import PLACEHOLDER, find_variables, message_texts
 from orq_mcp.surface.paging import InvalidCursor, page_after
-from orq_mcp.surface.state import AppState
+from orq_mcp.surface.tenant import Caller, Tenant, Unresolved
 from orq_mcp.surface.tool_errors import explain
 
 PAGE_SIZE = 100
-Request = ServerRequestContext[AppState, Any]
 
 
 def prompt_names(prompts: list[Prompt]) -> dict[str, Prompt]:
@@ -45,27 +41,29 @@ def prompt_names(prompts: list[Prompt]) -> dict[str, Prompt]:
     }
 
 
-async def list_prompts(ctx: Request, params: PaginatedRequestParams) -> ListPromptsResult:
-    named = await _prompts(ctx)
+async def list_prompts(caller: Caller, cursor: str | None) -> ListPromptsResult:
+    if isinstance(caller, Unresolved):
+        return ListPromptsResult(prompts=[])  # nothing to show until the caller can be served
+    named = await _prompts(caller)
     try:
-        page, next_cursor = page_after(list(named), params.cursor, PAGE_SIZE, lambda name: name)
+        page, next_cursor = page_after(list(named), cursor, PAGE_SIZE, lambda name: name)
     except InvalidCursor:
         raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: list prompts again from the start.") from None
     return ListPromptsResult(prompts=[_describe(name, named[name]) for name in page], next_cursor=next_cursor)
 
 
-async def get_prompt(ctx: Request, params: GetPromptRequestParams) -> GetPromptResult:
-    named = await _prompts(ctx)
-    prompt = named.get(params.name)
+async def get_prompt(caller: Caller, name: str, arguments: dict[str, str] | None) -> GetPromptResult:
+    if isinstance(caller, Unresolved):
+        raise MCPError(code=INVALID_PARAMS, message=caller.reason)
+    named = await _prompts(caller)
+    prompt = named.get(name)
     if prompt is None:
-        raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt '{params.name}': call prompts/list for the names.")
-    arguments = params.arguments or {}
+        raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt '{name}': call prompts/list for the names.")
+    arguments = arguments or {}
     missing = [v for v in find_variables(prompt.messages) if v not in arguments]
     if missing:
-        raise MCPError(
-            code=INVALID_PARAMS, message=f"Prompt '{params.name}' needs these arguments: {', '.join(missing)}."
-        )
-    return GetPromptResult(description=_description(params.name, prompt), messages=_render(prompt, arguments))
+        raise MCPError(code=INVALID_PARAMS, message=f"Prompt '{name}' needs these arguments: {', '.join(missing)}.")
+    return GetPromptResult(description=_description(name, prompt), messages=_render(prompt, arguments))
 
 
 def describe_all(prompts: list[Prompt]) -> list[dict[str, Any]]:
@@ -98,10 +96,8 @@ def _render(prompt: Prompt, arguments: dict[str, str]) -> list[PromptMessage]:
     return rendered
 
 
-async def _prompts(ctx: Request) -> dict[str, Prompt]:
-    state: AppState = ctx.lifespan_context
+async def _prompts(tenant: Tenant) -> dict[str, Prompt]:
     try:
-        return prompt_names(await state.workspace(ctx).prompts.all())
+        return prompt_names(await tenant.prompts.all())
     except OrqError as exc:
-        message = state.redactor_for(ctx).text(explain(exc, state.subject(ctx, "prompt")))
-        raise MCPError(code=INTERNAL_ERROR, message=message) from None
+        raise MCPError(code=INTERNAL_ERROR, message=explain(exc, tenant.subject("prompt"))) from None

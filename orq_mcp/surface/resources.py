@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, Resource
 
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface.paging import InvalidCursor, page_after
-from orq_mcp.surface.state import AppState, app_state
+from orq_mcp.surface.tenant import Caller, Unresolved
 from orq_mcp.surface.tool_errors import explain
 
 URI_TEMPLATE = "orq://deployments/{key}/prompt_config"
@@ -27,11 +26,13 @@ def prompt_config_uri(key: str) -> str:
 
 async def prompt_config(key: str, ctx: Context) -> str:
     """The deployment's prompt_config as orq stores it: model, parameters, messages, tools."""
-    state = app_state(ctx)
+    caller: Caller = ctx.request_context.lifespan_context
+    if isinstance(caller, Unresolved):
+        raise ResourceError(caller.reason)
     try:
-        deployment = await state.deployment(ctx, key)
+        deployment = await caller.deployment(key)
     except OrqError as exc:
-        raise ResourceError(state.redactor_for(ctx).text(explain(exc, state.subject(ctx, "deployment", key)))) from None
+        raise ResourceError(explain(exc, caller.subject("deployment", key))) from None
     if deployment is None:
         raise ResourceNotFoundError(
             f"Deployment '{key}' was not found. Call list_deployments or resources/list to see the available keys."
@@ -39,16 +40,14 @@ async def prompt_config(key: str, ctx: Context) -> str:
     return json.dumps(deployment.prompt_config.model_dump(mode="json", exclude_unset=True), ensure_ascii=False)
 
 
-async def list_resources(
-    ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams
-) -> ListResourcesResult:
+async def list_resources(caller: Caller, cursor: str | None) -> ListResourcesResult:
     """One prompt_config resource per deployment, paged by the last key seen."""
-    state: AppState = ctx.lifespan_context
+    if isinstance(caller, Unresolved):
+        return ListResourcesResult(resources=[])  # nothing to show until the caller can be served
     try:
-        page, next_cursor = page_after(await state.deployments(ctx), params.cursor, PAGE_SIZE, lambda d: d.key)
+        page, next_cursor = page_after(await caller.visible_deployments(), cursor, PAGE_SIZE, lambda d: d.key)
     except OrqError as exc:
-        message = explain(exc, state.subject(ctx, "deployment"))
-        raise MCPError(code=INTERNAL_ERROR, message=state.redactor_for(ctx).text(message)) from None
+        raise MCPError(code=INTERNAL_ERROR, message=explain(exc, caller.subject("deployment"))) from None
     except InvalidCursor:
         raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: list resources again from the start.") from None
     resources = [
@@ -64,9 +63,8 @@ async def list_resources(
     return ListResourcesResult(resources=resources, next_cursor=next_cursor)
 
 
-def register_resources(server: MCPServer[AppState]) -> None:
+def register_resources(server: MCPServer[Any]) -> None:
+    """The template; its listing comes from the workspace (workspace.py), not from MCPServer's static list."""
     server.resource(URI_TEMPLATE, name="prompt_config", title="Deployment prompt_config", mime_type=MIME_TYPE)(
         prompt_config
     )
-    # MCPServer lists only static resources; ours come from the workspace, so the list is ours.
-    server._lowlevel_server.add_request_handler("resources/list", PaginatedRequestParams, list_resources)

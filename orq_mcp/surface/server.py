@@ -4,47 +4,32 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
 import httpx2
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.lowlevel import NotificationOptions
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp_types import (
-    CallToolResult,
-    EmptyResult,
-    GetPromptRequestParams,
-    InputRequiredResult,
-    ListToolsResult,
-    PaginatedRequestParams,
-    SubscribeRequestParams,
-    TextContent,
-    UnsubscribeRequestParams,
-)
+from mcp_types import CallToolResult, GetPromptResult, InputRequiredResult
 from mcp_types import Tool as MCPTool
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from orq_mcp import __version__
 from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
-from orq_mcp.orq.errors import OrqError
-from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface import prompts
+from orq_mcp.surface.arguments import invalid_arguments, require_plain_json, unknown_arguments
 from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
-from orq_mcp.surface.live import LiveLists, Snapshot, digest
-from orq_mcp.surface.resources import prompt_config_uri, register_resources
+from orq_mcp.surface.live import LiveLists
+from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.state import AppState, app_state
-from orq_mcp.surface.tool_errors import unknown_arguments
+from orq_mcp.surface.tenant import CALLER_KEY_HINT, OneTenant, TenantPerKey, new_tenant, tenant_of
 from orq_mcp.surface.tools import TOOLS
+from orq_mcp.surface.workspace import Edge, Runtime, Workspace, snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -60,75 +45,70 @@ list_prompts browses the prompt library."""
 MIN_REFRESH_INTERVAL = 1.0
 
 
-class OrqMCPServer(MCPServer[AppState]):
-    """MCPServer with compact schemas, per-deployment tools, and agent-worded argument errors."""
+class OrqMCPServer(MCPServer[Runtime]):
+    """MCPServer with compact schemas, per-deployment tools, workspace prompts, agent-worded argument errors."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._argument_names: dict[str, frozenset[str]] | None = None
+        self._fixed_tools: list[MCPTool] | None = None
 
     def add_tool(self, *args: Any, **kwargs: Any) -> None:
         super().add_tool(*args, **kwargs)
-        self._argument_names = None
+        self._fixed_tools = None
 
     def remove_tool(self, name: str) -> None:
         super().remove_tool(name)
-        self._argument_names = None
+        self._fixed_tools = None
 
     async def list_tools(self) -> list[MCPTool]:
         """The fixed tools, their schemas trimmed of pydantic noise; unknown arguments are refused."""
-        tools = await super().list_tools()
-        for tool in tools:
-            tool.input_schema = {**compact_schema(tool.input_schema, arguments=True), "additionalProperties": False}
-            tool.output_schema = compact_schema(tool.output_schema)
-        return tools
+        if self._fixed_tools is None:
+            tools = await super().list_tools()
+            for tool in tools:
+                tool.input_schema = {**compact_schema(tool.input_schema, arguments=True), "additionalProperties": False}
+                tool.output_schema = compact_schema(tool.output_schema)
+            self._fixed_tools = tools
+        return [tool.model_copy() for tool in self._fixed_tools]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Any = None
     ) -> CallToolResult | InputRequiredResult:
-        redactor = _redactor(context)
         try:
-            _require_plain_json(name, arguments)
-            result = await self._call(name, arguments, context)
+            require_plain_json(name, arguments)
+            if name not in STATIC_TOOL_NAMES and context is not None:
+                return await self._call_deployment_tool(name, arguments, context)
+            await self._reject_unknown_arguments(name, arguments)
+            return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
             raise  # a crash: the SDK already withholds its text from the client
         except ToolError as exc:
-            cause = exc.__cause__
-            text = _invalid_arguments(name, cause) if isinstance(cause, ValidationError) else str(exc)
-            raise ToolError(redactor.text(text)) from cause
-        return _scrub_result(redactor, result) if isinstance(result, CallToolResult) else result
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(invalid_arguments(name, exc.__cause__)) from exc.__cause__
+            raise
 
-    async def _call(self, name: str, arguments: dict[str, Any], context: Any) -> CallToolResult | InputRequiredResult:
-        if name not in STATIC_TOOL_NAMES and context is not None:
-            tool = (await exposed_tools(app_state(context), context)).get(name)
-            if tool is not None:
-                try:
-                    return await tool.call(context, arguments)
-                except ToolError:
-                    raise
-                except Exception as exc:  # the same contract as the SDK's own tools: no crash text leaks
-                    logger.exception("Tool %r raised an unexpected exception", name)
-                    raise UnexpectedToolError(f"Error executing tool {name}") from exc
-        await self._reject_unknown_arguments(name, arguments)
-        return await super().call_tool(name, arguments, context)
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """prompts/get serves the workspace's prompt library (MCPServer's own registry is empty)."""
+        caller = context.request_context.lifespan_context if context is not None else None
+        return await prompts.get_prompt(caller, name, arguments)
+
+    async def _call_deployment_tool(self, name: str, arguments: dict[str, Any], context: Context) -> CallToolResult:
+        tool = (await exposed_tools(tenant_of(context))).get(name)
+        if tool is None:
+            return await super().call_tool(name, arguments, context)  # the SDK's "unknown tool" answer
+        try:
+            return await tool.call(context, arguments)
+        except ToolError:
+            raise
+        except Exception as exc:  # the same contract as the SDK's own tools: no crash text leaks
+            logger.exception("Tool %r raised an unexpected exception", name)
+            raise UnexpectedToolError(f"Error executing tool {name}") from exc
 
     async def _reject_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
-        if self._argument_names is None:
-            self._argument_names = {
-                tool.name: frozenset(tool.input_schema.get("properties", {})) for tool in await super().list_tools()
-            }
-        allowed = self._argument_names.get(name)
-        if allowed is not None and (unknown := sorted(set(arguments) - allowed)):
+        allowed = {tool.name: tool.input_schema.get("properties", {}) for tool in await self.list_tools()}.get(name)
+        if allowed is not None and (unknown := sorted(set(arguments) - set(allowed))):
             raise unknown_arguments(name, unknown, allowed)
-
-    async def list_all_tools(self, ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams) -> Any:
-        """tools/list: the fixed tools, then one per exposed deployment (from the cached workspace)."""
-        tools = await self.list_tools()
-        try:
-            tools += [tool.definition for tool in (await exposed_tools(ctx.lifespan_context, ctx)).values()]
-        except (OrqError, ToolError) as exc:  # orq being down must not hide the tools that still work
-            logger.warning("Listing per-deployment tools failed: %s", getattr(exc, "message", exc))
-        return ListToolsResult(tools=tools)
 
 
 def create_server(
@@ -142,30 +122,30 @@ def create_server(
     bus = InMemorySubscriptionBus()
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         async with AsyncExitStack() as stack:
             http = http_client
             if http is None:
                 http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
-            key = settings.api_key.get_secret_value() if settings.api_key else ""
             orq = OrqClient(
                 http,
-                key,
+                "",
                 timeouts=settings.timeouts,
                 retry=retry or settings.retry,
                 max_response_chars=settings.max_response_chars,
             )
-            state = AppState(settings=settings, orq=orq)
             if settings.multi_tenant:  # each tenant's lists are fetched on demand; nothing runs in the background
-                yield state
+                factory = functools.partial(new_tenant, settings, orq, key_hint=CALLER_KEY_HINT)
+                yield Runtime(TenantPerKey(factory, settings))
                 return
-            state.live = LiveLists(bus, functools.partial(_snapshot, state))
+            tenant = new_tenant(settings, orq, settings.api_key.get_secret_value() if settings.api_key else "")
+            tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
             if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
-                yield state
+                yield Runtime(OneTenant(tenant))
                 return
             async with anyio.create_task_group() as tg:
-                tg.start_soon(state.live.run, max(settings.cache_ttl, MIN_REFRESH_INTERVAL))
-                yield state
+                tg.start_soon(tenant.live.run, max(settings.cache_ttl, MIN_REFRESH_INTERVAL))
+                yield Runtime(OneTenant(tenant))
                 tg.cancel_scope.cancel()
 
     server = OrqMCPServer(
@@ -176,106 +156,10 @@ def create_server(
         lifespan=lifespan,
         log_level="DEBUG" if settings.verbose else "INFO",
         subscriptions=bus,
-        middleware=[_remember_connection],
+        # Outermost first: the edge resolves the tenant and scrubs the answer around everything else.
+        middleware=[Edge(), Workspace()],
     )
     for fn, hints, title in TOOLS:
         server.add_tool(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
     register_resources(server)
-    _register_live_handlers(server)
     return server
-
-
-def _register_live_handlers(server: OrqMCPServer) -> None:
-    """Handlers MCPServer has no public hook for: lists drawn from the workspace, and subscriptions."""
-    lowlevel = server._lowlevel_server
-    lowlevel.add_request_handler("tools/list", PaginatedRequestParams, server.list_all_tools)
-    lowlevel.add_request_handler("prompts/list", PaginatedRequestParams, prompts.list_prompts)
-    lowlevel.add_request_handler("prompts/get", GetPromptRequestParams, prompts.get_prompt)
-    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, _subscribe)
-    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, _unsubscribe)
-    # Handshake-era clients learn from `initialize` whether to expect list_changed; say yes.
-    lowlevel.create_initialization_options = functools.partial(  # type: ignore[method-assign]
-        lowlevel.create_initialization_options,
-        NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True),
-    )
-
-
-async def _remember_connection(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-    live = getattr(ctx.lifespan_context, "live", None)
-    if live is not None and ctx.request_id is not None and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        live.remember(ctx.session)
-    return await call_next(ctx)
-
-
-async def _subscribe(ctx: ServerRequestContext[AppState, Any], params: SubscribeRequestParams) -> Any:
-    live = ctx.lifespan_context.live
-    return await live.subscribe(ctx, params) if live else EmptyResult()
-
-
-async def _unsubscribe(ctx: ServerRequestContext[AppState, Any], params: UnsubscribeRequestParams) -> Any:
-    live = ctx.lifespan_context.live
-    return await live.unsubscribe(ctx, params) if live else EmptyResult()
-
-
-async def _snapshot(state: AppState, refresh: bool) -> Snapshot:
-    """What the single-tenant workspace looks like to clients: cached, or fetched afresh."""
-    workspace = state.default_workspace()
-    deployments = [d for d in await workspace.deployments.all(refresh=refresh) if state.allows(d.key)]
-    try:
-        prompt_list = prompts.describe_all(await workspace.prompts.all(refresh=refresh))
-    except OrqError as exc:  # a key without access to prompts still gets deployment changes announced
-        logger.debug("Prompts unavailable for the live lists: %s", exc.message)
-        prompt_list = None
-    tools = await exposed_tools(state, None, deployments)
-    return Snapshot(
-        tools=digest([tool.definition.model_dump(mode="json") for tool in tools.values()]),
-        resources=digest([(d.key, d.description) for d in deployments]),
-        configs={prompt_config_uri(d.key): digest(d.prompt_config.model_dump(mode="json")) for d in deployments},
-        prompts=digest(prompt_list),
-    )
-
-
-def _scrub_result(redactor: Redactor, result: CallToolResult) -> CallToolResult:
-    if not redactor:
-        return result
-    content = [
-        TextContent(type="text", text=redactor.text(block.text)) if isinstance(block, TextContent) else block
-        for block in result.content
-    ]
-    structured = redactor.value(result.structured_content) if result.structured_content is not None else None
-    return result.model_copy(update={"content": content, "structured_content": structured})
-
-
-def _redactor(context: Any) -> Redactor:
-    try:
-        return app_state(context).redactor_for(context)
-    except (AttributeError, RuntimeError, ValueError):
-        return Redactor(())
-
-
-def _require_plain_json(tool: str, arguments: dict[str, Any]) -> None:
-    """Refuse what JSON-RPC can carry but orq's JSON body cannot, before it fails deep in the request.
-
-    Python's JSON reader accepts NaN, Infinity and 1e999 (as infinity) and lone surrogates
-    ("\\ud800"); neither can be sent on to orq.
-    """
-    try:
-        json.dumps(arguments, ensure_ascii=False, allow_nan=False).encode()
-    except UnicodeEncodeError:
-        problem = "text contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode"
-    except RecursionError:
-        problem = "values are nested too deeply"
-    except ValueError:
-        problem = "numbers must be finite (NaN, Infinity and out-of-range values such as 1e999 cannot be sent)"
-    else:
-        return
-    raise ToolError(f"Invalid arguments for {tool}: {problem}. Fix them and call again.")
-
-
-def _invalid_arguments(tool: str, error: ValidationError) -> str:
-    problems = [f"{_location(e['loc'])}: {e['msg']}" for e in error.errors(include_url=False, include_input=False)]
-    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix them and call again."
-
-
-def _location(loc: Iterable[Any]) -> str:
-    return ".".join(str(part) for part in loc) or "arguments"

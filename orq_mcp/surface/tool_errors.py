@@ -46,14 +46,6 @@ def tool_error(error: OrqError, subject: Subject) -> ToolError:
     return ToolError(explain(error, subject))
 
 
-def unknown_arguments(tool: str, unknown: list[str], allowed: set[str] | frozenset[str]) -> ToolError:
-    """An argument the tool does not take is a mistake to report, not something to drop silently."""
-    return ToolError(
-        f"Invalid arguments for {tool}: unknown argument(s) {', '.join(map(repr, sorted(unknown)))}. "
-        f"Valid arguments: {', '.join(sorted(allowed)) or 'none'}."
-    )
-
-
 def not_found(subject: Subject) -> ToolError:
     """The same answer orq gives for a missing deployment, for one the allow-list hides."""
     return ToolError(_not_found(subject, ""))

@@ -27,7 +27,7 @@ from orq_mcp.surface.results import (
     page_json,
     tool_result,
 )
-from orq_mcp.surface.state import AppState, app_state
+from orq_mcp.surface.tenant import Tenant, tenant_of
 from orq_mcp.surface.tool_errors import Subject, not_found, tool_error
 
 DeploymentKey = Annotated[
@@ -101,22 +101,23 @@ async def list_deployments(
     Each entry has the deployment's key, description, model and provider, and the
     {{variables}} its prompt expects in `inputs`. Page with `next_cursor`.
     """
-    state = app_state(ctx)
+    tenant = tenant_of(ctx)
+    allow_list = tenant.settings.deployments
     # orq's own cursor is the last item's id; an allow-listed page is cut from the cache by key.
-    name: Callable[[Deployment], str] = (lambda d: d.id) if state.settings.deployments is None else (lambda d: d.key)
+    name: Callable[[Deployment], str] = (lambda d: d.id) if allow_list is None else (lambda d: d.key)
     try:
-        if state.settings.deployments is None:
-            page = await state.orq_for(ctx).list_deployments(limit=limit, starting_after=cursor)
+        if allow_list is None:
+            page = await tenant.orq.list_deployments(limit=limit, starting_after=cursor)
             deployments = page.data
             next_cursor = page.data[-1].id if page.has_more and page.data else None
         else:
-            deployments, next_cursor = page_after(await state.deployments(ctx), cursor, limit, name)
+            deployments, next_cursor = page_after(await tenant.visible_deployments(), cursor, limit, name)
     except OrqError as exc:
-        raise _list_error(exc, cursor, "list_deployments", state.subject(ctx, "page")) from None
+        raise _list_error(exc, cursor, "list_deployments", tenant.subject("page")) from None
     except InvalidCursor:
         raise _bad_cursor("list_deployments", "it names no deployment") from None
     summaries = [DeploymentSummary.of(d) for d in deployments]
-    count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), state.settings.max_result_chars)
+    count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), tenant.settings.max_result_chars)
     if count < len(summaries):  # the rest is one call away rather than cut mid-list
         summaries, next_cursor = summaries[:count], name(deployments[count - 1])
     return tool_result(DeploymentPage(deployments=summaries, next_cursor=next_cursor))
@@ -133,18 +134,16 @@ async def get_deployment_config(
     Returns provider, model, version, type, messages (with `inputs` filled in),
     parameters, tools, and the {{variables}} the prompt expects.
     """
-    state = app_state(ctx)
-    await _require_allowed(state, ctx, key)
-    orq = state.orq_for(ctx)
-    body = _body(key, inputs=inputs, context=context)
+    tenant = tenant_of(ctx)
+    await _require_allowed(tenant, key)
     try:
-        config = await orq.get_config(body)
+        config = await tenant.orq.get_config(_body(key, inputs=inputs, context=context))
     except OrqError as exc:
-        raise await _deployment_error(state, ctx, exc, key) from None
-    deployment = await _lookup(state, ctx, key)
+        raise await _deployment_error(tenant, exc, key) from None
+    deployment = await _lookup(tenant, key)
     variables = find_variables(deployment.prompt_config.messages if deployment else config.messages)
     result = DeploymentConfigResult.of(key, config, variables)
-    fitted = shrink_strings(result.model_dump(mode="json"), state.settings.max_result_chars)
+    fitted = shrink_strings(result.model_dump(mode="json"), tenant.settings.max_result_chars)
     return tool_result(DeploymentConfigResult.model_validate(fitted))
 
 
@@ -179,29 +178,28 @@ async def run_invocation(
     metadata: dict[str, Any] | None = None,
 ) -> CallToolResult:
     """Stream one completion, relaying its text as progress; shared by every invoking tool."""
-    state = app_state(ctx)
-    await _require_allowed(state, ctx, key)
-    orq = state.orq_for(ctx)
+    tenant = tenant_of(ctx)
+    await _require_allowed(tenant, key)
     body = _body(key, inputs=inputs, context=context, metadata=metadata)
     if messages:
         body["messages"] = [m.to_orq() for m in messages]
     body["invoke_options"] = {"include_usage": True}
-    scrub = state.redactor_for(ctx).stream()
+    scrub = tenant.redactor.stream()
     try:
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
-        async with relay_progress(_progress_sender(ctx), state.settings.progress_interval) as relay:
+        async with relay_progress(_progress_sender(ctx), tenant.settings.progress_interval) as relay:
 
             async def on_text(text: str) -> None:
                 await relay.add(scrub.feed(text))
 
             try:
-                completion = await orq.invoke(body, on_text=on_text)
+                completion = await tenant.orq.invoke(body, on_text=on_text)
             finally:  # a tail held back in case it began a key is released either way
                 await relay.add(scrub.flush())
     except OrqError as exc:
-        raise await _deployment_error(state, ctx, exc, key) from None
+        raise await _deployment_error(tenant, exc, key) from None
     result = InvocationResult.of(completion)
-    result.text = fit_text(result.text, state.settings.max_result_chars, TEXT_CUT_HINT)
+    result.text = fit_text(result.text, tenant.settings.max_result_chars, TEXT_CUT_HINT)
     return tool_result(result, text=result.as_text())
 
 
@@ -211,14 +209,14 @@ async def list_prompts(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, PromptPage]:
     """List the prompts in the orq prompt library, newest first, with their {{variables}}."""
-    state = app_state(ctx)
+    tenant = tenant_of(ctx)
     try:
-        page = await state.orq_for(ctx).list_prompts(limit=limit, starting_after=cursor)
+        page = await tenant.orq.list_prompts(limit=limit, starting_after=cursor)
     except OrqError as exc:
-        raise _list_error(exc, cursor, "list_prompts", state.subject(ctx, "page")) from None
+        raise _list_error(exc, cursor, "list_prompts", tenant.subject("page")) from None
     next_cursor = page.data[-1].id if page.has_more and page.data else None
     summaries = [PromptSummary.of(p) for p in page.data]
-    count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), state.settings.max_result_chars)
+    count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), tenant.settings.max_result_chars)
     if count < len(summaries):
         summaries, next_cursor = summaries[:count], page.data[count - 1].id
     return tool_result(PromptPage(prompts=summaries, next_cursor=next_cursor))
@@ -243,24 +241,24 @@ def _progress_sender(ctx: Context) -> SendProgress:
     return send
 
 
-async def _lookup(state: AppState, ctx: Context, key: str) -> Deployment | None:
+async def _lookup(tenant: Tenant, key: str) -> Deployment | None:
     try:
-        return await state.deployment(ctx, key)
+        return await tenant.deployment(key)
     except OrqError:
         return None  # the variables are a convenience; the config itself already arrived
 
 
-async def _require_allowed(state: AppState, ctx: Context, key: str) -> None:
-    if not state.allows(key):  # hidden deployments are reported exactly like missing ones
-        subject = state.subject(ctx, "deployment", key)
-        subject.suggestions = await state.suggestions(ctx, key)
+async def _require_allowed(tenant: Tenant, key: str) -> None:
+    if not tenant.allows(key):  # hidden deployments are reported exactly like missing ones
+        subject = tenant.subject("deployment", key)
+        subject.suggestions = await tenant.suggestions(key)
         raise not_found(subject)
 
 
-async def _deployment_error(state: AppState, ctx: Context, exc: OrqError, key: str) -> ToolError:
-    subject = state.subject(ctx, "deployment", key)
+async def _deployment_error(tenant: Tenant, exc: OrqError, key: str) -> ToolError:
+    subject = tenant.subject("deployment", key)
     if isinstance(exc, NotFoundError):
-        subject.suggestions = await state.suggestions(ctx, key)
+        subject.suggestions = await tenant.suggestions(key)
     return tool_error(exc, subject)
 
 

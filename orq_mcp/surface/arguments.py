@@ -1,0 +1,46 @@
+"""Tool arguments refused in words an agent can act on: unknown names, bad values, unsendable JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
+
+
+def unknown_arguments(tool: str, unknown: list[str], allowed: Iterable[str]) -> ToolError:
+    """An argument the tool does not take is a mistake to report, not something to drop silently."""
+    return ToolError(
+        f"Invalid arguments for {tool}: unknown argument(s) {', '.join(map(repr, sorted(unknown)))}. "
+        f"Valid arguments: {', '.join(sorted(allowed)) or 'none'}."
+    )
+
+
+def invalid_arguments(tool: str, error: ValidationError) -> str:
+    problems = [f"{_location(e['loc'])}: {e['msg']}" for e in error.errors(include_url=False, include_input=False)]
+    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix them and call again."
+
+
+def require_plain_json(tool: str, arguments: dict[str, Any]) -> None:
+    """Refuse what JSON-RPC can carry but orq's JSON body cannot, before it fails deep in the request.
+
+    Python's JSON reader accepts NaN, Infinity and 1e999 (as infinity) and lone surrogates
+    ("\\ud800"); neither can be sent on to orq.
+    """
+    try:
+        json.dumps(arguments, ensure_ascii=False, allow_nan=False).encode()
+    except UnicodeEncodeError:
+        problem = "text contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode"
+    except RecursionError:
+        problem = "values are nested too deeply"
+    except ValueError:
+        problem = "numbers must be finite (NaN, Infinity and out-of-range values such as 1e999 cannot be sent)"
+    else:
+        return
+    raise ToolError(f"Invalid arguments for {tool}: {problem}. Fix them and call again.")
+
+
+def _location(loc: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "arguments"

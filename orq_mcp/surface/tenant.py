@@ -1,0 +1,152 @@
+"""Who is asking: every request is served for one `Tenant`, looked up once at the edge.
+
+A tenant is one orq key's view of orq: its client, its cached lists, the redactor for its key,
+the allow-list, and the wording of errors about its key. A single-tenant server has one, made
+at start; a multi-tenant server finds the caller's by the bearer token the request carries
+(kept per key, least recently used evicted, keys held only as hashes). The two are two ways of
+finding a tenant; nothing downstream asks which.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from orq_mcp.orq.catalog import Catalog, deployment_catalog, prompt_catalog
+from orq_mcp.orq.client import OrqClient
+from orq_mcp.orq.errors import OrqError
+from orq_mcp.orq.models import Deployment, Prompt
+from orq_mcp.orq.redact import Redactor
+from orq_mcp.serving.credentials import bearer_token
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.tool_errors import Subject
+
+if TYPE_CHECKING:
+    from orq_mcp.surface.live import LiveLists
+
+MAX_TENANTS = 256
+SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
+CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
+MISSING_CALLER_KEY = (
+    "This server runs in multi-tenant mode: send your orq API key as `Authorization: Bearer <key>` "
+    "in your MCP client's HTTP headers."
+)
+
+
+@dataclass
+class Tenant:
+    settings: Settings
+    orq: OrqClient
+    deployments: Catalog[Deployment]
+    prompts: Catalog[Prompt]
+    redactor: Redactor
+    key_hint: str = SERVER_KEY_HINT
+    # Refreshes this tenant's lists and announces changes (the single tenant of a server only).
+    live: LiveLists | None = None
+    # Per-deployment tools built from the last deployment list seen (see exposed.py).
+    exposed_cache: dict[str, Any] = field(default_factory=dict)
+
+    def allows(self, key: str) -> bool:
+        """Whether the deployment allow-list (ORQ_DEPLOYMENTS) lets agents see this deployment."""
+        return self.settings.deployments is None or key in self.settings.deployments
+
+    async def visible_deployments(self, *, refresh: bool = False) -> list[Deployment]:
+        """The cached deployments this server may show, newest first."""
+        return [d for d in await self.deployments.all(refresh=refresh) if self.allows(d.key)]
+
+    async def deployment(self, key: str) -> Deployment | None:
+        return await self.deployments.get(key) if self.allows(key) else None
+
+    async def suggestions(self, key: str) -> list[str]:
+        """Close matches for a mistyped key, among the deployments the caller may see."""
+        try:
+            keys = [d.key for d in await self.visible_deployments()]
+        except OrqError:
+            return []  # a hint is a nicety; the error it decorates matters more
+        return difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
+
+    def subject(self, kind: str, name: str | None = None) -> Subject:
+        return Subject(kind=kind, name=name, key_hint=self.key_hint)
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A request no tenant could be found for; `reason` tells the caller how to fix that."""
+
+    reason: str
+    redactor: Redactor
+
+    def error(self) -> ToolError:
+        return ToolError(self.reason)
+
+
+Caller = Tenant | Unresolved
+
+
+def new_tenant(settings: Settings, orq: OrqClient, key: str, key_hint: str = SERVER_KEY_HINT) -> Tenant:
+    client = orq.with_api_key(key)
+    return Tenant(
+        settings=settings,
+        orq=client,
+        deployments=deployment_catalog(client, settings.cache_ttl),
+        prompts=prompt_catalog(client, settings.cache_ttl),
+        redactor=Redactor([*_server_keys(settings), key]),
+        key_hint=key_hint,
+    )
+
+
+class OneTenant:
+    """Single-tenant mode: everyone is served with the server's own key."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def find(self, request: Any) -> Caller:
+        return self.tenant
+
+
+class TenantPerKey:
+    """Multi-tenant mode: the caller's orq key is the bearer token of its HTTP request."""
+
+    def __init__(self, factory: Callable[[str], Tenant], settings: Settings, limit: int = MAX_TENANTS) -> None:
+        self._factory = factory
+        self._limit = limit
+        self._tenants: OrderedDict[bytes, Tenant] = OrderedDict()
+        self._anonymous = Unresolved(MISSING_CALLER_KEY, Redactor(_server_keys(settings)))
+
+    def find(self, request: Any) -> Caller:
+        key = bearer_token(getattr(request, "headers", None))
+        if not key:
+            return self._anonymous
+        digest = hashlib.sha256(key.encode()).digest()
+        tenant = self._tenants.get(digest)
+        if tenant is None:
+            tenant = self._tenants[digest] = self._factory(key)
+            while len(self._tenants) > self._limit:
+                self._tenants.popitem(last=False)
+        self._tenants.move_to_end(digest)
+        return tenant
+
+    def __len__(self) -> int:
+        return len(self._tenants)
+
+
+def _server_keys(settings: Settings) -> list[str]:
+    return [settings.api_key.get_secret_value()] if settings.api_key else []
+
+
+def tenant_of(ctx: Context[Any]) -> Tenant:
+    """The tenant the edge resolved for this tool call (see workspace.py); a tool error if none was."""
+    caller = ctx.request_context.lifespan_context
+    if isinstance(caller, Unresolved):
+        raise caller.error()
+    if not isinstance(caller, Tenant):  # only possible if the server was built without create_server
+        raise RuntimeError("orq-mcp found no tenant for this request: build the server with create_server()")
+    return caller
