@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from orq_mcp.orq.client import OrqClient, create_http_client
 from orq_mcp.orq.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
+from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.settings import Settings
 
 CLIENTS = ("claude-desktop", "cursor", "vscode")
@@ -28,7 +29,12 @@ CONFIG_FILES = {
 
 
 async def check(settings: Settings, out: TextIO) -> int:
-    """Call orq the way the server will; print what was found. 0 when everything works."""
+    """Call orq the way the server will; print what was found. 0 when everything works.
+
+    Everything printed passes one redactor: orq's error text and the workspace's names are not ours
+    to trust, and either may quote the key.
+    """
+    out = ScrubbedWriter(out, Redactor([settings.api_key.get_secret_value()] if settings.api_key else []))
     print(f"Checking orq at {settings.base_url} ...", file=out)
     async with create_http_client(settings.base_url, settings.timeouts) as http:
         key = settings.api_key.get_secret_value() if settings.api_key else ""
@@ -56,6 +62,20 @@ async def check(settings: Settings, out: TextIO) -> int:
             print(f"  prompts: unavailable ({_diagnose(exc)})", file=out)
     print("OK: orq-mcp is ready. Run `orq-mcp config claude-desktop` (or cursor, vscode) for a config block.", file=out)
     return 0
+
+
+class ScrubbedWriter:
+    """A text stream that redacts the key from each piece written (print writes a line whole)."""
+
+    def __init__(self, out: TextIO, redactor: Redactor) -> None:
+        self._out = out
+        self._redactor = redactor
+
+    def write(self, text: str) -> int:
+        return self._out.write(self._redactor.text(text))
+
+    def flush(self) -> None:
+        self._out.flush()
 
 
 def _first(names: list[str]) -> str:
