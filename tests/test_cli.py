@@ -29,10 +29,11 @@ PROCESS_TIMEOUT = 30
 SAMPLE_KEYS = sorted(d["key"] for d in SAMPLE_DEPLOYMENTS)
 MODULE = [sys.executable, "-m", "orq_mcp"]
 SCRIPT = Path(sys.executable).parent / "orq-mcp"
+# `check` needs a key; serving without one is tested in tests/test_keyless.py.
 MISSING_KEY = {
-    "module": ([*MODULE], {}),
-    "console-script": ([str(SCRIPT), "-v"], {}),
-    "blank-key": ([*MODULE, "--transport", "http", "--port", "0"], {"ORQ_API_KEY": "   "}),  # blank is unset
+    "module": ([*MODULE, "check"], {}),
+    "console-script": ([str(SCRIPT), "check", "-v"], {}),
+    "blank-key": ([*MODULE, "check", "--transport", "http", "--port", "0"], {"ORQ_API_KEY": "   "}),  # blank is unset
 }
 INVALID = [
     ("ORQ_MCP_PORT", "notanumber"),

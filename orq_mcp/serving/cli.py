@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"orq-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if settings.api_key is None and not settings.sandbox and not settings.multi_tenant:
+    keyless = settings.api_key is None and not settings.sandbox and not settings.multi_tenant
+    if keyless and command == "check":
         print(
             "orq-mcp: ORQ_API_KEY is not set. Set it to your orq.ai API key, or run with --sandbox to try the "
             "server against the built-in emulator.",
@@ -89,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     configure_logging(settings)
+    if keyless:  # GUI hosts hide stderr: the tools themselves will say where the key goes
+        logger.warning(
+            "ORQ_API_KEY is not set: serving the tool list only, and every call will ask for the key. "
+            "Set ORQ_API_KEY in this server's env in your MCP client's config, or run with --sandbox."
+        )
     if command == "check":
         return anyio.run(run_check, settings)
     with contextlib.suppress(KeyboardInterrupt):

@@ -27,7 +27,7 @@ from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
 from orq_mcp.surface.live import LiveLists
 from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.tenant import CALLER_KEY_HINT, OneTenant, TenantPerKey, new_tenant, tenant_of
+from orq_mcp.surface.tenant import CALLER_KEY_HINT, OneTenant, TenantPerKey, keyless, new_tenant, tenant_of
 from orq_mcp.surface.tools import TOOLS
 from orq_mcp.surface.workspace import Edge, Runtime, Workspace, snapshot
 
@@ -138,7 +138,10 @@ def create_server(
                 factory = functools.partial(new_tenant, settings, orq, key_hint=CALLER_KEY_HINT)
                 yield Runtime(TenantPerKey(factory, settings))
                 return
-            tenant = new_tenant(settings, orq, settings.api_key.get_secret_value() if settings.api_key else "")
+            if settings.api_key is None:
+                yield Runtime(keyless())
+                return
+            tenant = new_tenant(settings, orq, settings.api_key.get_secret_value())
             tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
             if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
                 yield Runtime(OneTenant(tenant))

@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 MAX_TENANTS = 256
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
 CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
+NO_KEY = (
+    "orq-mcp has no orq API key, so it cannot reach orq yet. Set ORQ_API_KEY to your orq.ai API key (create "
+    "one in your orq.ai workspace settings, under API Keys) in the `env` of this server's entry in your MCP "
+    "client's configuration: Claude Desktop's claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's "
+    ".vscode/mcp.json, or `claude mcp add orq -e ORQ_API_KEY=<key> -- uvx orq-mcp` for Claude Code. Then restart "
+    "the server (or reload the client). To try it without an account, start it with --sandbox."
+)
 MISSING_CALLER_KEY = (
     "This server runs in multi-tenant mode: send your orq API key as `Authorization: Bearer <key>` "
     "in your MCP client's HTTP headers."
@@ -103,9 +110,9 @@ def new_tenant(settings: Settings, orq: OrqClient, key: str, key_hint: str = SER
 
 
 class OneTenant:
-    """Single-tenant mode: everyone is served with the server's own key."""
+    """Single-tenant mode: everyone is served with the server's own key (or told it is missing)."""
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: Caller) -> None:
         self.tenant = tenant
 
     def find(self, request: Any) -> Caller:
@@ -136,6 +143,11 @@ class TenantPerKey:
 
     def __len__(self) -> int:
         return len(self._tenants)
+
+
+def keyless() -> OneTenant:
+    """A server started without a key: it lists what it offers, and every call says where the key goes."""
+    return OneTenant(Unresolved(NO_KEY, Redactor([])))
 
 
 def _server_keys(settings: Settings) -> list[str]:

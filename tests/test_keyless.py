@@ -1,0 +1,41 @@
+"""Started without ORQ_API_KEY (a GUI host hides stderr; Smithery lists tools before configuring):
+the server still starts and lists what it offers, and every call that needs orq says where the key goes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp_types import TextContent
+
+from tests.processes import MODULE, clean_env, read_log
+
+FIXED_TOOLS = {"list_deployments", "get_deployment_config", "invoke_deployment", "list_prompts"}
+
+
+async def test_without_a_key_the_server_lists_its_tools_and_each_call_says_where_the_key_goes(
+    tmp_path: Path,
+) -> None:
+    params = StdioServerParameters(command=MODULE[0], args=[*MODULE[1:], "--expose", "all"], env=clean_env())
+    errlog = tmp_path / "stderr.log"
+    with errlog.open("w") as err:
+        async with Client(stdio_client(params, errlog=err)) as client:
+            assert {tool.name for tool in (await client.list_tools()).tools} == FIXED_TOOLS
+            assert (await client.list_prompts()).prompts == []
+            assert (await client.list_resources()).resources == []
+            for tool, arguments in [
+                ("list_deployments", {}),
+                ("invoke_deployment", {"key": "faq-assistant"}),
+                ("list_prompts", {}),
+                ("get_deployment_config", {"key": "faq-assistant"}),
+            ]:
+                result = await client.call_tool(tool, arguments)
+                assert result.is_error, tool
+                block = result.content[0]
+                assert isinstance(block, TextContent)
+                for needle in ("ORQ_API_KEY", "claude_desktop_config.json", ".cursor/mcp.json", "--sandbox"):
+                    assert needle in block.text, (tool, block.text)
+    warnings = [line for line in read_log(errlog).splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, warnings
+    assert "ORQ_API_KEY is not set" in warnings[0]
