@@ -20,6 +20,8 @@ from typing import Any
 REPLACEMENT = "[redacted]"
 # Any bearer credential a log line might quote, known to the server or not (tenant keys).
 BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+# Credentials a URL may carry (a per-connection config), as uvicorn's access log would quote them.
+URL_CREDENTIAL = re.compile(r"(?i)([?&](?:config|orqApiKey|apiKey|ORQ_API_KEY)=)[^&\s\"']+")
 # A run this long of a secret is scrubbed; shorter runs are ordinary text (hex digits, words).
 FRAGMENT = 12
 # Shorter strings would redact ordinary words; no real key is this short.
@@ -139,4 +141,5 @@ class RedactingFilter(logging.Filter):
         return True
 
     def _clean(self, text: str) -> str:
-        return BEARER.sub(r"\1" + REPLACEMENT, self._redactor.text(text))
+        text = BEARER.sub(r"\1" + REPLACEMENT, self._redactor.text(text))
+        return URL_CREDENTIAL.sub(r"\1" + REPLACEMENT, text)

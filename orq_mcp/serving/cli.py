@@ -43,9 +43,13 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
         ("--multi-tenant",),
         {"action": "store_true", "help": "http/sse: each client sends its own orq key as `Authorization: Bearer`"},
     ),
+    (
+        ("--query-config",),
+        {"action": "store_true", "help": "http: each connection's orq key comes from its `config` query (Smithery)"},
+    ),
 ]
 SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose")
-SETTINGS_FLAGS += ("allow_remote", "multi_tenant")
+SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config")
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"orq-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    keyless = settings.api_key is None and not settings.sandbox and not settings.multi_tenant
+    keyless = settings.api_key is None and not settings.sandbox and not settings.per_caller_keys
     if keyless and command == "check":
         print(
             "orq-mcp: ORQ_API_KEY is not set. Set it to your orq.ai API key, or run with --sandbox to try the "
@@ -174,7 +178,12 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
 
 def warn_about_exposure(settings: Settings) -> None:
     if settings.allow_remote and not is_loopback(settings.host):
-        guard = "bearer token required" if settings.auth_token or settings.multi_tenant else "NO access control"
+        if settings.auth_token or settings.multi_tenant:
+            guard = "bearer token required"
+        elif settings.query_config:
+            guard = "each connection brings its own orq key; the server's own key is not used"
+        else:
+            guard = "NO access control"
         logger.warning(
             "Listening on %s: reachable from other machines (%s). Anyone who can connect can invoke "
             "deployments on your orq account.",

@@ -1,11 +1,15 @@
-"""How an HTTP caller's credential arrives: `Authorization: Bearer <token>`.
+"""How an HTTP caller's credentials arrive: `Authorization: Bearer <token>`, or a query-string config.
 
-Shared by the access gate (which checks it) and the tenant lookup (which, in multi-tenant
-mode, uses it as the caller's orq key), so both read the header the same way.
+Shared by the access gate (which checks the bearer) and the tenant lookup (which takes the
+caller's orq key from the bearer in multi-tenant mode, or from the query-string configuration
+Smithery sends in `--query-config` mode), so every reader parses them the same way.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
 
 
@@ -14,3 +18,34 @@ def bearer_token(headers: Mapping[str, str] | None) -> str | None:
         return None
     scheme, _, token = headers.get("authorization", "").strip().partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+# Smithery passes a user's configuration per connection in the URL: `?config=<base64 JSON>`, or (its newer form)
+# one query parameter per field. Either may carry the orq key under one of these names.
+CONFIG_KEY_FIELDS = ("orqApiKey", "apiKey", "ORQ_API_KEY")
+MAX_CONFIG_CHARS = 8192
+
+
+def query_config_key(params: Mapping[str, str] | None) -> str | None:
+    """The orq key in a request's query-string configuration, or None."""
+    if not params:
+        return None
+    for name in CONFIG_KEY_FIELDS:
+        if value := (params.get(name) or "").strip():
+            return value
+    config = _decode_config(params.get("config") or "")
+    for name in CONFIG_KEY_FIELDS:
+        value = config.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _decode_config(raw: str) -> dict[str, object]:
+    if not raw or len(raw) > MAX_CONFIG_CHARS:
+        return {}
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(raw.replace("+", "-").replace("/", "_") + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}

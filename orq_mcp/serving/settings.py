@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_ALLOWED_ORIGINS": "allowed_origins",
     "ORQ_MCP_AUTH_TOKEN": "auth_token",
     "ORQ_MCP_MULTI_TENANT": "multi_tenant",
+    "ORQ_MCP_QUERY_CONFIG": "query_config",
     "ORQ_DEPLOYMENTS": "deployments",
     "ORQ_MCP_MAX_RESPONSE_CHARS": "max_response_chars",
     "ORQ_MCP_CACHE_TTL": "cache_ttl",
@@ -72,6 +73,8 @@ class Settings(BaseModel):
     allowed_origins: tuple[str, ...] = ()
     auth_token: SecretStr | None = None
     multi_tenant: bool = False
+    # Each connection's orq key comes from its URL's `config` query parameter (Smithery's HTTP hosting).
+    query_config: bool = False
     # Allow-list of deployment keys; None means every deployment in the workspace.
     deployments: frozenset[str] | None = None
 
@@ -92,14 +95,16 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.transport == "stdio":
-            if self.multi_tenant:
-                raise ValueError("multi-tenant mode needs --transport http or sse (stdio has one client)")
+            if self.multi_tenant or self.query_config:
+                raise ValueError("multi-tenant and query-config modes need --transport http (stdio has one client)")
             return self
         if not self.allow_remote and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host}: other machines could reach the server and spend your orq "
                 "credits. Pass --allow-remote (and set ORQ_MCP_AUTH_TOKEN) if that is what you want"
             )
+        if self.multi_tenant and self.query_config:
+            raise ValueError("choose one source of each caller's orq key: --multi-tenant or --query-config")
         if self.multi_tenant and self.auth_token is not None:
             raise ValueError("ORQ_MCP_AUTH_TOKEN and multi-tenant mode both use the Authorization header; choose one")
         return self
@@ -120,6 +125,11 @@ class Settings(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
+
+    @property
+    def per_caller_keys(self) -> bool:
+        """Whether each caller brings its own orq key (the server's own key, if any, serves nobody)."""
+        return self.multi_tenant or self.query_config
 
     def exposes(self, key: str) -> bool:
         return "all" in self.expose or key in self.expose

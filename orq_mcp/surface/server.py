@@ -27,7 +27,15 @@ from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
 from orq_mcp.surface.live import LiveLists
 from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.tenant import CALLER_KEY_HINT, OneTenant, TenantPerKey, keyless, new_tenant, tenant_of
+from orq_mcp.surface.tenant import (
+    CALLER_KEY_HINT,
+    CONFIG_KEY_HINT,
+    OneTenant,
+    TenantPerKey,
+    keyless,
+    new_tenant,
+    tenant_of,
+)
 from orq_mcp.surface.tools import TOOLS
 from orq_mcp.surface.workspace import Edge, Runtime, Workspace, snapshot
 
@@ -134,8 +142,9 @@ def create_server(
                 retry=retry or settings.retry,
                 max_response_chars=settings.max_response_chars,
             )
-            if settings.multi_tenant:  # each tenant's lists are fetched on demand; nothing runs in the background
-                factory = functools.partial(new_tenant, settings, orq, key_hint=CALLER_KEY_HINT)
+            if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
+                hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
+                factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
                 yield Runtime(TenantPerKey(factory, settings))
                 return
             if settings.api_key is None:

@@ -24,7 +24,7 @@ from orq_mcp.orq.client import OrqClient
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.models import Deployment, Prompt
 from orq_mcp.orq.redact import Redactor
-from orq_mcp.serving.credentials import bearer_token
+from orq_mcp.serving.credentials import bearer_token, query_config_key
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.tool_errors import Subject
 
@@ -34,12 +34,17 @@ if TYPE_CHECKING:
 MAX_TENANTS = 256
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
 CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
+CONFIG_KEY_HINT = "Check the orqApiKey in this connection's configuration."
 NO_KEY = (
     "orq-mcp has no orq API key, so it cannot reach orq yet. Set ORQ_API_KEY to your orq.ai API key (create "
     "one in your orq.ai workspace settings, under API Keys) in the `env` of this server's entry in your MCP "
     "client's configuration: Claude Desktop's claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's "
     ".vscode/mcp.json, or `claude mcp add orq -e ORQ_API_KEY=<key> -- uvx orq-mcp` for Claude Code. Then restart "
     "the server (or reload the client). To try it without an account, start it with --sandbox."
+)
+MISSING_CONFIG_KEY = (
+    "No orq API key was configured for this connection: set `orqApiKey` in this server's configuration "
+    "(on Smithery: the server's configuration form), then reconnect."
 )
 MISSING_CALLER_KEY = (
     "This server runs in multi-tenant mode: send your orq API key as `Authorization: Bearer <key>` "
@@ -120,16 +125,21 @@ class OneTenant:
 
 
 class TenantPerKey:
-    """Multi-tenant mode: the caller's orq key is the bearer token of its HTTP request."""
+    """Each caller brings its orq key: the bearer token (multi-tenant mode) or the URL's config (query-config)."""
 
     def __init__(self, factory: Callable[[str], Tenant], settings: Settings, limit: int = MAX_TENANTS) -> None:
         self._factory = factory
         self._limit = limit
         self._tenants: OrderedDict[bytes, Tenant] = OrderedDict()
-        self._anonymous = Unresolved(MISSING_CALLER_KEY, Redactor(_server_keys(settings)))
+        self._query_config = settings.query_config
+        missing = MISSING_CONFIG_KEY if settings.query_config else MISSING_CALLER_KEY
+        self._anonymous = Unresolved(missing, Redactor(_server_keys(settings)))
 
     def find(self, request: Any) -> Caller:
-        key = bearer_token(getattr(request, "headers", None))
+        if self._query_config:
+            key = query_config_key(getattr(request, "query_params", None))
+        else:
+            key = bearer_token(getattr(request, "headers", None))
         if not key:
             return self._anonymous
         digest = hashlib.sha256(key.encode()).digest()

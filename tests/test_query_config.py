@@ -1,0 +1,68 @@
+"""Smithery-style hosting (`--query-config`): each connection's orq key arrives in its URL.
+
+Smithery routes a user's MCP traffic to `/mcp` with their configuration in the query string, either
+`?config=<base64 JSON>` or one parameter per field. The server must list its tools without any
+configuration, serve each connection with its own key, and never write the key to its logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp_types import TextContent
+
+from orq_mcp.sandbox import EmulatorThread
+from tests.conftest import API_KEY
+from tests.processes import HttpServer
+from tests.test_secrets import assert_clean
+
+
+@pytest.fixture
+def hosted(emulator: EmulatorThread, tmp_path: Path) -> Iterator[HttpServer]:
+    env = {"ORQ_BASE_URL": emulator.base_url, "ORQ_MAX_RETRIES": "0"}
+    server = HttpServer.start("http", env, tmp_path, args=["--query-config", "-v"]).ready()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def encoded(config: dict[str, str]) -> str:
+    return base64.b64encode(json.dumps(config).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [f"config={encoded({'orqApiKey': API_KEY})}", f"orqApiKey={API_KEY}"],
+    ids=["base64-config", "field-parameters"],
+)
+async def test_each_connection_is_served_with_the_key_in_its_url(
+    hosted: HttpServer, emulator: EmulatorThread, query: str
+) -> None:
+    emulator.state.reset()
+    async with Client(f"{hosted.url}?{query}") as client:
+        result = await client.call_tool("list_deployments", {"limit": 3})
+        assert not result.is_error, result
+        assert result.structured_content is not None
+        assert len(result.structured_content["deployments"]) == 3
+    assert {r.api_key for r in emulator.state.requests} == {API_KEY}
+    hosted.stop()
+    assert API_KEY in query or API_KEY in base64.b64decode(query.partition("=")[2]).decode()
+    assert_clean("server log", hosted.stderr())
+    assert "GET /mcp" in hosted.stderr() or "POST /mcp" in hosted.stderr()  # -v logged each request, scrubbed
+
+
+async def test_without_configuration_tools_are_listed_and_calls_say_what_to_configure(hosted: HttpServer) -> None:
+    async with Client(hosted.url) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert "invoke_deployment" in names
+        result = await client.call_tool("list_deployments", {})
+        assert result.is_error
+        block = result.content[0]
+        assert isinstance(block, TextContent)
+        assert "orqApiKey" in block.text
