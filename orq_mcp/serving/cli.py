@@ -38,6 +38,7 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
     (("-v", "--verbose"), {"action": "store_true", "help": "debug logging (stderr)"}),
     (("--deployments",), {"help": "comma-separated allow-list of deployment keys agents may see and invoke"}),
     (("--expose",), {"help": "comma-separated deployment keys (or 'all') that also get a tool of their own"}),
+    (("--read-only",), {"action": "store_true", "help": "offer no tool that invokes a deployment (look, don't spend)"}),
     (("--allow-remote",), {"action": "store_true", "help": "allow a non-loopback --host (set ORQ_MCP_AUTH_TOKEN)"}),
     (
         ("--multi-tenant",),
@@ -48,7 +49,7 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
         {"action": "store_true", "help": "http: each connection's orq key comes from its `config` query (Smithery)"},
     ),
 ]
-SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose")
+SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only")
 SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config")
 
 

@@ -35,6 +35,7 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_CACHE_TTL": "cache_ttl",
     "ORQ_MCP_MAX_RESULT_CHARS": "max_result_chars",
     "ORQ_EXPOSE": "expose",
+    "ORQ_MCP_READ_ONLY": "read_only",
 }
 
 
@@ -66,6 +67,8 @@ class Settings(BaseModel):
     max_result_chars: int = Field(20_000, ge=1000)
     # Deployment keys that also get a tool of their own; "all" exposes every deployment.
     expose: tuple[str, ...] = ()
+    # Look, don't spend: no tool that invokes a deployment is offered.
+    read_only: bool = False
 
     # -- exposure and access control (HTTP transports) ---------------------------------------------
     allow_remote: bool = False
@@ -94,6 +97,8 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.read_only and self.expose:
+            raise ValueError("--expose adds tools that invoke deployments, which --read-only leaves out; pick one")
         if self.transport == "stdio":
             if self.multi_tenant or self.query_config:
                 raise ValueError("multi-tenant and query-config modes need --transport http (stdio has one client)")

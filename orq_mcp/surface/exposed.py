@@ -8,6 +8,7 @@ model, so its schema and its errors come from the same path as the fixed tools'.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,7 +27,12 @@ from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.tenant import Tenant
 from orq_mcp.surface.tools import INVOKE, TOOLS, ChatMessage, run_invocation
 
+logger = logging.getLogger(__name__)
+
 STATIC_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in TOOLS)
+# Cursor warns past this many tools in all; OpenAI-style tool lists stop at 128.
+TOOL_BUDGET = 40
+CLIENT_TOOL_LIMIT = 128
 MESSAGES_DESCRIPTION = "Optional chat turns appended after the deployment's prompt."
 
 
@@ -79,8 +85,25 @@ async def exposed_tools(tenant: Tenant, deployments: list[Deployment] | None = N
     if cache.get("source") is not deployments:  # rebuilt only when the cached list is replaced
         chosen = [d for d in deployments if tenant.settings.exposes(d.key)]
         cache.update(source=deployments, tools=deployment_tools(chosen, STATIC_TOOL_NAMES))
+        _warn_past_budget(cache, len(chosen))
     tools: dict[str, DeploymentTool] = cache["tools"]
     return tools
+
+
+def _warn_past_budget(cache: dict[str, Any], count: int) -> None:
+    """Say so once (per tenant, and again if it grows) when --expose makes more tools than clients handle well."""
+    total = count + len(STATIC_TOOL_NAMES)
+    if total > TOOL_BUDGET and total > cache.get("warned_at", 0):
+        cache["warned_at"] = total
+        logger.warning(
+            "--expose offers %d tools (%d deployments plus %d fixed). Cursor warns past %d tools and some "
+            "clients refuse more than %d: name the deployments you need with --expose key,key,...",
+            total,
+            count,
+            len(STATIC_TOOL_NAMES),
+            TOOL_BUDGET,
+            CLIENT_TOOL_LIMIT,
+        )
 
 
 def deployment_tools(deployments: Iterable[Deployment], reserved: Iterable[str]) -> dict[str, DeploymentTool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
 import logging
@@ -14,7 +15,7 @@ import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp_types import CallToolResult, GetPromptResult, InputRequiredResult
+from mcp_types import CallToolResult, GetPromptResult, Icon, InputRequiredResult
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -48,6 +49,24 @@ Tools for orq.ai deployments (managed prompt + model configurations).
 3. invoke_deployment: run it with `inputs` for the variables (and optional chat `messages`).
 The completion streams back as progress notifications while it is generated.
 list_prompts browses the prompt library."""
+
+READ_ONLY_INSTRUCTIONS = """\
+Read-only tools for orq.ai deployments (managed prompt + model configurations); this server invokes nothing.
+1. list_deployments: find a deployment and the {{variables}} its prompt needs.
+2. get_deployment_config: inspect its model, messages and parameters (no model call).
+list_prompts browses the prompt library."""
+
+# A small inline mark, so hosts that show server icons need not fetch anything.
+ICON = Icon(
+    src="data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" '
+        b'fill="#1f2937"/><text x="32" y="42" font-family="sans-serif" font-size="26" font-weight="700" '
+        b'fill="#f9fafb" text-anchor="middle">orq</text></svg>'
+    ).decode(),
+    mime_type="image/svg+xml",
+    sizes=["any"],
+)
 
 # Shortest wait between background refreshes of the lists.
 MIN_REFRESH_INTERVAL = 1.0
@@ -164,7 +183,8 @@ def create_server(
         "orq-mcp",
         title="orq.ai deployments",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=READ_ONLY_INSTRUCTIONS if settings.read_only else INSTRUCTIONS,
+        icons=[ICON],
         lifespan=lifespan,
         log_level="DEBUG" if settings.verbose else "INFO",
         subscriptions=bus,
@@ -172,6 +192,13 @@ def create_server(
         middleware=[Edge(), Workspace()],
     )
     for fn, hints, title in TOOLS:
+        if settings.read_only and not hints.read_only_hint:
+            continue  # --read-only: agents may look, not spend
         server.add_tool(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
     register_resources(server)
+    server.completion()(_no_completion)  # declares the capability; workspace.py fills in the values
     return server
+
+
+async def _no_completion(ref: Any, argument: Any, context: Any) -> None:
+    return None

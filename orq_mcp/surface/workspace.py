@@ -5,7 +5,7 @@ everything downstream as the request's lifespan context, and scrubs every byte o
 (results and protocol errors) with that tenant's redactor on the way out, failing closed.
 
 Inside it, `Workspace` serves what the workspace decides: per-deployment tools added to
-`tools/list`, `resources/list`, `prompts/list`, resource subscriptions, and the list-changed
+`tools/list`, `resources/list`, `prompts/list`, argument completion, resource subscriptions, and the list-changed
 capabilities a handshake-era client reads from `initialize`. It wraps the SDK's own handlers
 (`call_next`) and amends their wire results, so the SDK still shapes every envelope. Answers
 the SDK must shape from scratch (a `tools/call` of a deployment tool, `prompts/get`) go through
@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface import prompts, resources
+from orq_mcp.surface.completion import complete
 from orq_mcp.surface.exposed import exposed_tools
 from orq_mcp.surface.live import Snapshot, digest
 from orq_mcp.surface.tenant import Caller, OneTenant, Tenant, TenantPerKey
@@ -89,6 +90,7 @@ class Workspace:
             "prompts/list": self._list_prompts,
             "resources/subscribe": self._subscribe,
             "resources/unsubscribe": self._unsubscribe,
+            "completion/complete": self._complete,
         }
 
     async def __call__(self, ctx: Request, call_next: CallNext) -> HandlerResult:
@@ -136,6 +138,11 @@ class Workspace:
         result = await _sdk_envelope(ctx, call_next)
         page = await prompts.list_prompts(caller, params.cursor)
         return _amend(result, page.model_dump(by_alias=True, mode="json", exclude_none=True))
+
+    async def _complete(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)  # validates the request; the SDK's answer is an empty completion
+        found = await complete(caller, dict(ctx.params or {}))
+        return _amend(result, {"completion": found.model_dump(by_alias=True, mode="json", exclude_none=True)})
 
     async def _subscribe(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
         # Handshake-era only (2026-07-28 clients use subscriptions/listen), so there is no envelope to keep.
