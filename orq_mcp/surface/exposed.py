@@ -15,17 +15,18 @@ from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, InputRequiredResult
 from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.templates import find_variables
 from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
+from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tools import INVOKE, TOOLS, ChatMessage, run_invocation
+from orq_mcp.surface.tools import INVOKE, TOOLS, ChatMessage, missing_inputs, run_invocation
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +54,21 @@ class DeploymentTool:
     arguments: type[BaseModel]
     definition: MCPTool
 
-    async def call(self, ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
-        inputs, messages = self.parse(arguments)
-        return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
-
-    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage] | None]:
+    async def call(self, ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult:
         allowed = {field.alias or name for name, field in self.arguments.model_fields.items()}
         if unknown := sorted(set(arguments) - allowed):
             raise unknown_arguments(self.name, unknown, allowed)
         if missing := [v for v in self.variables if arguments.get(v) is None]:
-            raise ToolError(
-                f"Missing input(s) for deployment '{self.key}': {', '.join(missing)}. Each fills a {{{{variable}}}} "
-                "in its prompt, and orq would silently drop the text around a missing one, so orq was not called."
-            )
+            answered = await ask_for_inputs(ctx, self.key, [Wanted(v) for v in missing]) if can_ask(ctx) else None
+            if answered is None:  # no form, or the user would not fill it in: refuse rather than call orq
+                raise missing_inputs(self.key, missing)
+            if isinstance(answered, InputRequiredResult):
+                return answered
+            arguments = {**arguments, **answered}
+        inputs, messages = self.parse(arguments)
+        return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
+
+    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage] | None]:
         try:
             parsed = self.arguments.model_validate(arguments)
         except ValidationError as exc:

@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.templates import find_variables
+from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, fit_text, shrink_strings
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.progress import SendProgress, relay_progress
@@ -159,7 +160,7 @@ async def invoke_deployment(
     metadata: Annotated[
         dict[str, Any] | None, Field(description='Stored on orq\'s log of this call, e.g. {"ticket": "T-1"}.')
     ] = None,
-) -> Annotated[CallToolResult, InvocationResult]:
+) -> Annotated[CallToolResult, InvocationResult] | InputRequiredResult:
     """Run a deployment and return the model's completion (text and any tool calls).
 
     Fill the prompt's {{variables}} with `inputs` (see list_deployments) and add chat
@@ -176,10 +177,15 @@ async def run_invocation(
     messages: list[ChatMessage] | None = None,
     context: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
-) -> CallToolResult:
+) -> CallToolResult | InputRequiredResult:
     """Stream one completion, relaying its text as progress; shared by every invoking tool."""
     tenant = tenant_of(ctx)
     await _require_allowed(tenant, key)
+    if can_ask(ctx):
+        asked = await _ask_for_missing(ctx, tenant, key, inputs or {})
+        if isinstance(asked, InputRequiredResult):
+            return asked
+        inputs = asked
     body = _body(key, inputs=inputs, context=context, metadata=metadata)
     if messages:
         body["messages"] = [m.to_orq() for m in messages]
@@ -201,6 +207,21 @@ async def run_invocation(
     result = InvocationResult.of(completion)
     result.text = fit_text(result.text, tenant.settings.max_result_chars, TEXT_CUT_HINT)
     return tool_result(result, text=result.as_text())
+
+
+async def _ask_for_missing(
+    ctx: Context, tenant: Tenant, key: str, inputs: dict[str, Any]
+) -> dict[str, Any] | InputRequiredResult:
+    """`inputs` completed by the user through a form, when the prompt needs variables they lack."""
+    deployment = await _lookup(tenant, key)
+    variables = find_variables(deployment.prompt_config.messages) if deployment else []
+    missing = [v for v in variables if inputs.get(v) is None]
+    if not missing:
+        return inputs
+    answered = await ask_for_inputs(ctx, key, [Wanted(v) for v in missing])
+    if answered is None:  # declined or dismissed: orq would silently drop the text around the gaps
+        raise missing_inputs(key, missing)
+    return answered if isinstance(answered, InputRequiredResult) else {**inputs, **answered}
 
 
 async def list_prompts(
@@ -228,6 +249,13 @@ TOOLS = (
     (invoke_deployment, INVOKE, "Invoke deployment"),
     (list_prompts, READ_ONLY, "List prompts"),
 )
+
+
+def missing_inputs(key: str, missing: list[str]) -> ToolError:
+    return ToolError(
+        f"Missing input(s) for deployment '{key}': {', '.join(missing)}. Each fills a {{{{variable}}}} "
+        "in its prompt, and orq would silently drop the text around a missing one, so orq was not called."
+    )
 
 
 def _body(key: str, **fields: Any) -> dict[str, Any]:
