@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx2
 import pytest
@@ -65,6 +65,23 @@ def server(settings: Settings) -> OrqMCPServer:
 async def client(server: OrqMCPServer) -> AsyncIterator[Client]:
     async with held_open(Client(server, raise_exceptions=True)) as connected:
         yield connected
+
+
+@pytest.fixture
+async def connect(settings: Settings) -> AsyncIterator[Any]:
+    """Open in-memory clients to servers built with extra settings."""
+    opened: list[held_open[Client]] = []
+
+    async def open_client(mode: str = "auto", **changes: Any) -> Client:
+        messages = changes.pop("message_handler", None)
+        server = create_server(settings.model_copy(update=changes), retry=FAST_RETRY)
+        holder = held_open(Client(server, raise_exceptions=True, mode=mode, message_handler=messages))
+        opened.append(holder)
+        return await holder.__aenter__()
+
+    yield open_client
+    for holder in reversed(opened):
+        await holder.__aexit__(None, None, None)
 
 
 class held_open(AbstractAsyncContextManager[T]):

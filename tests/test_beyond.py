@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -12,10 +11,8 @@ import pytest
 from mcp import Client, MCPError
 
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
-from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.naming import unique_names
-from orq_mcp.surface.server import create_server
-from tests.conftest import API_KEY, FAST_RETRY, held_open
+from tests.conftest import API_KEY
 from tests.helpers import text_of
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hello"}
@@ -31,23 +28,6 @@ PER_DEPLOYMENT_TOOL_BUDGET = 1_500
 
 def wire_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-
-
-@pytest.fixture
-async def connect(settings: Settings) -> AsyncIterator[Any]:
-    """Open in-memory clients to servers built with extra settings."""
-    opened: list[held_open[Client]] = []
-
-    async def open_client(mode: str = "auto", **changes: Any) -> Client:
-        messages = changes.pop("message_handler", None)
-        server = create_server(settings.model_copy(update=changes), retry=FAST_RETRY)
-        holder = held_open(Client(server, raise_exceptions=True, mode=mode, message_handler=messages))
-        opened.append(holder)
-        return await holder.__aenter__()
-
-    yield open_client
-    for holder in reversed(opened):
-        await holder.__aexit__(None, None, None)
 
 
 # -- per-deployment tools --------------------------------------------------------------------------

@@ -18,11 +18,15 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def fit_text(text: str, limit: int, hint: str) -> str:
-    """`text` unchanged when it fits, else its start and a notice, `limit` characters in all."""
+def fit_text(text: str, limit: int, hint: str, announced: int | None = None) -> str:
+    """`text` unchanged when it fits, else its start and a notice, `limit` characters in all.
+
+    The notice names `announced` (the whole result's limit) when the text gets only part of it.
+    """
     if len(text) <= limit:
         return text
-    notice = f"\n\n[orq-mcp cut this result: it has {len(text):,} characters, the limit is {limit:,}. {hint}]"
+    shown = announced if announced is not None else limit
+    notice = f"\n\n[orq-mcp cut this result: it has {len(text):,} characters, the limit is {shown:,}. {hint}]"
     return text[: max(0, limit - len(notice))] + notice
 
 

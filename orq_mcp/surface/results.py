@@ -6,7 +6,6 @@ model and as `structuredContent` for the application.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp_types import CallToolResult, TextContent
@@ -15,6 +14,10 @@ from pydantic import BaseModel, Field
 from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import find_variables
+from orq_mcp.surface.fit import compact_json, fit_text
+
+# Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
+_FIT_ROUNDS = 8
 
 
 class DeploymentSummary(BaseModel):
@@ -110,7 +113,7 @@ class InvocationResult(BaseModel):
         """What the model reads: the completion itself, plus any tool calls it requested."""
         parts = [self.text] if self.text else []
         for call in self.tool_calls or []:
-            parts.append(f"Tool call requested: {call.name}({_compact(call.arguments)}) [id: {call.id}]")
+            parts.append(f"Tool call requested: {call.name}({compact_json(call.arguments)}) [id: {call.id}]")
         if not parts:
             parts.append(f"(The model returned no text; finish_reason: {self.finish_reason}.)")
         return "\n".join(parts)
@@ -142,17 +145,32 @@ class PromptPage(BaseModel):
 def page_json(page: type[DeploymentPage] | type[PromptPage], items: list[Any]) -> str:
     """The text a page of `items` would take, with a cursor of typical length."""
     field = "deployments" if page is DeploymentPage else "prompts"
-    return _compact(page.model_validate({field: items, "next_cursor": "x" * 36}).model_dump(mode="json"))
+    return compact_json(page.model_validate({field: items, "next_cursor": "x" * 36}).model_dump(mode="json"))
+
+
+def result_size(result: CallToolResult) -> int:
+    """Characters a host may forward to the model: every text block and the structured content (compact)."""
+    blocks = sum(len(block.text) for block in result.content if isinstance(block, TextContent))
+    return blocks + (len(compact_json(result.structured_content)) if result.structured_content is not None else 0)
+
+
+def fitted_invocation(result: InvocationResult, limit: int, hint: str) -> CallToolResult:
+    """The invocation's tool result within `limit` characters in all: its text is carried twice, so cut to fit."""
+    full, budget = result.text, len(result.text)
+    for _ in range(_FIT_ROUNDS):
+        result.text = fit_text(full, budget, hint, announced=limit)
+        fitted = tool_result(result, text=result.as_text())
+        excess = result_size(fitted) - limit
+        if excess <= 0 or budget == 0:
+            break
+        budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
+    return fitted
 
 
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
     """A result whose text is compact JSON unless given; indentation costs the model tokens."""
     structured = result.model_dump(mode="json")
     return CallToolResult(
-        content=[TextContent(type="text", text=text if text is not None else _compact(structured))],
+        content=[TextContent(type="text", text=text if text is not None else compact_json(structured))],
         structured_content=structured,
     )
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -15,7 +15,7 @@ from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.templates import find_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
-from orq_mcp.surface.fit import fit_count, fit_text, shrink_strings
+from orq_mcp.surface.fit import fit_count, shrink_strings
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.progress import SendProgress, relay_progress
 from orq_mcp.surface.results import (
@@ -25,6 +25,7 @@ from orq_mcp.surface.results import (
     InvocationResult,
     PromptPage,
     PromptSummary,
+    fitted_invocation,
     page_json,
     tool_result,
 )
@@ -118,7 +119,7 @@ async def list_deployments(
     except InvalidCursor:
         raise _bad_cursor("list_deployments", "it names no deployment") from None
     summaries = [DeploymentSummary.of(d) for d in deployments]
-    count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), tenant.settings.max_result_chars)
+    count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), _one_copy(tenant))
     if count < len(summaries):  # the rest is one call away rather than cut mid-list
         summaries, next_cursor = summaries[:count], name(deployments[count - 1])
     return tool_result(DeploymentPage(deployments=summaries, next_cursor=next_cursor))
@@ -144,7 +145,7 @@ async def get_deployment_config(
     deployment = await _lookup(tenant, key)
     variables = find_variables(deployment.prompt_config.messages if deployment else config.messages)
     result = DeploymentConfigResult.of(key, config, variables)
-    fitted = shrink_strings(result.model_dump(mode="json"), tenant.settings.max_result_chars)
+    fitted = shrink_strings(result.model_dump(mode="json"), _one_copy(tenant))
     return tool_result(DeploymentConfigResult.model_validate(fitted))
 
 
@@ -204,9 +205,7 @@ async def run_invocation(
                 await relay.add(scrub.flush())
     except OrqError as exc:
         raise await _deployment_error(tenant, exc, key) from None
-    result = InvocationResult.of(completion)
-    result.text = fit_text(result.text, tenant.settings.max_result_chars, TEXT_CUT_HINT)
-    return tool_result(result, text=result.as_text())
+    return fitted_invocation(InvocationResult.of(completion), tenant.settings.max_result_chars, TEXT_CUT_HINT)
 
 
 async def _ask_for_missing(
@@ -237,7 +236,7 @@ async def list_prompts(
         raise _list_error(exc, cursor, "list_prompts", tenant.subject("page")) from None
     next_cursor = page.data[-1].id if page.has_more and page.data else None
     summaries = [PromptSummary.of(p) for p in page.data]
-    count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), tenant.settings.max_result_chars)
+    count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), _one_copy(tenant))
     if count < len(summaries):
         summaries, next_cursor = summaries[:count], page.data[count - 1].id
     return tool_result(PromptPage(prompts=summaries, next_cursor=next_cursor))
@@ -256,6 +255,11 @@ def missing_inputs(key: str, missing: list[str]) -> ToolError:
         f"Missing input(s) for deployment '{key}': {', '.join(missing)}. Each fills a {{{{variable}}}} "
         "in its prompt, and orq would silently drop the text around a missing one, so orq was not called."
     )
+
+
+def _one_copy(tenant: Tenant) -> int:
+    # A JSON result goes out twice (text block and structured content), so each copy gets half the budget.
+    return tenant.settings.max_result_chars // 2
 
 
 def _body(key: str, **fields: Any) -> dict[str, Any]:
