@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -35,7 +36,7 @@ from orq_mcp.orq.errors import (
     extract_message,
     parse_body,
 )
-from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, Page, Prompt
+from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, DeploymentVersion, Page, Prompt
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
@@ -183,6 +184,14 @@ class OrqClient:
     ) -> Page[Prompt]:
         params = _page_params(limit, starting_after, ending_before)
         return await self._get_json("/v2/prompts", Page[Prompt], params=params)
+
+    async def deployment_versions(
+        self, key_or_id: str, limit: int = 10, starting_after: str | None = None
+    ) -> Page[DeploymentVersion]:
+        """Saved versions of a deployment, drafts included, newest first (SDK 4.17 `list_versions`)."""
+        params = _page_params(limit, starting_after, None)
+        path = f"/v2/deployments/{quote(key_or_id, safe='')}/versions"
+        return await self._get_json(path, Page[DeploymentVersion], params=params)
 
     async def get_config(self, body: dict[str, Any]) -> DeploymentConfig:
         # get_config only resolves a template; it calls no model, so a retry costs nothing.
