@@ -37,6 +37,7 @@ from orq_mcp.orq.errors import (
     parse_body,
 )
 from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, DeploymentVersion, Page, Prompt
+from orq_mcp.orq.outputs import Invocation, describe_invocation
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
@@ -220,6 +221,26 @@ class OrqClient:
             exc.partial_text = accumulator.text
             raise
         return accumulator.result()
+
+    async def invoke_unstreamed(self, body: dict[str, Any]) -> Invocation:
+        """Invoke without streaming (`POST /v2/deployments/invoke`, `stream: false`): the only way to run
+        image, embedding and other non-chat deployments. Retried only when orq provably started nothing."""
+        request = self._http.build_request(
+            "POST",
+            "/v2/deployments/invoke",
+            json={**body, "stream": False},
+            headers=self._headers(),
+            # Generating an image can take as long as a streamed answer, without a byte in between.
+            timeout=httpx2.Timeout(self._timeouts.stream, connect=self._timeouts.connect),
+        )
+        response = await self._open_stream(request)
+        try:
+            raw = await _read_capped(response, MAX_JSON_BYTES)
+        except httpx2.HTTPError as exc:
+            raise _transport_error(exc, streaming=True) from None
+        finally:
+            await response.aclose()
+        return describe_invocation(_parse(raw, CompletionChunk))
 
     @asynccontextmanager
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[CompletionChunk]]:
