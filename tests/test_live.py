@@ -13,13 +13,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from orq_mcp.orq.client import OrqClient, Timeouts, create_http_client
 from orq_mcp.orq.errors import OrqError
-from orq_mcp.orq.probe import MOCK_RESPONSE
+from orq_mcp.orq.probe import MOCK_RESPONSE, run_probe
 from orq_mcp.orq.transcript import Exchange, Transcript, analyse
-from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.replay import replay_app
 from orq_mcp.sandbox.serve import serve_app
 from tests.conftest import API_KEY, FAST_RETRY
@@ -140,3 +141,17 @@ def test_the_analysis_tells_the_stream_modes_apart(
 def test_the_analysis_notices_error_events() -> None:
     body = sse(chunk("66"), done=False) + 'event: error\ndata: {"error": {"message": "boom"}}\n\n'
     assert findings_for(body)["error_events"] == ["stream"]
+
+
+async def test_an_answer_that_never_ends_is_cut_and_the_probe_goes_on(
+    http_client: httpx2.AsyncClient, emulator_state: EmulatorState
+) -> None:
+    emulator_state.add_fault(Fault("stream", "hang", times=1))
+    transcript = await run_probe(http_client, API_KEY, "faq-assistant", exchange_seconds=0.5)
+    stream = transcript.exchange("stream")
+    assert stream is not None
+    assert (stream.status, stream.complete) == (0, False)
+    assert transcript.findings["stream_content"] == "not observed (HTTP 0, 0 chunks)"
+    invoked = transcript.exchange("invoke")
+    assert invoked is not None
+    assert (invoked.status, invoked.complete) == (200, True)

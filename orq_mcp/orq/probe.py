@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx2
 
 from orq_mcp import __version__
@@ -27,13 +28,16 @@ MOCK_RESPONSE = (
     "of it shows whether orq sends new text or everything so far."
 )
 MAX_BODY_BYTES = 1024 * 1024
+# One exchange may take this long in all (a mock answer is fast; a stream that never ends must not hang us).
+EXCHANGE_SECONDS = 60.0
 UNKNOWN_KEY = "orq-mcp-probe-no-such-deployment"
 _STREAMED_TYPES = ("chat", "completion")
 
 
 class Recorder:
-    def __init__(self, http: httpx2.AsyncClient, api_key: str) -> None:
+    def __init__(self, http: httpx2.AsyncClient, api_key: str, exchange_seconds: float = EXCHANGE_SECONDS) -> None:
         self._http = http
+        self._exchange_seconds = exchange_seconds
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
         self._scrub = Redactor([api_key.removeprefix("Bearer ")])
         self.exchanges: list[Exchange] = []
@@ -42,22 +46,27 @@ class Recorder:
         self, name: str, method: str, path: str, *, body: dict[str, Any] | None = None, sse: bool = False
     ) -> Exchange:
         headers = {"Authorization": self._auth, "Accept": "text/event-stream" if sse else "application/json"}
-        async with self._http.stream(method, path, json=body, headers=headers) as response:
-            raw = bytearray()
-            async for piece in response.aiter_bytes():
-                raw += piece
-                if len(raw) > MAX_BODY_BYTES:
-                    break
-        content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        raw, status, content_type = bytearray(), 0, ""
+        with anyio.move_on_after(self._exchange_seconds) as scope:
+            async with self._http.stream(method, path, json=body, headers=headers) as response:
+                status = response.status_code
+                content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+                async for piece in response.aiter_bytes():
+                    raw += piece
+                    if len(raw) > MAX_BODY_BYTES:
+                        break
         text = self._scrub.text(raw.decode("utf-8", errors="replace"))
-        exchange = Exchange(name, method, path, self._scrub.value(body), response.status_code, content_type, text)
+        complete = not scope.cancelled_caught and len(raw) <= MAX_BODY_BYTES
+        exchange = Exchange(name, method, path, self._scrub.value(body), status, content_type, text, complete)
         self.exchanges.append(exchange)
         return exchange
 
 
-async def run_probe(http: httpx2.AsyncClient, api_key: str, deployment: str | None = None) -> Transcript:
+async def run_probe(
+    http: httpx2.AsyncClient, api_key: str, deployment: str | None = None, exchange_seconds: float = EXCHANGE_SECONDS
+) -> Transcript:
     """Record one transcript. `deployment` picks the chat deployment to use (default: the first one)."""
-    recorder = Recorder(http, api_key)
+    recorder = Recorder(http, api_key, exchange_seconds)
     listed = await recorder.send("list_deployments", "GET", "/v2/deployments?limit=50")
     items = _items(listed)
     chat = _pick(items, deployment)

@@ -26,6 +26,7 @@ class Exchange:
     status: int
     content_type: str
     body: str
+    complete: bool = True  # False: cut at the size cap or the time limit
 
 
 @dataclass
