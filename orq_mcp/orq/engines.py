@@ -7,7 +7,7 @@ plain `{{name}}` view rather than hide the variables.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # Mustache tags: `{{{name}}}`, or `{{` + optional sigil + name + `}}`.
@@ -16,6 +16,13 @@ _MUSTACHE_TAG = re.compile(r"\{\{\{\s*(.+?)\s*\}\}\}|\{\{\s*([#^/&!>=]?)\s*(.*?)
 
 def jinja_names(text: str) -> tuple[list[str], set[str]]:
     """(names read from the inputs, names the template binds itself: loop variables, `set` targets)."""
+    inputs, bound = _jinja_names(text)
+    return list(inputs), set(bound)
+
+
+# Parsing costs ~1 ms a message; the same templates come back on every catalog refresh.
+@lru_cache(maxsize=512)
+def _jinja_names(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
     from jinja2 import TemplateSyntaxError, meta, nodes
 
     environment = _jinja()
@@ -25,8 +32,8 @@ def jinja_names(text: str) -> tuple[list[str], set[str]]:
         raise ValueError(f"not a jinja template: {exc.message}") from None
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
     every = [node.name for node in tree.find_all(nodes.Name)]
-    ordered = list(dict.fromkeys(name for name in every if name in undeclared))
-    return ordered, set(every) - undeclared
+    ordered = tuple(dict.fromkeys(name for name in every if name in undeclared))
+    return ordered, frozenset(every) - undeclared
 
 
 @cache
