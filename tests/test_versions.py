@@ -14,7 +14,7 @@ from orq_ai_sdk.models import ListDeploymentVersionsResponseBody
 from orq_mcp.orq.client import OrqClient
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.templates import Variable
-from orq_mcp.orq.variables import variables_for
+from orq_mcp.orq.variables import CONCURRENCY, placeholders, variables_by_key, variables_for
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.data_templates import SAMPLE_REFERENCES
 from tests.conftest import API_KEY
@@ -153,3 +153,21 @@ async def test_prompts_and_list_deployments_leave_skills_alone(emulator: Emulato
         page = ok(await client.call_tool("list_deployments", {"limit": 50}))
         refund_assistant = next(d for d in page["deployments"] if d["key"] == "refund-assistant")
         assert refund_assistant["variables"] == ["customer_name", "question", "store"]
+
+
+async def test_a_whole_catalog_is_annotated_a_few_at_a_time(orq: OrqClient) -> None:
+    deployments = (await orq.list_deployments(limit=50)).data
+    found = await variables_by_key(orq, deployments)
+    assert list(found) == [d.key for d in deployments]
+    onboarding = next(d for d in deployments if d.key == "onboarding-email")
+    assert found["onboarding-email"] == await variables_for(orq, onboarding)
+
+
+async def test_a_key_refused_versions_is_not_asked_again_for_every_deployment(
+    orq: OrqClient, emulator_state: EmulatorState
+) -> None:
+    deployments = (await orq.list_deployments(limit=50)).data
+    emulator_state.add_fault(Fault("versions", "status", times=-1, status=403))
+    found = await variables_by_key(orq, deployments)
+    assert found == {d.key: placeholders(d) for d in deployments}
+    assert len(emulator_state.requests_for("versions")) <= CONCURRENCY < len(deployments)
