@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
+from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
 from tests.conftest import API_KEY
 
 
@@ -30,8 +31,8 @@ def test_check_reports_what_the_workspace_holds(emulator: EmulatorThread, emulat
     done = run("check", env={"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url})
     assert done.returncode == 0, done.stderr
     assert "API key accepted" in done.stdout
-    assert "deployments: 5 (product-copywriter, support-triage" in done.stdout
-    assert "prompts: 4" in done.stdout
+    assert f"deployments: {len(SAMPLE_DEPLOYMENTS)} (product-copywriter, support-triage" in done.stdout
+    assert f"prompts: {len(SAMPLE_PROMPTS)}" in done.stdout
     assert API_KEY not in done.stdout + done.stderr
 
 

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
+from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS, STREAMABLE_DEPLOYMENTS
 from orq_mcp.sandbox.sse import parse_sse
 
 orq_ai_sdk = pytest.importorskip("orq_ai_sdk")
@@ -92,7 +92,7 @@ def test_get_config_validates(client: httpx2.Client, deployment: dict[str, Any])
     assert parsed.model == deployment["prompt_config"]["model"]
 
 
-@pytest.mark.parametrize("deployment", SAMPLE_DEPLOYMENTS, ids=lambda d: d["key"])
+@pytest.mark.parametrize("deployment", STREAMABLE_DEPLOYMENTS, ids=lambda d: d["key"])
 def test_invoke_plain_validates(client: httpx2.Client, deployment: dict[str, Any]) -> None:
     body = client.post(
         "/v2/deployments/invoke",
@@ -163,8 +163,8 @@ def test_sdk_lists_deployments_and_prompts(orq: Any) -> None:
     first = orq.deployments.list(limit=2)
     assert [d.key for d in first.data] == ["product-copywriter", "support-triage"]
     assert first.has_more is True
-    rest = orq.deployments.list(limit=10, starting_after=first.data[-1].id)
-    assert len(rest.data) == 3
+    rest = orq.deployments.list(limit=50, starting_after=first.data[-1].id)
+    assert len(rest.data) == len(SAMPLE_DEPLOYMENTS) - 2
     assert rest.has_more is False
     prompts = orq.prompts.list(limit=2)
     assert len(prompts.data) == 2

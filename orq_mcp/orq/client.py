@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -35,7 +36,8 @@ from orq_mcp.orq.errors import (
     extract_message,
     parse_body,
 )
-from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, Page, Prompt
+from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, DeploymentVersion, Page, Prompt
+from orq_mcp.orq.outputs import Invocation, describe_invocation
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
@@ -184,6 +186,14 @@ class OrqClient:
         params = _page_params(limit, starting_after, ending_before)
         return await self._get_json("/v2/prompts", Page[Prompt], params=params)
 
+    async def deployment_versions(
+        self, key_or_id: str, limit: int = 10, starting_after: str | None = None
+    ) -> Page[DeploymentVersion]:
+        """Saved versions of a deployment, drafts included, newest first (SDK 4.17 `list_versions`)."""
+        params = _page_params(limit, starting_after, None)
+        path = f"/v2/deployments/{quote(key_or_id, safe='')}/versions"
+        return await self._get_json(path, Page[DeploymentVersion], params=params)
+
     async def get_config(self, body: dict[str, Any]) -> DeploymentConfig:
         # get_config only resolves a template; it calls no model, so a retry costs nothing.
         return await self._request_json("POST", "/v2/deployments/get_config", DeploymentConfig, json=body)
@@ -211,6 +221,26 @@ class OrqClient:
             exc.partial_text = accumulator.text
             raise
         return accumulator.result()
+
+    async def invoke_unstreamed(self, body: dict[str, Any]) -> Invocation:
+        """Invoke without streaming (`POST /v2/deployments/invoke`, `stream: false`): the only way to run
+        image, embedding and other non-chat deployments. Retried only when orq provably started nothing."""
+        request = self._http.build_request(
+            "POST",
+            "/v2/deployments/invoke",
+            json={**body, "stream": False},
+            headers=self._headers(),
+            # Generating an image can take as long as a streamed answer, without a byte in between.
+            timeout=httpx2.Timeout(self._timeouts.stream, connect=self._timeouts.connect),
+        )
+        response = await self._open_stream(request)
+        try:
+            raw = await _read_capped(response, MAX_JSON_BYTES)
+        except httpx2.HTTPError as exc:
+            raise _transport_error(exc, streaming=True) from None
+        finally:
+            await response.aclose()
+        return describe_invocation(_parse(raw, CompletionChunk))
 
     @asynccontextmanager
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[CompletionChunk]]:

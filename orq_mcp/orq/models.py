@@ -45,6 +45,31 @@ class Deployment(_Lenient):
     prompt_config: PromptConfig = Field(default_factory=PromptConfig)
 
 
+class TemplateVariable(_Lenient):
+    """A variable a deployment version declares: its default `value`, `description` and PII flag."""
+
+    key: str = ""
+    value: Any = None
+    description: str | None = None
+    is_pii: bool = False
+
+
+class VersionSettings(_Lenient):
+    engine: str | None = None  # text, jinja or mustache (SDK 4.17); absent means text
+
+
+class DeploymentVersion(_Lenient):
+    """One saved version of a deployment (`GET /v2/deployments/{key}/versions`, SDK 4.17)."""
+
+    id: str = Field("", alias="_id")
+    version: str = ""
+    status: str | None = None  # live, draft, pending, published
+    variant_id: str | None = None
+    prompt_config: PromptConfig | None = None
+    variables: list[TemplateVariable] = Field(default_factory=list)
+    settings: VersionSettings | None = None
+
+
 T = TypeVar("T")
 
 

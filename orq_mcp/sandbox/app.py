@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .engines import template_filler
 from .errors import ApiError, deployment_not_found, prompt_not_found, unauthorized_body
 from .faults import GENERATION_KINDS, REQUEST_KINDS, STREAM_KINDS, Fault, non_json_response, status_response
+from .media import STREAMABLE_TYPES, media_body, stream_not_supported
 from .model import Completion, complete
 from .pagination import paginate
 from .payloads import Generation
@@ -25,6 +27,7 @@ from .render import assemble_messages, check_variant
 from .sse import SSEResponse, sse_events
 from .state import EmulatorState, RequestRecord, Workspace
 from .validation import DeploymentRequest, parse_deployment_request
+from .versions import template_settings
 
 logger = logging.getLogger("orq_mcp.sandbox")
 
@@ -58,6 +61,7 @@ def create_app(state: EmulatorState) -> Starlette:
         Route("/v2/deployments/get_config", endpoint("get_config", _get_config), methods=["POST"]),
         Route("/v2/deployments/invoke", endpoint("invoke", _invoke), methods=["POST"]),
         Route("/v2/deployments/stream", endpoint("stream", _stream), methods=["POST"]),
+        Route("/v2/deployments/{key_or_id}/versions", endpoint("versions", _list_versions), methods=["GET"]),
         Route("/v2/prompts", endpoint("list_prompts", _list_prompts), methods=["GET"]),
         Route("/v2/prompts/{prompt_id}", endpoint("get_prompt", _get_prompt), methods=["GET"]),
     ]
@@ -146,6 +150,19 @@ async def _list_deployments(ctx: Context) -> Response:
     return JSONResponse(copy.deepcopy(page))
 
 
+async def _list_versions(ctx: Context) -> Response:
+    key_or_id = ctx.request.path_params["key_or_id"]
+    deployment = ctx.workspace.deployment_by_key_or_id(key_or_id)
+    if deployment is None:
+        raise deployment_not_found(key_or_id)
+    versions = ctx.workspace.versions.get(deployment["key"], [])
+    variant = ctx.request.query_params.get("variant_id")
+    if variant is not None:
+        versions = [v for v in versions if v.get("variant_id") == variant]
+    page = paginate(versions, ctx.request.query_params, id_field="_id", max_limit=50, order_field="timestamp")
+    return JSONResponse(copy.deepcopy(page))
+
+
 async def _list_prompts(ctx: Context) -> Response:
     page = paginate(ctx.workspace.prompts, ctx.request.query_params, id_field="_id", max_limit=200)
     # Like the real list, items leave out the deprecated ``prompt_config`` that GET /v2/prompts/{id} returns.
@@ -168,7 +185,9 @@ def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequ
         raise deployment_not_found(request.key)
     check_variant(request.key, ctx.workspace.variant_rules.get(request.key, {}), request.context)
     config = deployment["prompt_config"]
-    messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages)
+    settings = template_settings(ctx.workspace.versions.get(request.key, []))
+    fill = template_filler(settings, ctx.workspace.references)
+    messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages, fill)
     return request, deployment, messages
 
 
@@ -203,6 +222,11 @@ async def _stream(ctx: Context) -> Response:
 
 async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bool = False) -> Response:
     request, deployment, messages = _resolve(ctx, accepts_stream_flag=accepts_stream_flag)
+    model_type = deployment["prompt_config"]["model_type"]
+    if model_type not in STREAMABLE_TYPES:
+        if force_stream or request.stream:
+            raise stream_not_supported(request.key, model_type)
+        return JSONResponse(media_body(deployment, messages, request))
     huge = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
     if huge is not None:
         ctx.record.faults.append(huge.kind)

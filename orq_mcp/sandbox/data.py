@@ -1,7 +1,8 @@
-"""The sample workspace served by the sandbox: five deployments and four prompts in orq.ai's wire shapes.
+"""The sample workspace served by the sandbox: deployments, their versions and prompts in orq.ai's wire shapes.
 
 ``support-triage`` and ``release-notes-writer`` (deployments) and ``ticket-summariser`` and ``sql-explainer``
-(prompts) are the ones shown in the API reference examples.
+(prompts) are the ones shown in the API reference examples. Template features (jinja, mustache, Skills,
+defaults) live in ``data_templates``, the image and embedding deployments in ``data_media``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .data_media import MEDIA_DEPLOYMENTS
+from .data_templates import REFUND_REPLY_PROMPT, SAMPLE_REFERENCES, TEMPLATE_DEPLOYMENTS, template_versions
 from .state import Workspace
+from .versions import make_version
 
 DOMAIN_ID = "5d3b7a9e-1c2f-4e6a-8b0d-9f1e2a3c4b5d"
 AUTHOR_ID = "0f4e8a2c-6b1d-4c9e-a7f3-2d5b8e1c0a96"
@@ -275,8 +279,27 @@ SAMPLE_DEPLOYMENTS: tuple[dict[str, Any], ...] = (
     _PRODUCT_COPYWRITER,
     _FAQ_ASSISTANT,
     _SUBJECT_LINES,
+    *TEMPLATE_DEPLOYMENTS,
+    *MEDIA_DEPLOYMENTS,
 )
-SAMPLE_PROMPTS: tuple[dict[str, Any], ...] = (_TICKET_SUMMARISER, _SQL_EXPLAINER, _TONE_REWRITER, _INVOICE_EXTRACTOR)
+SAMPLE_PROMPTS: tuple[dict[str, Any], ...] = (
+    _TICKET_SUMMARISER,
+    _SQL_EXPLAINER,
+    _TONE_REWRITER,
+    _INVOICE_EXTRACTOR,
+    REFUND_REPLY_PROMPT,
+)
+# Only chat and completion deployments can be streamed (SDK: `deployments.stream` docstring).
+STREAMABLE_DEPLOYMENTS: tuple[dict[str, Any], ...] = tuple(
+    d for d in SAMPLE_DEPLOYMENTS if d["prompt_config"]["model_type"] in ("chat", "completion")
+)
+
+_TRIAGE_VARIABLES: list[dict[str, Any]] = [
+    {"key": "company_name", "description": "Your company's name, as the customer knows it"},
+    {"key": "language", "description": "Language of the reply"},
+    {"key": "customer_name", "description": "Who wrote the ticket", "is_pii": True},
+    {"key": "ticket_body", "description": "The ticket text"},
+]
 
 # Variant routing: a request whose ``context`` names an attribute listed here must use one of the allowed values.
 SAMPLE_VARIANT_RULES: dict[str, dict[str, list[str]]] = {
@@ -290,4 +313,25 @@ def sample_workspace() -> Workspace:
         deployments=copy.deepcopy(list(SAMPLE_DEPLOYMENTS)),
         prompts=copy.deepcopy(list(SAMPLE_PROMPTS)),
         variant_rules=copy.deepcopy(SAMPLE_VARIANT_RULES),
+        versions=sample_versions(),
+        references=dict(SAMPLE_REFERENCES),
     )
+
+
+def sample_versions() -> dict[str, list[dict[str, Any]]]:
+    """One live version per deployment; support-triage also has an older one and a newer draft."""
+    versions = {d["key"]: [make_version(d)] for d in SAMPLE_DEPLOYMENTS}
+    versions.update(template_versions())
+    versions["support-triage"] = [
+        make_version(_SUPPORT_TRIAGE, variables=_TRIAGE_VARIABLES),
+        make_version(_SUPPORT_TRIAGE, status="published", version="v3", timestamp="2025-03-20T10:00:00.000Z"),
+        make_version(
+            _SUPPORT_TRIAGE,
+            engine="jinja",
+            status="draft",
+            version="v5",
+            timestamp="2025-04-10T08:00:00.000Z",
+            variables=[{"key": "language", "value": "Dutch", "description": "Draft: not live"}],
+        ),
+    ]
+    return versions

@@ -19,7 +19,9 @@ FaultKind = Literal[
     "huge_response",
     "hang",
 ]
-ROUTES: Final = frozenset({"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt"})
+ROUTES: Final = frozenset(
+    {"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt", "versions"}
+)
 
 # Kinds that replace or delay the whole response; taken right after authentication.
 REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", "hang"})

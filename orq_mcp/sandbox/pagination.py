@@ -13,9 +13,14 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def paginate(
-    items: Sequence[dict[str, Any]], query: Mapping[str, str], *, id_field: str, max_limit: int
+    items: Sequence[dict[str, Any]],
+    query: Mapping[str, str],
+    *,
+    id_field: str,
+    max_limit: int,
+    order_field: str = "created",
 ) -> dict[str, Any]:
-    """Return ``{"object": "list", "data": [...], "has_more": bool}``, newest first by ``created``.
+    """Return ``{"object": "list", "data": [...], "has_more": bool}``, newest first by ``order_field``.
 
     ``starting_after`` returns the items strictly after (older than) the cursor, ``ending_before`` the last
     ``limit`` items strictly before (newer than) it. ``has_more`` looks in the direction of travel.
@@ -24,7 +29,7 @@ def paginate(
     after, before = query.get("starting_after"), query.get("ending_before")
     if after is not None and before is not None:
         raise bad_request("'starting_after' and 'ending_before' cannot be used together", code="invalid_request")
-    ordered = sorted(items, key=lambda item: (item.get("created", ""), item.get(id_field, "")), reverse=True)
+    ordered = sorted(items, key=lambda item: (item.get(order_field, ""), item.get(id_field, "")), reverse=True)
     ids = [item.get(id_field) for item in ordered]
     if after is not None:
         candidates = ordered[_cursor_index(ids, after, "starting_after") + 1 :]

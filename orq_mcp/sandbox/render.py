@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from .errors import variant_not_resolved
@@ -34,16 +34,19 @@ def render_text(text: str, inputs: Mapping[str, Any]) -> str:
     return VARIABLE.sub(lambda match: lookup(inputs, match.group(1)), text)
 
 
-def render_message(message: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``message`` with variables replaced in string content and in ``text`` parts."""
+Fill = Callable[[str, Mapping[str, Any]], str]
+
+
+def render_message(message: Mapping[str, Any], inputs: Mapping[str, Any], fill: Fill = render_text) -> dict[str, Any]:
+    """A copy of ``message`` with variables replaced (by ``fill``) in string content and in ``text`` parts."""
     rendered = copy.deepcopy(dict(message))
     content = rendered.get("content")
     if isinstance(content, str):
-        rendered["content"] = render_text(content, inputs)
+        rendered["content"] = fill(content, inputs)
     elif isinstance(content, list):
         for part in content:
             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                part["text"] = render_text(part["text"], inputs)
+                part["text"] = fill(part["text"], inputs)
     return rendered
 
 
@@ -52,10 +55,11 @@ def assemble_messages(
     inputs: Mapping[str, Any],
     prefix_messages: list[dict[str, Any]],
     messages: list[dict[str, Any]],
+    fill: Fill = render_text,
 ) -> list[dict[str, Any]]:
     """Configured system/developer messages, then ``prefix_messages``, the other configured messages, then
     ``messages``. Only the configured (template) messages are rendered; request messages are sent verbatim."""
-    rendered = [render_message(message, inputs) for message in configured]
+    rendered = [render_message(message, inputs, fill) for message in configured]
     leading = [m for m in rendered if m.get("role") in _LEADING_ROLES]
     rest = [m for m in rendered if m.get("role") not in _LEADING_ROLES]
     return [*leading, *copy.deepcopy(prefix_messages), *rest, *copy.deepcopy(messages)]

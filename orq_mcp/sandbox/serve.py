@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .app import create_app
 from .state import EmulatorState
@@ -22,9 +23,9 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def _config(state: EmulatorState, host: str, port: int) -> uvicorn.Config:
+def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(state),
+        app,
         host=host,
         port=port,
         lifespan="off",
@@ -43,10 +44,17 @@ async def _serve(server: uvicorn.Server) -> None:
         raise RuntimeError(f"uvicorn stopped during startup (exit code {exc.code})") from None
 
 
-@contextlib.asynccontextmanager
-async def serve_emulator(state: EmulatorState, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+def serve_emulator(
+    state: EmulatorState, host: str = "127.0.0.1", port: int = 0
+) -> contextlib.AbstractAsyncContextManager[str]:
     """Serve ``state`` from a task in the running (asyncio) event loop; yields ``http://host:port``."""
-    server = _EmbeddedServer(_config(state, host, port))
+    return serve_app(create_app(state), host, port)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI app (the emulator, a transcript replay) the same way; yields ``http://host:port``."""
+    server = _EmbeddedServer(_config(app, host, port))
     task = asyncio.get_running_loop().create_task(_serve(server), name="orq-emulator")
     try:
         while not server.started:

@@ -18,9 +18,15 @@ class Workspace:
     deployments: list[dict[str, Any]] = field(default_factory=list)
     prompts: list[dict[str, Any]] = field(default_factory=list)
     variant_rules: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Saved versions per deployment key (engine, declared variables), and what Skill/snippet references expand to.
+    versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
 
     def deployment(self, key: str) -> dict[str, Any] | None:
         return next((d for d in self.deployments if d.get("key") == key), None)
+
+    def deployment_by_key_or_id(self, key_or_id: str) -> dict[str, Any] | None:
+        return self.deployment(key_or_id) or next((d for d in self.deployments if d.get("id") == key_or_id), None)
 
     def prompt(self, prompt_id: str) -> dict[str, Any] | None:
         return next((p for p in self.prompts if p.get("_id") == prompt_id), None)

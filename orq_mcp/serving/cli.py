@@ -10,6 +10,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 
 from orq_mcp import __version__
 from orq_mcp.orq.redact import RedactingFilter, Redactor
-from orq_mcp.serving.commands import CLIENTS, check, print_config
+from orq_mcp.serving.commands import CLIENTS, LiveCheck, check, live_check, print_config
 from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
 
 if TYPE_CHECKING:
@@ -68,7 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="{serve,check,config}")
     _add_options(commands.add_parser("serve", help="run the MCP server (the default)"))
-    _add_options(commands.add_parser("check", help="verify the API key and connectivity, show what is there"))
+    check_parser = commands.add_parser("check", help="verify the API key and connectivity, show what is there")
+    _add_options(check_parser)
+    check_parser.add_argument(
+        "--live", action="store_true", help="probe orq's API with mock_response calls (no model cost) and report"
+    )
+    check_parser.add_argument("--record", type=Path, metavar="FILE", help="with --live: save the JSON transcript")
+    check_parser.add_argument("--deployment", metavar="KEY", help="with --live: the chat deployment to probe")
     config = commands.add_parser("config", help="print a config block for an MCP client")
     config.add_argument("client", choices=CLIENTS)
     _add_options(config)
@@ -101,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Set ORQ_API_KEY in this server's env in your MCP client's config, or run with --sandbox."
         )
     if command == "check":
-        return anyio.run(run_check, settings)
+        live = LiveCheck(args.record, args.deployment) if args.live else None
+        return anyio.run(run_check, settings, live)
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings)
     return 0
@@ -116,10 +124,12 @@ def _launch_args(flags: dict[str, object]) -> list[str]:
     return args
 
 
-async def run_check(settings: Settings) -> int:
+async def run_check(settings: Settings, live: LiveCheck | None = None) -> int:
     async with AsyncExitStack() as stack:
         if settings.sandbox:
             settings = await stack.enter_async_context(sandbox(settings))
+        if live is not None:
+            return await live_check(settings, live, sys.stdout)
         return await check(settings, sys.stdout)
 
 

@@ -6,11 +6,15 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx2
+
 from orq_mcp.orq.client import OrqClient, create_http_client
 from orq_mcp.orq.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
+from orq_mcp.orq.probe import run_probe
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.settings import Settings
 
@@ -76,6 +80,42 @@ class ScrubbedWriter:
 
     def flush(self) -> None:
         self._out.flush()
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    record: Path | None = None
+    deployment: str | None = None
+
+
+async def live_check(settings: Settings, live: LiveCheck, out: TextIO) -> int:
+    """`check --live`: record what orq does on the open questions, with mock_response calls only."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    out = ScrubbedWriter(out, Redactor([key]))  # findings quote orq's answers
+    print(f"Probing orq at {settings.base_url} (mock_response calls: no model cost) ...", file=out)
+    async with create_http_client(settings.base_url, settings.timeouts) as http:
+        try:
+            transcript = await run_probe(http, key, live.deployment)
+        except httpx2.HTTPError:
+            print("FAILED: could not talk to orq. Check your network and ORQ_BASE_URL.", file=out)
+            return 1
+    if live.record is not None:
+        transcript.save(live.record)
+    listed = transcript.exchange("list_deployments")
+    if listed is None or listed.status != 200:
+        status = listed.status if listed else "none"
+        print(f"FAILED: listing deployments answered HTTP {status}. Check ORQ_API_KEY.", file=out)
+        return 1
+    if transcript.deployment is None:
+        which = f"'{live.deployment}'" if live.deployment else "a chat or completion deployment"
+        print(f"FAILED: found no {which} in the first 50 deployments to probe.", file=out)
+        return 1
+    print(f"  deployment: {transcript.deployment}", file=out)
+    for name, value in transcript.findings.items():
+        print(f"  {name}: {json.dumps(value)}", file=out)
+    saved = f" Transcript saved to {live.record}." if live.record else " Add --record FILE to keep the transcript."
+    print(f"OK: probe finished.{saved}", file=out)
+    return 0
 
 
 def _first(names: list[str]) -> str:

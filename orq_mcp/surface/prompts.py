@@ -24,7 +24,7 @@ from mcp_types import Prompt as MCPPrompt
 
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.models import Prompt
-from orq_mcp.orq.templates import PLACEHOLDER, find_variables, message_texts
+from orq_mcp.orq.templates import find_variables, message_texts, render
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.tenant import Caller, Tenant, Unresolved
 from orq_mcp.surface.tool_errors import explain
@@ -90,7 +90,7 @@ def _render(prompt: Prompt, arguments: dict[str, str]) -> list[PromptMessage]:
         if message.role == "tool":
             continue
         text = "".join(message_texts([message]))
-        text = PLACEHOLDER.sub(lambda m: str(arguments.get(m.group(1), m.group(0))), text)
+        text = render(text, arguments)
         role = "assistant" if message.role == "assistant" else "user"
         rendered.append(PromptMessage(role=role, content=TextContent(type="text", text=text)))
     return rendered

@@ -1,0 +1,116 @@
+"""`orq-mcp check --live`: ask the real orq API the questions its SDKs leave open, at no model cost.
+
+Every invocation carries `invoke_options.mock_response` (SDK: orq skips the model, logs nothing and
+bills nothing); `get_config` and the lists call no model at all. The raw answers are kept in a
+`Transcript` (key scrubbed), so maintainers can compare orq with the emulator and replay them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx2
+
+from orq_mcp import __version__
+from orq_mcp.orq.models import Message
+from orq_mcp.orq.redact import Redactor
+from orq_mcp.orq.templates import find_variables
+from orq_mcp.orq.transcript import Exchange, Transcript, analyse
+
+# Long enough to be streamed in several pieces, with repeats that tell delta from cumulative content
+# ("6","66","6" is ambiguous to a guesser; see issue 10).
+MOCK_RESPONSE = (
+    "6 66 6 ha haha! This sentence is the orq-mcp live check: no model was called, and each streamed piece "
+    "of it shows whether orq sends new text or everything so far."
+)
+MAX_BODY_BYTES = 1024 * 1024
+# One exchange may take this long in all (a mock answer is fast; a stream that never ends must not hang us).
+EXCHANGE_SECONDS = 60.0
+UNKNOWN_KEY = "orq-mcp-probe-no-such-deployment"
+_STREAMED_TYPES = ("chat", "completion")
+
+
+class Recorder:
+    def __init__(self, http: httpx2.AsyncClient, api_key: str, exchange_seconds: float = EXCHANGE_SECONDS) -> None:
+        self._http = http
+        self._exchange_seconds = exchange_seconds
+        self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
+        self._scrub = Redactor([api_key.removeprefix("Bearer ")])
+        self.exchanges: list[Exchange] = []
+
+    async def send(
+        self, name: str, method: str, path: str, *, body: dict[str, Any] | None = None, sse: bool = False
+    ) -> Exchange:
+        headers = {"Authorization": self._auth, "Accept": "text/event-stream" if sse else "application/json"}
+        raw, status, content_type = bytearray(), 0, ""
+        with anyio.move_on_after(self._exchange_seconds) as scope:
+            async with self._http.stream(method, path, json=body, headers=headers) as response:
+                status = response.status_code
+                content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+                async for piece in response.aiter_bytes():
+                    raw += piece
+                    if len(raw) > MAX_BODY_BYTES:
+                        break
+        text = self._scrub.text(raw.decode("utf-8", errors="replace"))
+        complete = not scope.cancelled_caught and len(raw) <= MAX_BODY_BYTES
+        exchange = Exchange(name, method, path, self._scrub.value(body), status, content_type, text, complete)
+        self.exchanges.append(exchange)
+        return exchange
+
+
+async def run_probe(
+    http: httpx2.AsyncClient, api_key: str, deployment: str | None = None, exchange_seconds: float = EXCHANGE_SECONDS
+) -> Transcript:
+    """Record one transcript. `deployment` picks the chat deployment to use (default: the first one)."""
+    recorder = Recorder(http, api_key, exchange_seconds)
+    listed = await recorder.send("list_deployments", "GET", "/v2/deployments?limit=50")
+    items = _items(listed)
+    chat = _pick(items, deployment)
+    transcript = Transcript(__version__, datetime.now(UTC).isoformat(timespec="seconds"), None, MOCK_RESPONSE)
+    if chat is not None:
+        transcript.deployment = chat["key"]
+        await _probe_chat(recorder, chat)
+    other = next((d for d in items if _model_type(d) not in _STREAMED_TYPES), None)
+    if other is not None:
+        body = {"key": other["key"], "stream": True, "invoke_options": {"mock_response": MOCK_RESPONSE}}
+        await recorder.send("stream_non_chat", "POST", "/v2/deployments/stream", body=body, sse=True)
+    transcript.exchanges = recorder.exchanges
+    transcript.findings = analyse(transcript)
+    return transcript
+
+
+async def _probe_chat(recorder: Recorder, deployment: dict[str, Any]) -> None:
+    key = deployment["key"]
+    messages = [Message.model_validate(m) for m in deployment.get("prompt_config", {}).get("messages") or []]
+    inputs = {name: f"probe-value-{i}" for i, name in enumerate(find_variables(messages))}
+    mock = {"key": key, "inputs": inputs, "invoke_options": {"mock_response": MOCK_RESPONSE, "include_usage": True}}
+    await recorder.send("versions", "GET", f"/v2/deployments/{quote(key, safe='')}/versions?limit=1")
+    await recorder.send("get_config", "POST", "/v2/deployments/get_config", body={"key": key, "inputs": inputs})
+    await recorder.send("stream", "POST", "/v2/deployments/stream", body={**mock, "stream": True}, sse=True)
+    await recorder.send("invoke", "POST", "/v2/deployments/invoke", body={**mock, "stream": False})
+    await recorder.send("invoke_stream_flag", "POST", "/v2/deployments/invoke", body={**mock, "stream": True}, sse=True)
+    unknown = {**mock, "key": UNKNOWN_KEY, "stream": True}
+    await recorder.send("stream_unknown_key", "POST", "/v2/deployments/stream", body=unknown, sse=True)
+
+
+def _items(listed: Exchange) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(listed.body).get("data") if listed.status == 200 else None
+    except (ValueError, AttributeError):
+        data = None
+    return [d for d in data or [] if isinstance(d, dict) and isinstance(d.get("key"), str)]
+
+
+def _pick(items: list[dict[str, Any]], wanted: str | None) -> dict[str, Any] | None:
+    if wanted is not None:
+        return next((d for d in items if d["key"] == wanted), None)
+    return next((d for d in items if _model_type(d) in _STREAMED_TYPES), None)
+
+
+def _model_type(deployment: dict[str, Any]) -> str | None:
+    config = deployment.get("prompt_config")
+    return config.get("model_type") if isinstance(config, dict) else None

@@ -1,0 +1,84 @@
+"""What ``/invoke`` answers for non-chat deployments (images, embeddings, other modalities).
+
+The SDK's ``DeploymentInvokeResponseBody`` (4.17) knows three message types: ``content``, ``tool_calls`` and
+``image`` (``{type, role, url}``), and ``object`` is chat, completion or image. An image with
+``format: b64_json`` is sent as a ``data:`` URI in ``url`` [EMU: the SDK has no other field for it].
+An embedding has no typed place at all: the emulator returns no choices and the vectors in
+``provider_response`` in orq's own embeddings shape (``CreateEmbeddingResponseBody``) [EMU].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any, Final
+
+from .errors import ApiError, envelope
+from .ids import iso_now
+from .payloads import Generation
+from .render import message_text
+from .validation import DeploymentRequest
+
+STREAMABLE_TYPES: Final = frozenset({"chat", "completion"})
+# A 1x1 PNG: stands in for generated image data.
+PNG_BASE64: Final = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+EMBEDDING_DIMENSIONS: Final = 8
+
+
+def stream_not_supported(key: str, model_type: str) -> ApiError:
+    """[INFER] The SDK documents streaming for chat and completion only; the status orq uses is not documented.
+    400 is the SDK's first declared 4XX for the stream operation's bad requests."""
+    message = (
+        f"Deployment '{key}' has model type '{model_type}': streaming is only supported for chat and completion "
+        "deployments. Use /v2/deployments/invoke without stream."
+    )
+    return ApiError(400, envelope(message, "invalid_request_body"))
+
+
+def media_body(
+    deployment: dict[str, Any], messages: list[dict[str, Any]], request: DeploymentRequest
+) -> dict[str, Any]:
+    config = deployment["prompt_config"]
+    model_type = config["model_type"]
+    prompt = "\n".join(message_text(m) for m in messages)
+    kind = "image" if model_type == "image" else "completion"
+    body = Generation(model=config["model"], provider=config["provider"], object=kind).envelope(is_final=True)
+    body["finalized"] = iso_now()
+    body["provider_response"] = None
+    if request.mock_response is not None:
+        message = {"type": "content", "role": "assistant", "content": request.mock_response}
+        body["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
+    elif model_type == "image":
+        count = int((config.get("model_parameters") or {}).get("numImages") or 1)
+        body["choices"] = [_image_choice(i, config, prompt) for i in range(count)]
+    else:
+        body["choices"] = []
+        body["provider_response"] = _embeddings(config["model"], prompt) if model_type == "embedding" else {}
+    if request.include_usage:
+        tokens = len(prompt.split())
+        body["usage"] = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
+    return body
+
+
+def _image_choice(index: int, config: dict[str, Any], prompt: str) -> dict[str, Any]:
+    if (config.get("model_parameters") or {}).get("format") == "b64_json":
+        url = f"data:image/png;base64,{PNG_BASE64}"
+    else:
+        url = f"https://images.orq-sandbox.invalid/{_digest(prompt, index).hex()[:16]}.png"
+    return {"index": index, "message": {"type": "image", "role": "assistant", "url": url}, "finish_reason": "stop"}
+
+
+def _embeddings(model: str, text: str) -> dict[str, Any]:
+    raw = _digest(text, 0)
+    vector = [round(struct.unpack_from(">h", raw, 2 * i)[0] / 32768, 6) for i in range(EMBEDDING_DIMENSIONS)]
+    tokens = len(text.split())
+    return {
+        "object": "list",
+        "model": model,
+        "data": [{"object": "embedding", "index": 0, "embedding": vector}],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def _digest(text: str, index: int) -> bytes:
+    return hashlib.sha256(f"{index}:{text}".encode()).digest()

@@ -1,0 +1,77 @@
+"""Deployment versions (``GET /v2/deployments/{key_or_id}/versions``, SDK 4.17 ``ListDeploymentVersionsData``).
+
+A version carries what the deployment list leaves out: the template ``settings.engine`` (text, jinja,
+mustache) and the declared ``variables`` with their default ``value``, ``description`` and ``is_pii``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .engines import TemplateSettings
+from .render import VARIABLE, message_text
+
+VARIANT_ID = "01JQ0V4R1A2N3T4D5E6F7G8H9J"
+
+
+def make_version(
+    deployment: Mapping[str, Any],
+    *,
+    engine: str = "text",
+    variables: Iterable[Mapping[str, Any]] | None = None,
+    status: str = "live",
+    version: str | None = None,
+    timestamp: str | None = None,
+) -> dict[str, Any]:
+    """A version of ``deployment`` in the SDK's wire shape; ``variables`` default to its placeholders."""
+    config = deployment["prompt_config"]
+    number = version or deployment["version"]
+    declared = list(variables) if variables is not None else _placeholders(config["messages"])
+    return {
+        "_id": _version_id(deployment["key"], number, status),
+        "deployment_id": deployment["id"],
+        "variant_id": VARIANT_ID,
+        "prompt_config": {
+            "model": config["model"],
+            "model_db_id": f"{config['provider']}/{config['model']}",
+            "model_type": config["model_type"],
+            "model_parameters": copy.deepcopy(config.get("model_parameters") or {}),
+            "provider": config["provider"],
+            "messages": copy.deepcopy(config["messages"]),
+            "version": number,
+        },
+        "fallbacks": [],
+        "tools": copy.deepcopy(config.get("tools") or []),
+        "variables": [{"is_pii": False, **copy.deepcopy(dict(v))} for v in declared],
+        "timestamp": timestamp or deployment["updated"],
+        "version": number,
+        "description": deployment.get("description") or "",
+        "status": status,
+        "user_id": None,
+        "settings": {"engine": engine},
+    }
+
+
+def template_settings(versions: list[dict[str, Any]]) -> TemplateSettings:
+    """What orq renders with: the newest live version (else the newest); text without any version."""
+    if not versions:
+        return TemplateSettings()
+    ordered = sorted(versions, key=lambda v: v["timestamp"], reverse=True)
+    chosen = next((v for v in ordered if v.get("status") == "live"), ordered[0])
+    defaults = {v["key"]: v["value"] for v in chosen.get("variables", []) if v.get("value") not in (None, "")}
+    return TemplateSettings(engine=(chosen.get("settings") or {}).get("engine") or "text", defaults=defaults)
+
+
+def _placeholders(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = dict.fromkeys(n for m in messages for n in VARIABLE.findall(message_text(m)) if "." not in n)
+    return [{"key": name} for name in names]
+
+
+def _version_id(key: str, number: str, status: str) -> str:
+    # Stable per (deployment, version, status), so cursors survive a restart of the sandbox.
+    digest = hashlib.sha256(f"{key}/{number}/{status}".encode()).digest()
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "01" + "".join(alphabet[b % 32] for b in digest[:24])
