@@ -39,3 +39,8 @@ async def wait_until(predicate: Callable[[], object], within: float) -> bool:
             return True
         await anyio.sleep(0.01)
     return bool(predicate())
+
+
+def names(variables: list[dict[str, Any]]) -> list[str]:
+    """The names in a tool result's `variables` (each a {name, required, default?, description?} object)."""
+    return [variable["name"] for variable in variables]

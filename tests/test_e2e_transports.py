@@ -29,7 +29,7 @@ from mcp_types import INVALID_PARAMS, TextResourceContents
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from tests.conftest import API_KEY, held_open
-from tests.helpers import ok, text_of, wait_until
+from tests.helpers import names, ok, text_of, wait_until
 from tests.processes import STARTUP_TIMEOUT, HttpServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -280,7 +280,7 @@ async def test_list_deployments_paginates(
         assert pages < 10, "next_cursor never became null"
     assert keys == expected
     assert pages == -(-len(expected) // 2)
-    assert summaries["support-triage"]["variables"] == TRIAGE_VARIABLES
+    assert names(summaries["support-triage"]["variables"]) == TRIAGE_VARIABLES
     assert summaries["support-triage"]["model"] == "gpt-4o-mini"
     assert summaries["faq-assistant"]["variables"] == []
     # Each page was one upstream call with the key and the cursor passed through.
@@ -297,7 +297,7 @@ async def test_get_deployment_config_renders_inputs(client: Client, emulator_sta
     assert json.loads(text_of(result)) == config
     assert config["key"] == "support-triage"
     assert (config["provider"], config["model"], config["version"]) == ("openai", "gpt-4o-mini", "v4")
-    assert config["variables"] == TRIAGE_VARIABLES
+    assert names(config["variables"]) == TRIAGE_VARIABLES
     assert config["messages"] == [
         {
             "role": "system",

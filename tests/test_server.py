@@ -9,7 +9,7 @@ from mcp import Client, MCPError
 
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
 from tests.conftest import API_KEY
-from tests.helpers import text_of
+from tests.helpers import names, text_of
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hello"}
 NEWEST_FIRST = [d["key"] for d in sorted(sample_workspace().deployments, key=lambda d: d["created"], reverse=True)]
@@ -77,12 +77,15 @@ async def test_list_deployments_gives_compact_summaries(client: Client) -> None:
         "model": "gpt-4o-mini",
         "provider": "openai",
         "model_type": "chat",
+        "invocation": "stream",
         "version": triage["version"],
         "updated": triage["updated"],
-        "variables": ["company_name", "language", "customer_name", "ticket_body"],
+        "variables": triage["variables"],
     }
+    assert names(triage["variables"]) == ["company_name", "language", "customer_name", "ticket_body"]
+    assert all(set(v) <= {"name", "required", "default", "description"} for v in triage["variables"])
     copywriter = next(d for d in page["deployments"] if d["key"] == "product-copywriter")
-    assert copywriter["variables"] == ["audience", "product_name", "features"]  # {{ spaced }} braces count
+    assert names(copywriter["variables"]) == ["audience", "product_name", "features"]  # {{ spaced }} braces count
 
 
 async def test_list_deployments_cursor_walks_every_page(client: Client) -> None:
@@ -110,7 +113,7 @@ async def test_list_deployments_bad_arguments(client: Client) -> None:
 
 async def test_get_deployment_config_renders_and_lists_variables(client: Client) -> None:
     config = await call_ok(client, "get_deployment_config", {"key": "support-triage", "inputs": TICKET})
-    assert config["variables"] == ["company_name", "language", "customer_name", "ticket_body"]
+    assert names(config["variables"]) == ["company_name", "language", "customer_name", "ticket_body"]
     assert config["messages"][0]["content"].startswith("You are the support assistant for Acme Bikes.")
     assert config["tools"][0]["function"]["name"] == "lookup_order"
     assert (config["provider"], config["model"], config["type"]) == ("openai", "gpt-4o-mini", "chat")

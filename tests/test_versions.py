@@ -18,7 +18,7 @@ from orq_mcp.orq.variables import CONCURRENCY, placeholders, variables_by_key, v
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.data_templates import SAMPLE_REFERENCES
 from tests.conftest import API_KEY
-from tests.helpers import ok
+from tests.helpers import names, ok
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -152,7 +152,7 @@ async def test_prompts_and_list_deployments_leave_skills_alone(emulator: Emulato
         assert texts == ["{{skill.refund-policy}}\n{{ snippet.signature }}", "Order NL-20391: draft a reply."]
         page = ok(await client.call_tool("list_deployments", {"limit": 50}))
         refund_assistant = next(d for d in page["deployments"] if d["key"] == "refund-assistant")
-        assert refund_assistant["variables"] == ["customer_name", "question", "store"]
+        assert names(refund_assistant["variables"]) == ["customer_name", "question", "store"]
 
 
 async def test_a_whole_catalog_is_annotated_a_few_at_a_time(orq: OrqClient) -> None:

@@ -8,6 +8,7 @@ model, so its schema and its errors come from the same path as the fixed tools'.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from orq_mcp.orq.models import Deployment
-from orq_mcp.orq.templates import find_variables
+from orq_mcp.orq.templates import Variable
 from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.naming import unique_names
@@ -50,7 +51,7 @@ class Turn(BaseModel):
 class DeploymentTool:
     name: str
     key: str
-    variables: tuple[str, ...]
+    variables: tuple[Variable, ...]
     arguments: type[BaseModel]
     definition: MCPTool
 
@@ -58,10 +59,11 @@ class DeploymentTool:
         allowed = {field.alias or name for name, field in self.arguments.model_fields.items()}
         if unknown := sorted(set(arguments) - allowed):
             raise unknown_arguments(self.name, unknown, allowed)
-        if missing := [v for v in self.variables if arguments.get(v) is None]:
-            answered = await ask_for_inputs(ctx, self.key, [Wanted(v) for v in missing]) if can_ask(ctx) else None
+        if missing := [v for v in self.variables if v.required and arguments.get(v.name) is None]:
+            wanted = [Wanted(v.name, v.description, v.default) for v in missing]
+            answered = await ask_for_inputs(ctx, self.key, wanted) if can_ask(ctx) else None
             if answered is None:  # no form, or the user would not fill it in: refuse rather than call orq
-                raise missing_inputs(self.key, missing)
+                raise missing_inputs(self.key, [v.name for v in missing])
             if isinstance(answered, InputRequiredResult):
                 return answered
             arguments = {**arguments, **answered}
@@ -75,7 +77,8 @@ class DeploymentTool:
             raise ToolError(invalid_arguments(self.name, exc)) from None
         turns: list[Turn] | None = getattr(parsed, "messages", None)
         messages = [ChatMessage(role=t.role, content=t.content) for t in turns] if turns else None
-        return {v: getattr(parsed, _field(v)) for v in self.variables}, messages
+        given = {v.name: getattr(parsed, _field(v.name)) for v in self.variables}
+        return {name: value for name, value in given.items() if value is not None}, messages
 
 
 async def exposed_tools(tenant: Tenant, deployments: list[Deployment] | None = None) -> dict[str, DeploymentTool]:
@@ -87,7 +90,8 @@ async def exposed_tools(tenant: Tenant, deployments: list[Deployment] | None = N
     cache = tenant.exposed_cache
     if cache.get("source") is not deployments:  # rebuilt only when the cached list is replaced
         chosen = [d for d in deployments if tenant.settings.exposes(d.key)]
-        cache.update(source=deployments, tools=deployment_tools(chosen, STATIC_TOOL_NAMES))
+        known = await tenant.variables_of(chosen)
+        cache.update(source=deployments, tools=deployment_tools(chosen, known, STATIC_TOOL_NAMES))
         _warn_past_budget(cache, len(chosen))
     tools: dict[str, DeploymentTool] = cache["tools"]
     return tools
@@ -109,7 +113,9 @@ def _warn_past_budget(cache: dict[str, Any], count: int) -> None:
         )
 
 
-def deployment_tools(deployments: Iterable[Deployment], reserved: Iterable[str]) -> dict[str, DeploymentTool]:
+def deployment_tools(
+    deployments: Iterable[Deployment], variables: dict[str, list[Variable]], reserved: Iterable[str]
+) -> dict[str, DeploymentTool]:
     """The tools for these deployments, by tool name.
 
     They return what invoke_deployment returns, structured content included, but publish no
@@ -118,13 +124,12 @@ def deployment_tools(deployments: Iterable[Deployment], reserved: Iterable[str])
     """
     deployments = list(deployments)
     names = unique_names((d.key for d in deployments), reserved)
-    tools = (_tool(names[d.key], d) for d in deployments)
+    tools = (_tool(names[d.key], d, variables[d.key]) for d in deployments)
     return {tool.name: tool for tool in tools}
 
 
-def _tool(name: str, deployment: Deployment) -> DeploymentTool:
+def _tool(name: str, deployment: Deployment, variables: list[Variable]) -> DeploymentTool:
     config = deployment.prompt_config
-    variables = tuple(find_variables(config.messages))
     model = _arguments_model(name, variables)
     summary = deployment.description.strip().rstrip(".") or f"Runs the orq deployment '{deployment.key}'"
     served_by = "/".join(part for part in (config.provider, config.model) if part)
@@ -137,18 +142,23 @@ def _tool(name: str, deployment: Deployment) -> DeploymentTool:
         name=name,
         title=deployment.key,
         description=description,
-        input_schema={**schema, "required": list(variables), "additionalProperties": False},
+        input_schema={**schema, "required": [v.name for v in variables if v.required], "additionalProperties": False},
         annotations=INVOKE,
     )
-    return DeploymentTool(name, deployment.key, variables, model, definition)
+    return DeploymentTool(name, deployment.key, tuple(variables), model, definition)
 
 
-def _arguments_model(name: str, variables: tuple[str, ...]) -> type[BaseModel]:
-    """One required string per variable, plus optional chat turns unless a variable is called `messages`."""
-    fields: dict[str, Any] = {
-        _field(v): (str, Field(alias=v, description=f"Fills {{{{{v}}}}} in the prompt.")) for v in variables
-    }
-    if "messages" not in variables:
+def _arguments_model(name: str, variables: list[Variable]) -> type[BaseModel]:
+    """A string per variable (required unless orq has a default), plus chat turns unless a variable is `messages`."""
+    fields: dict[str, Any] = {}
+    for v in variables:
+        about = v.description or f"Fills {{{{{v.name}}}}} in the prompt."
+        if v.required:
+            fields[_field(v.name)] = (str, Field(alias=v.name, description=about))
+        else:
+            default = f" Optional: orq uses {json.dumps(v.default, ensure_ascii=False)} when omitted."
+            fields[_field(v.name)] = (str | None, Field(None, alias=v.name, description=about + default))
+    if "messages" not in {v.name for v in variables}:
         fields["messages"] = (list[Turn] | None, Field(None, description=MESSAGES_DESCRIPTION))
     config = ConfigDict(extra="forbid", populate_by_name=False, defer_build=True)
     return create_model(f"{name}_arguments", __config__=config, **fields)

@@ -6,18 +6,41 @@ model and as `structuredContent` for the application.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt
+from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.streaming import Completion
-from orq_mcp.orq.templates import find_variables
+from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json, fit_text
 
 # Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
 _FIT_ROUNDS = 8
+
+
+class VariableInfo(BaseModel):
+    """One {{variable}} of a prompt: what to pass in `inputs`."""
+
+    name: str
+    required: bool = Field(description="False when orq fills it from a default.")
+    default: Any = Field(None, exclude_if=lambda value: value is None)
+    description: str | None = Field(None, exclude_if=lambda value: value is None)
+
+    @classmethod
+    def of(cls, variable: Variable) -> VariableInfo:
+        return cls(
+            name=variable.name,
+            required=variable.required,
+            default=variable.default,
+            description=variable.description,
+        )
+
+
+def variable_infos(variables: list[Variable]) -> list[VariableInfo]:
+    return [VariableInfo.of(v) for v in variables]
 
 
 class DeploymentSummary(BaseModel):
@@ -26,12 +49,15 @@ class DeploymentSummary(BaseModel):
     model: str
     provider: str
     model_type: str | None
+    invocation: Literal["stream", "invoke"] = Field(
+        description="stream: the text streams as progress (chat, completion); invoke: one answer (image, ...)."
+    )
     version: str
     updated: str | None
-    variables: list[str] = Field(description="The prompt's {{variables}}: supply each in `inputs`.")
+    variables: list[VariableInfo] = Field(description="The prompt's {{variables}}: supply them in `inputs`.")
 
     @classmethod
-    def of(cls, deployment: Deployment) -> DeploymentSummary:
+    def of(cls, deployment: Deployment, variables: list[Variable]) -> DeploymentSummary:
         config = deployment.prompt_config
         return cls(
             key=deployment.key,
@@ -39,9 +65,10 @@ class DeploymentSummary(BaseModel):
             model=config.model,
             provider=config.provider,
             model_type=config.model_type,
+            invocation=invocation_mode(config.model_type),
             version=deployment.version,
             updated=deployment.updated,
-            variables=find_variables(config.messages),
+            variables=variable_infos(variables),
         )
 
 
@@ -59,10 +86,10 @@ class DeploymentConfigResult(BaseModel):
     messages: list[dict[str, Any]] = Field(description="The prompt messages, with any given inputs filled in.")
     parameters: dict[str, Any]
     tools: list[dict[str, Any]]
-    variables: list[str] = Field(description="The prompt's {{variables}}: supply each in `inputs` when invoking.")
+    variables: list[VariableInfo] = Field(description="The prompt's {{variables}}: supply them in `inputs`.")
 
     @classmethod
-    def of(cls, key: str, config: DeploymentConfig, variables: list[str]) -> DeploymentConfigResult:
+    def of(cls, key: str, config: DeploymentConfig, variables: list[Variable]) -> DeploymentConfigResult:
         return cls(
             key=key,
             provider=config.provider,
@@ -72,7 +99,7 @@ class DeploymentConfigResult(BaseModel):
             messages=[m.model_dump(exclude_none=True) for m in config.messages],
             parameters=config.parameters,
             tools=config.tools,
-            variables=variables,
+            variables=variable_infos(variables),
         )
 
 

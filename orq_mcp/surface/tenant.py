@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ from orq_mcp.orq.client import OrqClient
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.models import Deployment, Prompt
 from orq_mcp.orq.redact import Redactor
+from orq_mcp.orq.templates import Variable
+from orq_mcp.orq.variables import variables_by_key
 from orq_mcp.serving.credentials import bearer_token, query_config_key
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.tool_errors import Subject
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from orq_mcp.surface.live import LiveLists
 
 MAX_TENANTS = 256
+MAX_CACHED_VERSIONS = 10_000
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
 CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
 CONFIG_KEY_HINT = "Check the orqApiKey in this connection's configuration."
@@ -64,6 +67,8 @@ class Tenant:
     live: LiveLists | None = None
     # Per-deployment tools built from the last deployment list seen (see exposed.py).
     exposed_cache: dict[str, Any] = field(default_factory=dict)
+    # Each deployment version's variables: reading them costs an orq call, and a version never changes.
+    variables_cache: dict[tuple[str, str, str | None], list[Variable]] = field(default_factory=dict)
 
     def allows(self, key: str) -> bool:
         """Whether the deployment allow-list (ORQ_DEPLOYMENTS) lets agents see this deployment."""
@@ -83,6 +88,16 @@ class Tenant:
         except OrqError:
             return []  # a hint is a nicety; the error it decorates matters more
         return difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
+
+    async def variables_of(self, deployments: Sequence[Deployment]) -> dict[str, list[Variable]]:
+        """Each deployment's variables (defaults and descriptions from its live version), read once per version."""
+        unread = [d for d in deployments if _version_of(d) not in self.variables_cache]
+        if unread:
+            if len(self.variables_cache) + len(unread) > MAX_CACHED_VERSIONS:
+                self.variables_cache.clear()  # bounded: a workspace this large re-reads what it uses
+            read = await variables_by_key(self.orq, unread)
+            self.variables_cache.update({_version_of(d): read[d.key] for d in unread})
+        return {d.key: self.variables_cache[_version_of(d)] for d in deployments}
 
     def subject(self, kind: str, name: str | None = None) -> Subject:
         return Subject(kind=kind, name=name, key_hint=self.key_hint)
@@ -158,6 +173,10 @@ class TenantPerKey:
 def keyless() -> OneTenant:
     """A server started without a key: it lists what it offers, and every call says where the key goes."""
     return OneTenant(Unresolved(NO_KEY, Redactor([])))
+
+
+def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:
+    return deployment.key, deployment.version, deployment.updated
 
 
 def _server_keys(settings: Settings) -> list[str]:

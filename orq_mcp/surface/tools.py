@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
-from orq_mcp.orq.templates import find_variables
+from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
 from orq_mcp.surface.paging import InvalidCursor, page_after
@@ -118,7 +118,8 @@ async def list_deployments(
         raise _list_error(exc, cursor, "list_deployments", tenant.subject("page")) from None
     except InvalidCursor:
         raise _bad_cursor("list_deployments", "it names no deployment") from None
-    summaries = [DeploymentSummary.of(d) for d in deployments]
+    known = await tenant.variables_of(deployments)
+    summaries = [DeploymentSummary.of(d, known[d.key]) for d in deployments]
     count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), _one_copy(tenant))
     if count < len(summaries):  # the rest is one call away rather than cut mid-list
         summaries, next_cursor = summaries[:count], name(deployments[count - 1])
@@ -142,8 +143,9 @@ async def get_deployment_config(
         config = await tenant.orq.get_config(_body(key, inputs=inputs, context=context))
     except OrqError as exc:
         raise await _deployment_error(tenant, exc, key) from None
-    deployment = await _lookup(tenant, key)
-    variables = find_variables(deployment.prompt_config.messages if deployment else config.messages)
+    variables = await _variables(tenant, key)
+    if variables is None:  # unknown to the catalog (just created?): its resolved messages still tell
+        variables = [Variable(name) for name in find_variables(config.messages)]
     result = DeploymentConfigResult.of(key, config, variables)
     fitted = shrink_strings(result.model_dump(mode="json"), _one_copy(tenant))
     return tool_result(DeploymentConfigResult.model_validate(fitted))
@@ -212,14 +214,12 @@ async def _ask_for_missing(
     ctx: Context, tenant: Tenant, key: str, inputs: dict[str, Any]
 ) -> dict[str, Any] | InputRequiredResult:
     """`inputs` completed by the user through a form, when the prompt needs variables they lack."""
-    deployment = await _lookup(tenant, key)
-    variables = find_variables(deployment.prompt_config.messages) if deployment else []
-    missing = [v for v in variables if inputs.get(v) is None]
+    missing = [v for v in await _variables(tenant, key) or [] if v.required and inputs.get(v.name) is None]
     if not missing:
         return inputs
-    answered = await ask_for_inputs(ctx, key, [Wanted(v) for v in missing])
+    answered = await ask_for_inputs(ctx, key, [Wanted(v.name, v.description, v.default) for v in missing])
     if answered is None:  # declined or dismissed: orq would silently drop the text around the gaps
-        raise missing_inputs(key, missing)
+        raise missing_inputs(key, [v.name for v in missing])
     return answered if isinstance(answered, InputRequiredResult) else {**inputs, **answered}
 
 
@@ -273,11 +273,13 @@ def _progress_sender(ctx: Context) -> SendProgress:
     return send
 
 
-async def _lookup(tenant: Tenant, key: str) -> Deployment | None:
+async def _variables(tenant: Tenant, key: str) -> list[Variable] | None:
+    """The deployment's variables, or None when the catalog cannot say (they are a convenience)."""
     try:
-        return await tenant.deployment(key)
+        deployment = await tenant.deployment(key)
     except OrqError:
-        return None  # the variables are a convenience; the config itself already arrived
+        return None
+    return (await tenant.variables_of([deployment]))[key] if deployment else None
 
 
 async def _require_allowed(tenant: Tenant, key: str) -> None:
