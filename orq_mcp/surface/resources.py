@@ -32,6 +32,11 @@ async def prompt_config(key: str, ctx: Context) -> str:
         deployment = await state.deployment(ctx, key)
     except OrqError as exc:
         raise ResourceError(state.redactor_for(ctx).text(explain(exc, state.subject(ctx, "deployment", key)))) from None
+    if deployment is None and state.allows(key) and not state.workspace(ctx).deployments.complete:
+        raise ResourceError(  # a partial cache cannot prove absence (see orq/catalog.py)
+            f"Deployment '{key}' is not among the deployments this server caches (the workspace has more), so "
+            "it may still exist: get_deployment_config and invoke_deployment reach it by key."
+        )
     if deployment is None:
         raise ResourceNotFoundError(
             f"Deployment '{key}' was not found. Call list_deployments or resources/list to see the available keys."

@@ -154,6 +154,7 @@ def create_server(
                 timeouts=settings.timeouts,
                 retry=retry or settings.retry,
                 max_response_chars=settings.max_response_chars,
+                streams=settings.stream_slots(),
             )
             state = AppState(settings=settings, orq=orq)
             if settings.multi_tenant:  # each tenant's lists are fetched on demand; nothing runs in the background
