@@ -30,6 +30,7 @@ from orq_mcp.orq.streaming import _ToolCallBuilder
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.server import create_server
+from orq_mcp.surface.tool_errors import Subject, explain
 from tests.conftest import API_KEY, FAST_RETRY
 from tests.helpers import error_text, wait_until
 from tests.hostile import Reply, Request, Upstream, hostile_upstream, stall_meter
@@ -376,6 +377,21 @@ async def test_invocations_get_a_fair_bounded_share_of_the_pool(
     assert "for this API key (the limit is 3)" in refusals[0]
     assert "maximum of 5 concurrent invocations" in refusals[-1]
     assert all("retry shortly" in r for r in refusals)
+
+
+async def test_a_refused_invocation_tells_the_agent_to_retry_shortly() -> None:
+    slots = StreamSlots(total=2, per_key=1, wait=0.05)
+    async with slots.hold("a"):
+        with pytest.raises(TooManyStreamsError) as caught:
+            async with slots.hold("a"):
+                pass
+        async with slots.hold("b"):  # another key still has its share
+            assert slots.in_use == 2
+    assert slots.in_use == 0
+    message = explain(caught.value, Subject(name="faq-assistant"))
+    assert message == (
+        "Too many concurrent invocations for this API key (the limit is 1); retry shortly, once some have finished."
+    )
 
 
 def test_the_stream_caps_are_settings_below_the_pool_size() -> None:
