@@ -240,6 +240,30 @@ async def test_resources_list_over_a_cursor_loop_comes_to_an_end() -> None:
     assert sorted(names) == [f"key-{i:06d}" for i in range(100)]
 
 
+def duplicated_key(request: Request) -> Reply:
+    """250 deployments in pages of 50, where the 200th reuses the 100th's key (with its own id)."""
+    if request.path != "/v2/deployments":
+        return Reply(body=[EMPTY_PAGE])
+    after = request.query.get("starting_after")
+    start = int(after.removeprefix("dep_")) + 1 if after else 0
+    data = [{"id": f"dep_{i:06d}", "key": f"key-{99 if i == 199 else i:06d}"} for i in range(start, start + 50)]
+    return Reply(body=[json.dumps({"data": data, "has_more": start + 50 < 250}).encode()])
+
+
+async def test_resources_list_over_a_duplicated_key_comes_to_an_end() -> None:
+    with hostile_upstream(duplicated_key) as upstream:
+        server = create_server(server_settings(upstream), retry=FAST_RETRY)
+        async with Client(server) as client:
+            cursors: list[str | None] = [None]
+            for _ in range(10):  # a key standing for two items sent the walk back to the same page for ever
+                with anyio.fail_after(20):
+                    result = await client.list_resources(cursor=cursors[-1])
+                cursors.append(result.next_cursor)
+                if result.next_cursor is None:
+                    break
+    assert cursors == [None, "key-000099", "key-000200", None]
+
+
 async def test_a_workspace_larger_than_the_cache_is_marked_incomplete() -> None:
     async with catalog_at(endless_workspace) as (upstream, catalog):
         with anyio.fail_after(60):

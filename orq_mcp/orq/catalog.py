@@ -72,13 +72,13 @@ class Catalog(Generic[T]):
 
     async def _fetch_all(self) -> tuple[list[T], bool]:
         """Every item up to MAX_ITEMS, each once, and whether that is orq's whole list."""
-        items: dict[str, T] = {}  # by id: a page that repeats items adds nothing
+        items: dict[str, T] = {}  # by name, first (newest) wins: one name must not stand for two items
         seen: set[str | None] = {None}
         cursor: str | None = None
         for _ in range(MAX_PAGES):
             page = await self._fetch_page_that_fits(cursor)
             for item in page.data:
-                items.setdefault(item.id, item)
+                items.setdefault(self._name_of(item), item)
             more = page.has_more and bool(page.data)
             if len(items) > MAX_ITEMS or (more and len(items) == MAX_ITEMS):
                 logger.warning("Caching only the first %d items of a larger orq workspace.", MAX_ITEMS)
