@@ -346,7 +346,7 @@ async def test_a_deep_error_on_opening_a_stream_is_not_retried() -> None:
     assert upstream.count("/v2/deployments/stream") == 1
 
 
-async def test_resources_list_answers_a_deep_5xx_with_an_internal_error() -> None:
+async def test_resources_list_answers_a_deep_5xx_with_an_internal_error(caplog: pytest.LogCaptureFixture) -> None:
     with hostile_upstream(routes(deployments=Reply(status=500, body=[DEEP]))) as upstream:
         server = create_server(server_settings(upstream), retry=FAST_RETRY)
         async with Client(server) as client:
@@ -354,6 +354,8 @@ async def test_resources_list_answers_a_deep_5xx_with_an_internal_error() -> Non
                 await client.list_resources()
     assert caught.value.code == INTERNAL_ERROR
     assert "nested too deeply" in caught.value.message
+    assert upstream.count("/v2/deployments") == 3  # retried like any malformed read
+    assert not [r for r in caplog.records if r.exc_info]  # an upstream's garbage is no crash: no traceback
 
 
 def test_deep_tool_call_arguments_are_kept_as_text() -> None:
