@@ -61,3 +61,28 @@ async def test_oversized_events_and_endless_lines_are_refused() -> None:
         await events(b"data: " + b"x" * 100 + b"\n" + b"data: " + b"y" * 100 + b"\n\n", max_size=150)
     with pytest.raises(EventTooLarge):
         await events(b"data: ", b"z" * 200, b"z" * 200, max_size=300)
+
+
+async def test_an_endless_line_is_refused_at_the_read_that_passes_the_cap() -> None:
+    reads = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal reads
+        yield b"data: "
+        for _ in range(1000):  # bounded: 100 kB, far past the cap
+            reads += 1
+            yield b"x" * 100
+
+    with pytest.raises(EventTooLarge):
+        async for _ in read_events(endless(), 1000):
+            pass
+    assert reads == 10  # 6 + 10 x 100 characters pass 1000: nothing after that read is consumed
+
+
+async def test_the_cap_counts_the_event_so_far_and_its_unfinished_line() -> None:
+    with pytest.raises(EventTooLarge):
+        await events(b"data: " + b"a" * 600 + b"\n", b"data: " + b"b" * 500, max_size=1000)
+
+
+async def test_a_crlf_split_by_an_empty_read_is_still_one_line_end() -> None:
+    assert await events(b"data: a\r", b"", b"\n\r\n") == [Event("a")]

@@ -7,7 +7,7 @@ Nothing here knows about MCP.
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import random
 import threading
@@ -23,7 +23,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from orq_mcp import __version__
 from orq_mcp.orq.errors import (
+    DEEP_JSON,
+    BodyTooLargeError,
     InvalidResponseError,
+    InvocationTimeoutError,
     OrqConnectionError,
     OrqError,
     OrqTimeoutError,
@@ -34,11 +37,13 @@ from orq_mcp.orq.errors import (
     StreamInterruptedError,
     error_for_status,
     extract_message,
+    loads_json,
     parse_body,
 )
 from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, DeploymentVersion, Page, Prompt
 from orq_mcp.orq.outputs import Invocation, describe_invocation
 from orq_mcp.orq.redact import Redactor
+from orq_mcp.orq.slots import StreamSlots
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
 
@@ -48,6 +53,12 @@ T = TypeVar("T")
 
 # A JSON answer larger than this is not something the server could use; refuse it early.
 MAX_JSON_BYTES = 20 * 1024 * 1024
+# One page of a list (50 deployments or 200 prompts at most; the catalogs ask for fewer items when a page
+# of long prompts passes this). Parsing holds the GIL, ~70 ms per MB at worst, so a worker thread would
+# stall the event loop just the same (measured): this cap is what bounds the stall one page can cause.
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+# One SSE event (a chunk; the final one may restate the whole text) or one line of the stream.
+MAX_EVENT_CHARS = 8 * 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
 DRAIN_SECONDS = 1.0
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -59,6 +70,8 @@ class Timeouts:
     read: float = 30.0
     # Longest silence tolerated inside a stream: models may think for minutes before a token.
     stream: float = 300.0
+    # Longest a whole invocation may take, however steadily text arrives (a trickle never falls silent).
+    invoke: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -148,9 +161,13 @@ class OrqClient:
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_response_chars: int = 1_000_000,
+        streams: StreamSlots | None = None,
     ) -> None:
         self._http = http
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
+        # Shared by every client on this pool (see with_api_key), counted per key.
+        self._streams = streams if streams is not None else StreamSlots()
+        self._key_id = StreamSlots.key_id(api_key.removeprefix("Bearer "))
         # orq may quote the key back in an error; it is scrubbed before anything else reads the text.
         self._scrub = Redactor([api_key.removeprefix("Bearer ")]).text
         self._timeouts = timeouts
@@ -170,6 +187,7 @@ class OrqClient:
             retry=self._retry,
             sleep=self._sleep,
             max_response_chars=self._max_response_chars,
+            streams=self._streams,
         )
 
     # -- read operations: safe to retry ------------------------------------------------------
@@ -178,13 +196,13 @@ class OrqClient:
         self, limit: int = 10, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page[Deployment]:
         params = _page_params(limit, starting_after, ending_before)
-        return await self._get_json("/v2/deployments", Page[Deployment], params=params)
+        return await self._get_page("/v2/deployments", Deployment, limit, params)
 
     async def list_prompts(
         self, limit: int = 10, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page[Prompt]:
         params = _page_params(limit, starting_after, ending_before)
-        return await self._get_json("/v2/prompts", Page[Prompt], params=params)
+        return await self._get_page("/v2/prompts", Prompt, limit, params)
 
     async def deployment_versions(
         self, key_or_id: str, limit: int = 10, starting_after: str | None = None
@@ -192,11 +210,12 @@ class OrqClient:
         """Saved versions of a deployment, drafts included, newest first (SDK 4.17 `list_versions`)."""
         params = _page_params(limit, starting_after, None)
         path = f"/v2/deployments/{quote(key_or_id, safe='')}/versions"
-        return await self._get_json(path, Page[DeploymentVersion], params=params)
+        return await self._get_page(path, DeploymentVersion, limit, params)
 
     async def get_config(self, body: dict[str, Any]) -> DeploymentConfig:
         # get_config only resolves a template; it calls no model, so a retry costs nothing.
-        return await self._request_json("POST", "/v2/deployments/get_config", DeploymentConfig, json=body)
+        parse = functools.partial(_parse, model=DeploymentConfig)
+        return await self._request_json("POST", "/v2/deployments/get_config", parse, MAX_JSON_BYTES, json=body)
 
     # -- invoke: paid and not idempotent -----------------------------------------------------
 
@@ -204,19 +223,14 @@ class OrqClient:
         """Stream a deployment's completion, calling `on_text` with each new piece of text.
 
         On failure the raised `OrqError` carries the text received so far in `partial_text`.
+        The whole call is bounded by `Timeouts.invoke`.
         """
         accumulator = CompletionAccumulator()
         try:
-            async with self.stream(body) as chunks:
-                async for chunk in chunks:
-                    delta = accumulator.feed(chunk)
-                    if accumulator.length > self._max_response_chars:
-                        raise ResponseTooLargeError(
-                            f"The completion grew past {self._max_response_chars:,} characters, so the server "
-                            "stopped reading it."
-                        )
-                    if delta and on_text is not None:
-                        await on_text(delta)
+            with anyio.move_on_after(self._timeouts.invoke) as deadline:
+                await self._read_completion(body, accumulator, on_text)
+            if deadline.cancelled_caught:
+                raise self._past_deadline()
         except OrqError as exc:
             exc.partial_text = accumulator.text
             raise
@@ -224,7 +238,9 @@ class OrqClient:
 
     async def invoke_unstreamed(self, body: dict[str, Any]) -> Invocation:
         """Invoke without streaming (`POST /v2/deployments/invoke`, `stream: false`): the only way to run
-        image, embedding and other non-chat deployments. Retried only when orq provably started nothing."""
+        image, embedding and other non-chat deployments. Retried only when orq provably started nothing.
+
+        Like a stream it holds a stream slot, and the whole call is bounded by `Timeouts.invoke`."""
         request = self._http.build_request(
             "POST",
             "/v2/deployments/invoke",
@@ -233,18 +249,51 @@ class OrqClient:
             # Generating an image can take as long as a streamed answer, without a byte in between.
             timeout=httpx2.Timeout(self._timeouts.stream, connect=self._timeouts.connect),
         )
-        response = await self._open_stream(request)
-        try:
-            raw = await _read_capped(response, MAX_JSON_BYTES)
-        except httpx2.HTTPError as exc:
-            raise _transport_error(exc, streaming=True) from None
-        finally:
-            await response.aclose()
+        raw = b""
+        with anyio.move_on_after(self._timeouts.invoke) as deadline:
+            async with self._streams.hold(self._key_id):
+                response = await self._open_stream(request)
+                try:
+                    raw = await _read_capped(response, MAX_JSON_BYTES)
+                except httpx2.HTTPError as exc:
+                    raise _transport_error(exc, streaming=True) from None
+                finally:
+                    await response.aclose()
+        if deadline.cancelled_caught:
+            raise self._past_deadline()
         return describe_invocation(_parse(raw, CompletionChunk))
+
+    def _past_deadline(self) -> InvocationTimeoutError:
+        return InvocationTimeoutError(
+            f"The invocation ran past the server's {self._timeouts.invoke:g}-second limit for one call, "
+            "so the server stopped it."
+        )
+
+    async def _read_completion(
+        self, body: dict[str, Any], accumulator: CompletionAccumulator, on_text: Callable[[str], Awaitable[None]] | None
+    ) -> None:
+        async with self.stream(body) as chunks:
+            async for chunk in chunks:
+                delta = accumulator.feed(chunk)
+                if accumulator.length > self._max_response_chars:
+                    raise ResponseTooLargeError(
+                        f"The completion grew past {self._max_response_chars:,} characters, so the server "
+                        "stopped reading it."
+                    )
+                if delta and on_text is not None:
+                    await on_text(delta)
 
     @asynccontextmanager
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[CompletionChunk]]:
-        """Open `POST /v2/deployments/stream` and yield its chunks until `[DONE]`."""
+        """Open `POST /v2/deployments/stream` and yield its chunks until `[DONE]`.
+
+        The stream holds one of the pool's stream slots (`StreamSlots`) from before it opens until it closes.
+        """
+        async with self._streams.hold(self._key_id), self._open(body) as chunks:
+            yield chunks
+
+    @asynccontextmanager
+    async def _open(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[CompletionChunk]]:
         request = self._http.build_request(
             "POST",
             "/v2/deployments/stream",
@@ -285,15 +334,21 @@ class OrqClient:
     def _headers(self, accept: str = "application/json") -> dict[str, str]:
         return {"Authorization": self._auth, "Accept": accept}
 
-    async def _get_json(self, path: str, model: type[T], params: dict[str, Any] | None = None) -> T:
-        return await self._request_json("GET", path, model, params=params)
+    async def _get_page(self, path: str, item: type[T], limit: int, params: dict[str, Any]) -> Page[T]:
+        parse = functools.partial(_parse_page, item=item, limit=limit)
+        try:
+            return await self._request_json("GET", path, parse, MAX_PAGE_BYTES, params=params)
+        except BodyTooLargeError as exc:
+            raise BodyTooLargeError(f"{exc.message} Ask for fewer items per page (a smaller limit).") from None
 
-    async def _request_json(self, method: str, path: str, model: type[T], **kwargs: Any) -> T:
+    async def _request_json(
+        self, method: str, path: str, parse: Callable[[bytes], T], max_bytes: int, **kwargs: Any
+    ) -> T:
         for attempt in range(self._retry.max_retries + 1):
             try:
-                return await self._request_once(method, path, model, **kwargs)
-            except (RateLimitError, ServerError, OrqConnectionError, OrqTimeoutError) as error:
-                if isinstance(error, ServerError) and error.status not in _RETRYABLE_STATUSES:
+                return parse(await self._request_once(method, path, max_bytes, **kwargs))
+            except (RateLimitError, ServerError, OrqConnectionError, OrqTimeoutError, InvalidResponseError) as error:
+                if not _retryable(error):
                     raise
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else None
                 await self._backoff(attempt, error, retry_after)
@@ -306,7 +361,8 @@ class OrqClient:
         logger.info("orq call failed (%s); retrying in %.2fs", type(error).__name__, delay)
         await self._sleep(delay)
 
-    async def _request_once(self, method: str, path: str, model: type[T], **kwargs: Any) -> T:
+    async def _request_once(self, method: str, path: str, max_bytes: int, **kwargs: Any) -> bytes:
+        """One request's successful body, read up to `max_bytes`."""
         request = self._http.build_request(method, path, headers=self._headers(), **kwargs)
         try:
             response = await self._http.send(request, stream=True)
@@ -315,12 +371,20 @@ class OrqClient:
         try:
             if not response.is_success:
                 raise await _error_from_response(response, self._scrub)
-            raw = await _read_capped(response, MAX_JSON_BYTES)
+            return await _read_capped(response, max_bytes)
         except httpx2.HTTPError as exc:
             raise _transport_error(exc, streaming=True) from None
         finally:
             await response.aclose()
-        return _parse(raw, model)
+
+
+def _retryable(error: OrqError) -> bool:
+    """Whether a read that failed this way may be tried again."""
+    if isinstance(error, ServerError):
+        return error.status in _RETRYABLE_STATUSES
+    if isinstance(error, InvalidResponseError):
+        return error.retryable
+    return True
 
 
 def _page_params(limit: int, starting_after: str | None, ending_before: str | None) -> dict[str, Any]:
@@ -337,7 +401,7 @@ async def _read_capped(response: httpx2.Response, limit: int) -> bytes:
     async for piece in response.aiter_bytes():
         buffer += piece
         if len(buffer) > limit:
-            raise InvalidResponseError(f"orq's response was larger than {limit // (1024 * 1024)} MB; it was not read.")
+            raise BodyTooLargeError(f"orq's response was larger than {limit // (1024 * 1024)} MB; it was not read.")
     return bytes(buffer)
 
 
@@ -359,10 +423,36 @@ def _parse(raw: bytes, model: type[T]) -> T:
     try:
         return _adapter(model).validate_json(raw)
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
+        invalid = [str(e.get("ctx", {}).get("error", "")) for e in exc.errors() if e["type"] == "json_invalid"]
+        if any(reason.startswith("recursion limit") for reason in invalid):
+            raise InvalidResponseError(DEEP_JSON, retryable=True) from None
+        if invalid:
             raise InvalidResponseError("orq answered with a body that is not JSON.") from None
-        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-        raise InvalidResponseError(f"orq's response did not have the expected shape (fields: {fields}).") from None
+        raise _shape_error(exc) from None
+
+
+def _parse_page(raw: bytes, item: type[T], limit: int) -> Page[T]:
+    """One page, its items counted before any is validated.
+
+    Validation costs ~10 µs per item and holds the GIL: a page of 100,000 small items (an upstream
+    ignoring `limit`) would stall every client of the server for seconds.
+    """
+    try:
+        body = loads_json(raw)
+    except ValueError:
+        raise InvalidResponseError("orq answered with a body that is not JSON.") from None
+    items = body.get("data") if isinstance(body, dict) else None
+    if isinstance(items, list) and len(items) > limit:
+        raise InvalidResponseError(f"orq sent {len(items):,} items on a page of at most {limit}.")
+    try:
+        return _adapter(Page[item]).validate_python(body)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise _shape_error(exc) from None
+
+
+def _shape_error(exc: ValidationError) -> InvalidResponseError:
+    fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+    return InvalidResponseError(f"orq's response did not have the expected shape (fields: {fields}).")
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
@@ -384,7 +474,7 @@ async def _iter_chunks(response: httpx2.Response, scrub: Callable[[str], str]) -
         yield chunk
         return
     finished = False
-    events = aiter(read_events(response.aiter_bytes(), MAX_JSON_BYTES))
+    events = aiter(read_events(response.aiter_bytes(), MAX_EVENT_CHARS))
     try:
         async for event in events:
             if event.data.strip() == "[DONE]":
@@ -418,7 +508,7 @@ def _chunk_from_event(event: Event, scrub: Callable[[str], str]) -> CompletionCh
             return chunk
     # An error event, an error payload, or not a chunk at all: look closer.
     try:
-        data = json.loads(event.data)
+        data = loads_json(event.data)
     except ValueError:
         raise InvalidResponseError("orq sent a malformed stream chunk (not JSON).") from None
     if event.event == "error" or not isinstance(data, dict) or ("choices" not in data and _looks_like_error(data)):

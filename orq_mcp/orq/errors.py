@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+# JSON nested past what a parser's recursion allows: a malformed answer, never a crash.
+DEEP_JSON = "orq sent JSON nested too deeply to read."
 # orq bodies come in four shapes (reference §10); a long HTML page or stack trace is cut here.
 _MAX_DETAIL = 300
 
@@ -81,7 +83,27 @@ class OrqConnectionError(OrqError):
 
 
 class InvalidResponseError(OrqError):
-    """orq answered with something that is not the JSON we expect."""
+    """orq answered with something that is not the JSON we expect.
+
+    `retryable`: the body was JSON nested too deeply to read, which a glitch or a misbehaving proxy may
+    produce: a read may try again. (A body of the wrong shape or size would come back the same.)
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.retryable = retryable
+
+
+class BodyTooLargeError(InvalidResponseError):
+    """orq's answer was larger than the server reads; a page of fewer items may fit."""
+
+
+class TooManyStreamsError(OrqError):
+    """The server is already running as many invocations as it allows (for this key, or in all)."""
+
+
+class InvocationTimeoutError(OrqTimeoutError):
+    """The invocation as a whole ran past its deadline (however steadily text was still arriving)."""
 
 
 class StreamError(OrqError):
@@ -148,9 +170,13 @@ def parse_body(raw: bytes, scrub: Callable[[str], str] = str) -> Any:
     """
     text = raw.decode("utf-8", errors="replace")
     try:
-        return _scrub_strings(json.loads(text), scrub)
+        body = loads_json(text)
     except ValueError:
         return scrub(text)
+    try:
+        return _scrub_strings(body, scrub)
+    except RecursionError:  # parsed just below the limit, but too deep to walk: as malformed as deeper
+        raise InvalidResponseError(DEEP_JSON, retryable=True) from None
 
 
 def _scrub_strings(value: Any, scrub: Callable[[str], str]) -> Any:
@@ -161,6 +187,17 @@ def _scrub_strings(value: Any, scrub: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [_scrub_strings(v, scrub) for v in value]
     return value
+
+
+def loads_json(text: str | bytes) -> Any:
+    """`json.loads`, except that JSON nested past Python's recursion limit is a malformed response.
+
+    `RecursionError` is no `ValueError`: uncaught, it would skip retries and reach the agent as a crash.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidResponseError(DEEP_JSON, retryable=True) from None
 
 
 def parse_retry_after(headers: dict[str, str]) -> float | None:

@@ -37,7 +37,7 @@ class _ToolCallBuilder:
     def result(self) -> dict[str, Any]:
         try:
             arguments: Any = json.loads(self.arguments) if self.arguments else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past what json can read
             arguments = self.arguments  # keep what the model produced rather than drop it
         return {"id": self.id, "name": self.name, "arguments": arguments}
 

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from orq_mcp.orq.client import RetryPolicy, Timeouts
+from orq_mcp.orq.client import POOL_LIMITS, RetryPolicy, Timeouts
+from orq_mcp.orq.slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, StreamSlots
 
 DEFAULT_BASE_URL = "https://api.orq.ai"
 Transport = Literal["stdio", "http", "sse"]
@@ -23,6 +24,9 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_PROGRESS_INTERVAL": "progress_interval",
     "ORQ_TIMEOUT": "read_timeout",
     "ORQ_STREAM_TIMEOUT": "stream_timeout",
+    "ORQ_MCP_INVOKE_TIMEOUT": "invoke_timeout",
+    "ORQ_MCP_MAX_STREAMS": "max_streams",
+    "ORQ_MCP_MAX_STREAMS_PER_KEY": "max_streams_per_key",
     "ORQ_MAX_RETRIES": "max_retries",
     "ORQ_MCP_ALLOW_REMOTE": "allow_remote",
     "ORQ_MCP_ALLOWED_HOSTS": "allowed_hosts",
@@ -58,6 +62,12 @@ class Settings(BaseModel):
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     stream_timeout: float = Field(300.0, gt=0)
+    # A whole invocation's limit: a stream trickling a byte at a time never trips stream_timeout.
+    invoke_timeout: float = Field(600.0, gt=0)
+    # Concurrent invocations (each holds a pooled connection), in all and per orq API key; kept below the
+    # pool's size so that lists and get_config always find a connection.
+    max_streams: int = Field(DEFAULT_TOTAL, ge=1, le=(POOL_LIMITS.max_connections or 200) - 10)
+    max_streams_per_key: int = Field(DEFAULT_PER_KEY, ge=1)
     max_retries: int = Field(2, ge=0, le=10)
     # A generation longer than this is cut off (no model writes this much; a runaway stream could).
     max_response_chars: int = Field(1_000_000, ge=1000)
@@ -141,7 +151,13 @@ class Settings(BaseModel):
 
     @property
     def timeouts(self) -> Timeouts:
-        return Timeouts(connect=self.connect_timeout, read=self.read_timeout, stream=self.stream_timeout)
+        return Timeouts(
+            connect=self.connect_timeout, read=self.read_timeout, stream=self.stream_timeout, invoke=self.invoke_timeout
+        )
+
+    def stream_slots(self) -> StreamSlots:
+        """The invocation caps, one set per server (shared by every tenant's client)."""
+        return StreamSlots(total=self.max_streams, per_key=self.max_streams_per_key)
 
     @property
     def retry(self) -> RetryPolicy:

@@ -33,6 +33,11 @@ async def prompt_config(key: str, ctx: Context) -> str:
         deployment = await caller.deployment(key)
     except OrqError as exc:
         raise ResourceError(explain(exc, caller.subject("deployment", key))) from None
+    if deployment is None and caller.allows(key) and not caller.deployments.complete:
+        raise ResourceError(  # a partial cache cannot prove absence (see orq/catalog.py)
+            f"Deployment '{key}' is not among the deployments this server caches (the workspace has more), so "
+            "it may still exist: get_deployment_config and invoke_deployment reach it by key."
+        )
     if deployment is None:
         raise ResourceNotFoundError(
             f"Deployment '{key}' was not found. Call list_deployments or resources/list to see the available keys."

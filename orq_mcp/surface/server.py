@@ -160,6 +160,7 @@ def create_server(
                 timeouts=settings.timeouts,
                 retry=retry or settings.retry,
                 max_response_chars=settings.max_response_chars,
+                streams=settings.stream_slots(),
             )
             if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
                 hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT

@@ -10,6 +10,7 @@ from orq_mcp.orq.errors import (
     AuthenticationError,
     BadRequestError,
     InvalidResponseError,
+    InvocationTimeoutError,
     NotFoundError,
     OrqAPIError,
     OrqConnectionError,
@@ -21,6 +22,7 @@ from orq_mcp.orq.errors import (
     ServerError,
     StreamError,
     StreamInterruptedError,
+    TooManyStreamsError,
     UnprocessableError,
 )
 
@@ -106,6 +108,12 @@ def _explain_transport(error: OrqError) -> str:
     if isinstance(error, StreamError):
         code = f"{error.code}: " if error.code else ""
         return f"orq reported an error while generating ({code}{error.message}). Retry the call."
+    if isinstance(error, InvocationTimeoutError):
+        return (
+            f"{error.message} Ask for a shorter answer, or ask the server's operator to raise ORQ_MCP_INVOKE_TIMEOUT."
+        )
+    if isinstance(error, TooManyStreamsError):
+        return error.message
     if isinstance(error, OrqTimeoutError):
         return f"{error.message} orq may be overloaded or the generation very long: retry, or try a shorter request."
     if isinstance(error, OrqConnectionError):
