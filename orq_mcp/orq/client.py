@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from orq_mcp import __version__
 from orq_mcp.orq.errors import (
     InvalidResponseError,
+    NoContentError,
     OrqConnectionError,
     OrqError,
     OrqTimeoutError,
@@ -241,6 +242,9 @@ class OrqClient:
                     raise error from None
                 await self._backoff(attempt, error, None)
                 continue
+            if response.status_code == 204:
+                await response.aclose()
+                raise _no_content("completion")
             if response.is_success:
                 return response
             error = await _error_from_response(response, self._scrub)
@@ -285,12 +289,21 @@ class OrqClient:
         try:
             if not response.is_success:
                 raise await _error_from_response(response, self._scrub)
+            if response.status_code == 204:
+                raise _no_content("configuration" if path.endswith("/get_config") else "data")
             raw = await _read_capped(response, MAX_JSON_BYTES)
         except httpx2.HTTPError as exc:
             raise _transport_error(exc, streaming=True) from None
         finally:
             await response.aclose()
         return _parse(raw, model)
+
+
+def _no_content(what: str) -> NoContentError:
+    return NoContentError(
+        f"orq answered 204 No Content: it returned no {what} for this deployment. Check in orq that the "
+        "deployment has a published version for this routing context (or call without `context`), then retry."
+    )
 
 
 def _page_params(limit: int, starting_after: str | None, ending_before: str | None) -> dict[str, Any]:

@@ -112,6 +112,8 @@ async def _apply_request_fault(fault: Fault, request: Request, record: RequestRe
         return status_response(fault)
     if fault.kind == "non_json_body":
         return non_json_response(fault)
+    if fault.kind == "no_content":
+        return Response(status_code=204)
     if fault.kind == "slow_first_byte":
         await anyio.sleep(fault.delay)
         return None

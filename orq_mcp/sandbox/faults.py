@@ -18,11 +18,12 @@ FaultKind = Literal[
     "non_json_body",
     "huge_response",
     "hang",
+    "no_content",
 ]
 ROUTES: Final = frozenset({"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt"})
 
 # Kinds that replace or delay the whole response; taken right after authentication.
-REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", "hang"})
+REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", "hang", "no_content"})
 # Kinds that change the generated completion; taken when an invoke/stream produces its answer.
 GENERATION_KINDS: Final = frozenset({"huge_response"})
 # Kinds that only make sense for an SSE response; taken when a stream starts.
@@ -52,6 +53,7 @@ class Fault:
       non_json_body:          status (default 502), headers
       huge_response:          size (characters), chunk_size (characters per SSE chunk)
       hang:                   (none)
+      no_content:             (none): an empty 204, which the SDK declares for get_config and invoke
     """
 
     route: str
