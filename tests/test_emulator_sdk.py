@@ -29,7 +29,7 @@ DELIVERY_QUESTION = [{"role": "user", "content": "Please also tell me the expect
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorThread]:
-    with EmulatorThread(EmulatorState.sample(KEY, chunk_delay=0.0)) as emu:
+    with EmulatorThread(EmulatorState.sample(KEY, chunk_delay=0.0, strict_sdk=True)) as emu:
         yield emu
 
 

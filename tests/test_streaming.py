@@ -185,6 +185,15 @@ def test_a_final_chunk_restating_each_parallel_call_is_not_doubled() -> None:
     ]
 
 
+def test_a_final_chunk_with_indexes_restating_calls_streamed_without_them_is_not_doubled() -> None:
+    accumulator = feed_all(
+        calls(fragment("{}", "now", "call_a")),
+        calls(fragment("{}", "now", "call_b")),
+        calls(fragment("{}", "now", "call_a", index=0), fragment("{}", "now", "call_b", index=1), final=True),
+    )
+    assert [call["id"] for call in accumulator.result().tool_calls or []] == ["call_a", "call_b"]
+
+
 def test_a_repeated_tool_call_id_continues_that_call() -> None:
     accumulator = feed_all(calls(fragment('{"a":', "f", "call_a")), calls(fragment("1}", call_id="call_a")))
     assert accumulator.result().tool_calls == [{"id": "call_a", "name": "f", "arguments": {"a": 1}}]

@@ -6,9 +6,9 @@ is narrow: a final chunk (`is_final`) whose content is exactly the whole text so
 rather than adding to it, the way the final chunk of a tool-call stream repeats each call.
 Reasoning (`message.reasoning`) follows the same rules, kept apart from the text.
 
-Tool-call fragments follow the OpenAI convention: an `index` names the call it belongs to;
-without one, a fragment with an `id` not seen before starts a new call, and a fragment with
-neither continues the last call.
+Tool-call fragments follow the OpenAI convention: an id already seen, or else an `index`, names
+the call a fragment belongs to; without either, a fragment with a new `id` starts a new call
+and a fragment with neither continues the last call.
 """
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ class _ToolCalls:
         if fragment.id:
             builder.id = fragment.id
             self._by_id[fragment.id] = builder
+        if fragment.index is not None:
+            self._by_index.setdefault(fragment.index, builder)
         function = fragment.function
         if function is None:
             return
@@ -94,13 +96,13 @@ class _ToolCalls:
             builder.arguments += pieces
 
     def _builder_for(self, fragment: ToolCallDelta) -> _ToolCallBuilder:
+        # A known id names its call even when an index disagrees (a final chunk restating calls streamed without one).
+        if fragment.id and fragment.id in self._by_id:
+            return self._by_id[fragment.id]
         if fragment.index is not None:
-            builder = self._by_index.get(fragment.index)
-            if builder is None:
-                builder = self._by_index[fragment.index] = self._start()
-            return builder
+            return self._by_index.get(fragment.index) or self._start()
         if fragment.id:
-            return self._by_id.get(fragment.id) or self._start()
+            return self._start()
         return self.calls[-1] if self.calls else self._start()
 
     def _start(self) -> _ToolCallBuilder:

@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import ApiError, deployment_not_found, prompt_not_found, unauthorized_body
+from .errors import ApiError, bad_request, deployment_not_found, prompt_not_found, unauthorized_body
 from .faults import GENERATION_KINDS, REQUEST_KINDS, STREAM_KINDS, Fault, non_json_response, status_response
 from .model import Completion, complete
 from .pagination import paginate
 from .payloads import Generation
 from .render import assemble_messages, check_variant
 from .sse import SSEResponse, sse_events
-from .state import EmulatorState, RequestRecord, Workspace
+from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
 from .validation import DeploymentRequest, parse_deployment_request
 
 logger = logging.getLogger("orq_mcp.sandbox")
@@ -165,6 +165,8 @@ async def _get_prompt(ctx: Context) -> Response:
 
 def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequest, dict[str, Any], list[Any]]:
     request = parse_deployment_request(ctx.body, accepts_stream_flag=accepts_stream_flag)
+    if ctx.state.strict_sdk:
+        _check_against_sdk(ctx)
     deployment = ctx.workspace.deployment(request.key)
     if deployment is None:
         raise deployment_not_found(request.key)
@@ -172,6 +174,16 @@ def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequ
     config = deployment["prompt_config"]
     messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages)
     return request, deployment, messages
+
+
+def _check_against_sdk(ctx: Context) -> None:
+    """Strict mode: a body the SDK's request model rejects is recorded and answered 400 with the SDK's reason."""
+    from .sdk_schema import sdk_violation  # imports orq-ai-sdk, a test-only dependency
+
+    problem = sdk_violation(ctx.route, ctx.body)
+    if problem is not None:
+        ctx.state.record_violation(SdkViolation(ctx.route, ctx.body, problem))
+        raise bad_request(f"rejected by the SDK's request model: {problem}")
 
 
 async def _get_config(ctx: Context) -> Response:

@@ -31,7 +31,11 @@ def sdk_violation(route: str, body: Any) -> str | None:
         parsed = model.model_validate({k: v for k, v in body.items() if k not in _ADDED_BY_SDK})
     except ValidationError as exc:
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
-    unknown = unknown_keys(body, json.loads(parsed.model_dump_json(by_alias=True)), "", skip=_ADDED_BY_SDK)
+    try:
+        dumped = json.loads(parsed.model_dump_json(by_alias=True))
+    except ValueError:  # nested deeper than pydantic serializes: only free-form values (inputs, metadata) nest so
+        return None
+    unknown = unknown_keys(body, dumped, "", skip=_ADDED_BY_SDK)
     return f"fields the SDK does not know: {', '.join(unknown)}" if unknown else None
 
 
