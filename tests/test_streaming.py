@@ -15,6 +15,7 @@ from orq_mcp.orq.errors import (
     InvalidResponseError,
     OrqConnectionError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     StreamError,
     StreamInterruptedError,
@@ -197,6 +198,13 @@ def test_a_final_chunk_with_indexes_restating_calls_streamed_without_them_is_not
 def test_a_repeated_tool_call_id_continues_that_call() -> None:
     accumulator = feed_all(calls(fragment('{"a":', "f", "call_a")), calls(fragment("1}", call_id="call_a")))
     assert accumulator.result().tool_calls == [{"id": "call_a", "name": "f", "arguments": {"a": 1}}]
+
+
+async def test_runaway_tool_call_arguments_count_towards_the_size_limit() -> None:
+    chunks = [calls(fragment("x" * 100, "f", "call_a" if i == 0 else None)) for i in range(50)]
+    http = httpx2.AsyncClient(base_url="https://orq.test", transport=httpx2.MockTransport(serve(to_sse(chunks))))
+    with pytest.raises(ResponseTooLargeError):
+        await OrqClient(http, "sk-test", max_response_chars=1000).invoke({"key": "k"})
 
 
 def test_reasoning_is_kept_apart_from_the_text() -> None:

@@ -36,20 +36,6 @@ class Completion:
 
 
 @dataclass
-class _ToolCallBuilder:
-    id: str | None = None
-    name: str = ""
-    arguments: str = ""
-
-    def result(self) -> dict[str, Any]:
-        try:
-            arguments: Any = json.loads(self.arguments) if self.arguments else {}
-        except ValueError:
-            arguments = self.arguments  # keep what the model produced rather than drop it
-        return {"id": self.id, "name": self.name, "arguments": arguments}
-
-
-@dataclass
 class _Text:
     """Text built from deltas. Pieces are joined only when read: `text += delta` copies the whole text per chunk."""
 
@@ -72,10 +58,26 @@ class _Text:
 
 
 @dataclass
+class _ToolCallBuilder:
+    id: str | None = None
+    name: str = ""
+    arguments: _Text = field(default_factory=_Text)
+
+    def result(self) -> dict[str, Any]:
+        text = self.arguments.value
+        try:
+            arguments: Any = json.loads(text) if text else {}
+        except ValueError:
+            arguments = text  # keep what the model produced rather than drop it
+        return {"id": self.id, "name": self.name, "arguments": arguments}
+
+
+@dataclass
 class _ToolCalls:
     """Tool-call fragments grouped into calls, in the order the calls first appeared."""
 
     calls: list[_ToolCallBuilder] = field(default_factory=list)
+    length: int = 0  # characters of arguments so far
     _by_index: dict[int, _ToolCallBuilder] = field(default_factory=dict)
     _by_id: dict[str, _ToolCallBuilder] = field(default_factory=dict)
 
@@ -91,9 +93,7 @@ class _ToolCalls:
             return
         if function.name:
             builder.name = function.name
-        pieces = function.arguments or ""
-        if not (final and builder.arguments and pieces == builder.arguments):  # a final chunk repeating the call
-            builder.arguments += pieces
+        self.length += len(builder.arguments.add(function.arguments or "", final=final))
 
     def _builder_for(self, fragment: ToolCallDelta) -> _ToolCallBuilder:
         # A known id names its call even when an index disagrees (a final chunk restating calls streamed without one).
@@ -125,8 +125,8 @@ class CompletionAccumulator:
 
     @property
     def length(self) -> int:
-        """Characters held so far (text and reasoning), without joining them."""
-        return self._text.length + self._reasoning.length
+        """Characters held so far (text, reasoning and tool-call arguments), without joining them."""
+        return self._text.length + self._reasoning.length + self._tool_calls.length
 
     def feed(self, chunk: CompletionChunk) -> str:
         """Absorb one chunk; return the text it adds (possibly empty)."""
