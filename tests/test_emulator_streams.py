@@ -17,6 +17,7 @@ from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
 from orq_mcp.orq.errors import BadRequestError
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, SdkViolation, Workspace, sample_workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
+from orq_mcp.sandbox.sdk_schema import unknown_keys
 from orq_mcp.sandbox.sse import parse_sse
 from tests.helpers import error_text
 
@@ -153,6 +154,24 @@ async def test_retrievals_arrive_on_the_final_chunk_and_reach_the_completion(
     assert (await orq_client.invoke(body)).retrievals is None
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"key": "faq-reasoner", "messages": [{"role": "user", "content": "Hi"}]},
+        {"key": "support-triage", "inputs": TRIAGE_INPUTS, "messages": TWO_ORDERS},
+    ],
+    ids=["reasoning", "parallel-calls"],
+)
+def test_the_whole_invoke_answer_validates_with_the_sdk(http: httpx2.Client, body: dict[str, Any]) -> None:
+    answer = http.post("/v2/deployments/invoke", json=body).json()
+    parsed = orq_ai_sdk.models.DeploymentInvokeResponseBody.model_validate(answer)
+    message = parsed.choices[0].message
+    if body["key"] == "faq-reasoner":
+        assert message.reasoning.startswith("The user wrote: Hi.")
+    else:
+        assert len({call.id for call in message.tool_calls}) == 2  # two distinct calls, told apart by id
+
+
 # 204 --------------------------------------------------------------------------------------------------------------
 
 
@@ -212,6 +231,12 @@ async def test_a_loose_body_from_the_mcp_tool_fails_instead_of_reaching_orq(
     assert all(record.status != 200 for record in emulator_state.requests_for("stream"))
     for violation in emulator_state.take_violations():  # refused by orq (the strict emulator), not by our schema
         assert "tool_call_id" in violation.problem
+
+
+def test_unknown_keys_finds_misspelt_fields_at_any_depth() -> None:
+    payload = {"key": "k", "strem": True, "thread": {"id": "t", "tag": ["a"]}, "messages": [{"role": "user"}]}
+    dumped = {"key": "k", "thread": {"id": "t"}, "messages": [{"role": "user"}]}
+    assert unknown_keys(payload, dumped, "") == ["strem", "thread.tag"]
 
 
 def test_violations_are_taken_once_and_cleared_by_reset() -> None:

@@ -3,10 +3,12 @@
 The rules mirror the SDK's request models (orq-ai-sdk 4.17, `deploymentstreamop.py`,
 `invokedeploymentrequest.py`, `deploymentgetconfigop.py`: the `...Messages` unions, `PublicIdentity`,
 `...Documents`, `...InvokeOptions`, `...Thread`, `...KnowledgeFilter`), so nothing we send is a body
-orq's schema rejects. They are never looser, and stricter in three documented places: unknown
+orq's schema rejects. They are never looser, and stricter where the SDK is vague: unknown
 fields are refused (the SDK drops them silently), a tool turn's `tool_call_id` must be a string
-(the SDK allows null, which no provider can match to a call), and a file part needs exactly one
-of `file_data`, `uri`, `file_id` (stated in the SDK's docstring, not enforced by its model).
+(the SDK allows null, which no provider can match to a call), a file part needs exactly one of
+`file_data`, `uri`, `file_id` (stated in the SDK's docstring, not enforced by its model), an
+assistant turn needs content or tool calls (also its docstring), tool calls need a name, and
+assistant content parts are text only (replay reasoning as `reasoning_content`).
 
 Messages are one flat model checked per role rather than a union per role: the JSON Schema
 stays small enough for `tools/list`, and an error names the turn and the field
@@ -30,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from orq_mcp.orq.knowledge_filter import check_knowledge_filter
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 PartType = Literal["text", "image_url", "input_audio", "file"]
@@ -243,53 +247,6 @@ class InvokeOptions(_Strict):
     mock_response: str | None = Field(None, description="Skip the model and answer this text: a free dry run.")
 
 
-_FILTER_OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"})
-_NUMBER_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
-_LIST_OPERATORS = frozenset({"in", "nin"})
-
-
-def _check_knowledge_filter(value: dict[str, Any]) -> dict[str, Any]:
-    """`{field: {op: value}}`, or `{"and"|"or": [{field: {op: value}}, ...]}` (SDK: ...KnowledgeFilter)."""
-    if len(value) == 1 and next(iter(value)) in ("and", "or"):
-        [(joiner, clauses)] = value.items()
-        if not isinstance(clauses, list) or not clauses:
-            raise _rule(f"'{joiner}' takes a non-empty list of {{field: {{operator: value}}}} objects")
-        for clause in clauses:
-            if not isinstance(clause, dict):
-                raise _rule(f"each '{joiner}' item is a {{field: {{operator: value}}}} object")
-            _check_conditions(clause)
-        return value
-    _check_conditions(value)
-    return value
-
-
-def _check_conditions(conditions: dict[str, Any]) -> None:
-    for field, condition in conditions.items():
-        if field in ("and", "or"):
-            raise _rule(f"'{field}' must be the only key of the filter, and cannot be nested")
-        if not (isinstance(condition, dict) and len(condition) == 1 and next(iter(condition)) in _FILTER_OPERATORS):
-            raise _rule(
-                f'\'{field}\' needs one operator object, e.g. {{"eq": "x"}} ({", ".join(sorted(_FILTER_OPERATORS))})'
-            )
-        [(operator, operand)] = condition.items()
-        if not _operand_ok(operator, operand):
-            raise _rule(f"'{field}.{operator}' takes {_operand_kind(operator)}")
-
-
-def _operand_ok(operator: str, operand: Any) -> bool:
-    if operator in _NUMBER_OPERATORS:
-        return isinstance(operand, int | float) and not isinstance(operand, bool)
-    if operator in _LIST_OPERATORS:
-        return isinstance(operand, list) and all(isinstance(item, str | int | float) for item in operand)
-    return isinstance(operand, str | int | float)
-
-
-def _operand_kind(operator: str) -> str:
-    if operator in _NUMBER_OPERATORS:
-        return "a number"
-    return "a list of strings, numbers or booleans" if operator in _LIST_OPERATORS else "a string, number or boolean"
-
-
 class RequestOptions(_Strict):
     """The optional parts of an invoke request beyond inputs, context, metadata and messages."""
 
@@ -307,7 +264,7 @@ class RequestOptions(_Strict):
     @field_validator("knowledge_filter")
     @classmethod
     def _filter_shape(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _check_knowledge_filter(value) if value is not None else None
+        return check_knowledge_filter(value) if value is not None else None
 
     def to_orq(self) -> dict[str, Any]:
         body = super().to_orq()
