@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
 from orq_mcp.orq.errors import BadRequestError
@@ -19,7 +21,8 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, SdkViolation, 
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from orq_mcp.sandbox.sdk_schema import unknown_keys
 from orq_mcp.sandbox.sse import parse_sse
-from tests.helpers import error_text
+from tests.conftest import API_KEY, held_open
+from tests.helpers import error_text, ok
 
 orq_ai_sdk = pytest.importorskip("orq_ai_sdk")
 
@@ -74,6 +77,43 @@ def stream(http: httpx2.Client, **body: Any) -> list[dict[str, Any]]:
 
 def tool_fragments(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [call for chunk in chunks[:-1] for call in chunk["choices"][0]["message"].get("tool_calls") or []]
+
+
+# Scripted deltas: real sequences the adaptive guess got wrong ------------------------------------------------------
+
+SEQUENCES = [("6", "66", "6"), ("ha", "haha", "!"), ("Hel", "Hello")]
+
+
+@pytest.mark.parametrize("pieces", SEQUENCES, ids="".join)
+def test_scripted_deltas_are_streamed_exactly(
+    streams_emulator: EmulatorThread, http: httpx2.Client, pieces: tuple[str, ...]
+) -> None:
+    streams_emulator.state.add_fault(Fault("stream", "scripted_deltas", pieces=pieces))
+    chunks = stream(http, key="faq-assistant")
+    assert tuple(chunk["choices"][0]["message"]["content"] for chunk in chunks[:-1]) == pieces
+    assert chunks[-1]["choices"][0]["message"]["content"] == ""
+
+
+@pytest.mark.parametrize("pieces", SEQUENCES, ids="".join)
+async def test_an_agent_over_stdio_gets_every_delta(
+    emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path, pieces: tuple[str, ...]
+) -> None:
+    """The whole path: emulator -> orq client -> MCP server process -> stdio -> the SDK's client."""
+    emulator_state.add_fault(Fault("stream", "scripted_deltas", pieces=pieces))
+    env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env)
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    with (tmp_path / "stderr.log").open("w") as errlog:
+        async with held_open(Client(stdio_client(params, errlog=errlog))) as client:
+            result = await client.call_tool(
+                "invoke_deployment", {"key": "faq-assistant"}, progress_callback=on_progress
+            )
+    assert ok(result)["text"] == "".join(pieces)
+    assert "".join(progress) == "".join(pieces)
 
 
 # Parallel tool calls ---------------------------------------------------------------------------------------------

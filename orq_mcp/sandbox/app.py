@@ -217,10 +217,12 @@ async def _stream(ctx: Context) -> Response:
 
 async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bool = False) -> Response:
     request, deployment, messages = _resolve(ctx, accepts_stream_flag=accepts_stream_flag)
-    huge = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
-    if huge is not None:
-        ctx.record.faults.append(huge.kind)
-    completion: Completion = complete(deployment, messages, request, huge.size if huge else None)
+    shaping = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
+    if shaping is not None:
+        ctx.record.faults.append(shaping.kind)
+    huge = shaping if shaping is not None and shaping.kind == "huge_response" else None
+    deltas = shaping.pieces if shaping is not None and shaping.kind == "scripted_deltas" else None
+    completion: Completion = complete(deployment, messages, request, huge.size if huge else None, deltas)
     generation = Generation.for_deployment(deployment)
     if not (force_stream or request.stream):
         return JSONResponse(generation.invoke_body(completion, request, messages))

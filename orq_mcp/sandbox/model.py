@@ -40,6 +40,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     reasoning: str | None = None
+    deltas: tuple[str, ...] | None = None  # the text's chunks when a test scripts them
 
     @property
     def finish_reason(self) -> str:
@@ -52,11 +53,17 @@ class Completion:
 
 
 def complete(
-    deployment: dict[str, Any], messages: list[dict[str, Any]], request: DeploymentRequest, huge_size: int | None
+    deployment: dict[str, Any],
+    messages: list[dict[str, Any]],
+    request: DeploymentRequest,
+    huge_size: int | None = None,
+    deltas: tuple[str, ...] | None = None,
 ) -> Completion:
     """The deterministic answer of the emulated model to ``messages`` (already rendered and ordered)."""
     config = deployment["prompt_config"]
     prompt_tokens = sum(len(message_text(m).split()) for m in messages)
+    if deltas is not None:
+        return Completion("".join(deltas), (), prompt_tokens, len(deltas), deltas=deltas)
     if huge_size is not None or request.mock_response is not None:  # no model runs: no thinking, no tools
         text = filler(huge_size) if huge_size is not None else request.mock_response or ""
         return Completion(text, (), prompt_tokens, len(text.split()))

@@ -123,7 +123,7 @@ class Generation:
         if completion.tool_calls:
             return chunks
         text = completion.text or ""
-        deltas = split_fixed(text, chunk_size) if chunk_size else split_words(text)
+        deltas = completion.deltas or (split_fixed(text, chunk_size) if chunk_size else split_words(text))
         return chunks + [self.content_chunk(delta) for delta in deltas]
 
 
