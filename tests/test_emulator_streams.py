@@ -94,26 +94,38 @@ def test_scripted_deltas_are_streamed_exactly(
     assert chunks[-1]["choices"][0]["message"]["content"] == ""
 
 
-@pytest.mark.parametrize("pieces", SEQUENCES, ids="".join)
-async def test_an_agent_over_stdio_gets_every_delta(
-    emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path, pieces: tuple[str, ...]
-) -> None:
-    """The whole path: emulator -> orq client -> MCP server process -> stdio -> the SDK's client."""
-    emulator_state.add_fault(Fault("stream", "scripted_deltas", pieces=pieces))
+@pytest.fixture
+async def stdio_agent(emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path) -> AsyncIterator[Client]:
+    """The whole path: the session emulator <- the real server process <- stdio <- the SDK's client."""
     env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
     params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env)
+    with (tmp_path / "stderr.log").open("w") as errlog:
+        async with held_open(Client(stdio_client(params, errlog=errlog))) as client:
+            yield client
+
+
+@pytest.mark.parametrize("pieces", SEQUENCES, ids="".join)
+async def test_an_agent_over_stdio_gets_every_delta(
+    stdio_agent: Client, emulator_state: EmulatorState, pieces: tuple[str, ...]
+) -> None:
+    emulator_state.add_fault(Fault("stream", "scripted_deltas", pieces=pieces))
     progress: list[str] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(message or "")
 
-    with (tmp_path / "stderr.log").open("w") as errlog:
-        async with held_open(Client(stdio_client(params, errlog=errlog))) as client:
-            result = await client.call_tool(
-                "invoke_deployment", {"key": "faq-assistant"}, progress_callback=on_progress
-            )
+    arguments = {"key": "faq-assistant"}
+    result = await stdio_agent.call_tool("invoke_deployment", arguments, progress_callback=on_progress)
     assert ok(result)["text"] == "".join(pieces)
     assert "".join(progress) == "".join(pieces)
+
+
+async def test_an_agent_over_stdio_is_told_what_a_204_means(stdio_agent: Client, emulator_state: EmulatorState) -> None:
+    emulator_state.add_faults([Fault("stream", "no_content"), Fault("get_config", "no_content")])
+    for tool in ("invoke_deployment", "get_deployment_config"):
+        message = error_text(await stdio_agent.call_tool(tool, {"key": "faq-assistant"}))
+        assert "204 No Content" in message
+        assert "published version" in message
 
 
 # Parallel tool calls ---------------------------------------------------------------------------------------------
