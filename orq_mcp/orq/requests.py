@@ -130,6 +130,13 @@ Content = Annotated[
 ]
 
 
+def _any_of(schema: dict[str, Any]) -> None:
+    """Publish the text-or-parts choice as `anyOf`: function-calling formats (OpenAI's strict mode) refuse `oneOf`."""
+    for option in schema.get("anyOf", []):
+        if "oneOf" in option:
+            option["anyOf"] = option.pop("oneOf")
+
+
 # Messages ---------------------------------------------------------------------------------------------------------
 
 
@@ -156,7 +163,10 @@ class Message(_Strict):
 
     role: Role
     content: Content | None = Field(
-        None, validate_default=True, description="Text, or parts (user turns: text, image_url, input_audio, file)."
+        None,
+        validate_default=True,
+        description="Text, or parts (user turns: text, image_url, input_audio, file).",
+        json_schema_extra=_any_of,
     )
     name: str | None = Field(None, validate_default=True)
     tool_call_id: str | None = Field(None, validate_default=True, description="Tool turns: the call answered.")
