@@ -201,6 +201,7 @@ async def test_retrievals_arrive_on_the_final_chunk_and_reach_the_completion(
     assert [("retrievals" in chunk) for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
     completion = await orq_client.invoke({**body, **options})
     [retrieval] = completion.retrievals or []
+    assert retrieval.metadata is not None
     assert retrieval.metadata.file_name == "help-center.pdf"
     assert (retrieval.metadata.page_number, retrieval.metadata.search_score) == (2, 0.83)
     assert (await orq_client.invoke(body)).retrievals is None

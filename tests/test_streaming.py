@@ -229,8 +229,15 @@ def test_retrievals_come_from_the_final_chunk() -> None:
     result = feed_all(content("Two days."), final).result()
     assert result.retrievals is not None
     [got] = result.retrievals
+    assert got.metadata is not None
     assert (got.document, got.metadata.file_name, got.metadata.page_number) == ("Shipping takes 2 days.", "faq.pdf", 3)
     assert (got.metadata.search_score, got.metadata.rerank_score) == (0.8, None)
+
+
+def test_a_retrieval_missing_its_fields_does_not_break_the_stream() -> None:
+    final = {**content("", final=True), "retrievals": [{"document": None, "metadata": None, "new_field": 1}]}
+    [got] = feed_all(content("ok"), final).result().retrievals or []
+    assert (got.document, got.metadata) == (None, None)
 
 
 def test_a_stream_without_reasoning_or_retrievals_reports_none() -> None:

@@ -148,10 +148,10 @@ class RetrievalMetadata(_Lenient):
 
 
 class Retrieval(_Lenient):
-    """A knowledge-base chunk orq gave the model (SDK: DeploymentStreamRetrievals)."""
+    """A knowledge-base chunk orq gave the model (SDK: DeploymentStreamRetrievals; both fields required there)."""
 
-    document: str = ""
-    metadata: RetrievalMetadata = Field(default_factory=RetrievalMetadata)
+    document: str | None = None
+    metadata: RetrievalMetadata | None = None
 
 
 class CompletionChunk(_Lenient):
