@@ -12,7 +12,7 @@ from orq_mcp.orq.requests import Message, RequestOptions, describe, request_body
 from orq_mcp.sandbox.sdk_schema import SDK_REQUEST_MODELS, sdk_violation
 from orq_mcp.surface.schema import compact_schema
 
-pytest.importorskip("orq_ai_sdk")
+sdk_models = pytest.importorskip("orq_ai_sdk").models
 
 MESSAGES = TypeAdapter(list[Message])
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -37,6 +37,14 @@ USER = {"role": "user", "content": "Where is my order?"}
 CALL = {"id": "call_1", "name": "lookup_order", "arguments": {"order": "NL-1"}}
 ASSISTANT_CALLS = {"role": "assistant", "content": None, "tool_calls": [CALL]}
 TOOL = {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'}
+
+
+def test_bodies_are_checked_with_the_sdks_own_request_models() -> None:
+    assert {route: getattr(sdk_models, name) for route, name in SDK_REQUEST_MODELS.items()} == {
+        "stream": sdk_models.DeploymentStreamRequestBody,
+        "invoke": sdk_models.InvokeDeploymentRequest,
+        "get_config": sdk_models.DeploymentGetConfigRequestBody,
+    }
 
 
 # Rules, each with the error an agent reads ---------------------------------------------------------------------
