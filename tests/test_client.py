@@ -185,6 +185,13 @@ async def test_a_204_is_a_no_content_error_not_a_parse_failure(
     assert len(emulator_state.requests_for(route)) == 1  # nothing failed, so nothing is retried
 
 
+async def test_a_204_where_a_list_was_expected_is_no_content_too(orq: OrqClient, emulator_state: EmulatorState) -> None:
+    emulator_state.add_fault(Fault("list_deployments", "no_content"))
+    with pytest.raises(NoContentError) as caught:
+        await orq.list_deployments()
+    assert "where it should have returned data" in caught.value.message
+
+
 async def test_connection_refused_is_retried_then_reported() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

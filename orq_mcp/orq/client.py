@@ -244,7 +244,7 @@ class OrqClient:
                 continue
             if response.status_code == 204:
                 await response.aclose()
-                raise _no_content("completion")
+                raise _no_content(request.url.path)
             if response.is_success:
                 return response
             error = await _error_from_response(response, self._scrub)
@@ -290,7 +290,7 @@ class OrqClient:
             if not response.is_success:
                 raise await _error_from_response(response, self._scrub)
             if response.status_code == 204:
-                raise _no_content("configuration" if path.endswith("/get_config") else "data")
+                raise _no_content(path)
             raw = await _read_capped(response, MAX_JSON_BYTES)
         except httpx2.HTTPError as exc:
             raise _transport_error(exc, streaming=True) from None
@@ -299,7 +299,18 @@ class OrqClient:
         return _parse(raw, model)
 
 
-def _no_content(what: str) -> NoContentError:
+# The SDK declares 204 for get_config and invoke; /stream runs the same generation as invoke.
+_NO_CONTENT_OF = {
+    "/v2/deployments/get_config": "configuration",
+    "/v2/deployments/invoke": "completion",
+    "/v2/deployments/stream": "completion",
+}
+
+
+def _no_content(path: str) -> NoContentError:
+    what = _NO_CONTENT_OF.get(path)
+    if what is None:
+        return NoContentError("orq answered 204 No Content where it should have returned data. Retry the call.")
     return NoContentError(
         f"orq answered 204 No Content: it returned no {what} for this deployment. Check in orq that the "
         "deployment has a published version for this routing context (or call without `context`), then retry."
