@@ -192,7 +192,8 @@ deep_values = st.builds(
 any_json = st.one_of(json_values, deep_values)
 objects = st.dictionaries(keys, any_json, max_size=5)
 
-tool_call = st.fixed_dictionaries({"id": small_text, "name": small_text, "arguments": objects | texts})
+named = st.text(min_size=1, max_size=30)  # a tool call's id and name (orq_mcp.orq.requests.ToolCall)
+tool_call = st.fixed_dictionaries({"id": named, "name": named, "arguments": objects | texts})
 # Turns orq accepts (the SDK's request models): content on every role but an assistant's with tool calls,
 # tool_call_id only and always on tool turns, tool_calls only on assistant turns.
 chat_message = st.one_of(
