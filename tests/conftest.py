@@ -26,8 +26,8 @@ FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, max_
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorThread]:
-    """One emulator for the session; `emulator_state` resets it around every test."""
-    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=0.002)
+    """One emulator for the session, as strict as the SDK; `emulator_state` resets it around every test."""
+    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=0.002, strict_sdk=True)
     with EmulatorThread(state) as thread:
         yield thread
 
@@ -37,7 +37,9 @@ def emulator_state(emulator: EmulatorThread) -> Iterator[EmulatorState]:
     emulator.state.reset()
     emulator.state.chunk_delay = 0.002
     yield emulator.state
+    violations = emulator.state.take_violations()
     emulator.state.reset()
+    assert not violations, f"orq-mcp sent bodies the SDK's request models reject: {violations}"
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from orq_mcp.orq.errors import (
     AuthenticationError,
     BadRequestError,
     InvalidResponseError,
+    NoContentError,
     NotFoundError,
     OrqConnectionError,
     OrqTimeoutError,
@@ -169,6 +170,26 @@ async def test_stream_faults_keep_the_partial_text(
         await orq.invoke({"key": "faq-assistant"})
     assert bool(caught.value.partial_text) is partial  # type: ignore[attr-defined]
     assert len(emulator_state.requests_for("stream")) == 1
+
+
+@pytest.mark.parametrize(("route", "what"), [("get_config", "configuration"), ("stream", "completion")])
+async def test_a_204_is_a_no_content_error_not_a_parse_failure(
+    orq: OrqClient, emulator_state: EmulatorState, route: str, what: str
+) -> None:
+    emulator_state.add_fault(Fault(route, "no_content", times=-1))
+    call = orq.get_config if route == "get_config" else orq.invoke
+    with pytest.raises(NoContentError) as caught:
+        await call({"key": "faq-assistant"})
+    assert f"204 No Content: it returned no {what}" in caught.value.message
+    assert "published version" in caught.value.message
+    assert len(emulator_state.requests_for(route)) == 1  # nothing failed, so nothing is retried
+
+
+async def test_a_204_where_a_list_was_expected_is_no_content_too(orq: OrqClient, emulator_state: EmulatorState) -> None:
+    emulator_state.add_fault(Fault("list_deployments", "no_content"))
+    with pytest.raises(NoContentError) as caught:
+        await orq.list_deployments()
+    assert "where it should have returned data" in caught.value.message
 
 
 async def test_connection_refused_is_retried_then_reported() -> None:

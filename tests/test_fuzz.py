@@ -193,10 +193,20 @@ deep_values = st.builds(
 any_json = st.one_of(json_values, deep_values)
 objects = st.dictionaries(keys, any_json, max_size=5)
 
-tool_call = st.fixed_dictionaries({"id": small_text, "name": small_text, "arguments": objects | texts})
-chat_message = st.fixed_dictionaries(
-    {"role": st.sampled_from(["system", "developer", "user", "assistant", "tool"]), "content": st.none() | texts},
-    optional={"tool_call_id": small_text, "tool_calls": st.lists(tool_call, max_size=2)},
+named = st.text(min_size=1, max_size=30)  # a tool call's id and name (orq_mcp.orq.requests.ToolCall)
+tool_call = st.fixed_dictionaries({"id": named, "name": named, "arguments": objects | texts})
+# Turns orq accepts (the SDK's request models): content on every role but an assistant's with tool calls,
+# tool_call_id only and always on tool turns, tool_calls only on assistant turns.
+chat_message = st.one_of(
+    st.fixed_dictionaries({"role": st.sampled_from(["system", "developer", "user", "assistant"]), "content": texts}),
+    st.fixed_dictionaries(
+        {
+            "role": st.just("assistant"),
+            "content": st.none() | texts,
+            "tool_calls": st.lists(tool_call, min_size=1, max_size=2),
+        }
+    ),
+    st.fixed_dictionaries({"role": st.just("tool"), "content": texts, "tool_call_id": small_text}),
 )
 turn = st.fixed_dictionaries(
     {"role": st.sampled_from(["system", "developer", "user", "assistant"]), "content": texts | small_text}

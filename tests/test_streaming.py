@@ -15,6 +15,7 @@ from orq_mcp.orq.errors import (
     InvalidResponseError,
     OrqConnectionError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     StreamError,
     StreamInterruptedError,
@@ -85,31 +86,163 @@ async def test_tool_call_pieces_merge_and_the_final_restatement_is_not_doubled()
     ]
 
 
-async def test_cumulative_content_is_recognised() -> None:
-    chunks = events(transcript("stream-chunks.sse"))
-    so_far = ""
-    for chunk in chunks[:-1]:
-        so_far += chunk["choices"][0]["message"]["content"]
-        chunk["choices"][0]["message"]["content"] = so_far
-    completion, pieces = await invoke(to_sse(chunks))
-    assert completion.text == TEXT
-    assert "".join(pieces) == TEXT
+def feed_all(*chunks: dict) -> CompletionAccumulator:
+    accumulator = CompletionAccumulator()
+    for chunk in chunks:
+        accumulator.feed(CompletionChunk.model_validate(chunk))
+    return accumulator
+
+
+def content(text: str, *, final: bool = False) -> dict:
+    return {"is_final": final, "choices": [{"message": {"type": "content", "content": text}}]}
+
+
+@pytest.mark.parametrize(
+    ("pieces", "text"),
+    [
+        (["6", "66", "6"], "6666"),  # the adaptive guess read "66" as a restatement and gave "666"
+        (["ha", "haha", "!"], "hahaha!"),  # issue 10 says "hahahaha!", but "ha"+"haha"+"!" is this
+        (["-", "-", "-", " a", " a"], "--- a a"),
+        (["Hel", "Hello"], "HelHello"),
+    ],
+)
+def test_streamed_content_is_a_delta(pieces: list[str], text: str) -> None:
+    accumulator = feed_all(*(content(p) for p in pieces))
+    assert accumulator.text == text
+    assert accumulator.result().text == text
 
 
 def test_a_final_chunk_restating_the_whole_text_is_not_appended_twice() -> None:
-    accumulator = CompletionAccumulator()
-    for content in ["Hel", "lo"]:
-        accumulator.feed(CompletionChunk.model_validate({"choices": [{"message": {"content": content}}]}))
+    accumulator = feed_all(content("Hel"), content("lo"))
     final = {"is_final": True, "choices": [{"finish_reason": "stop", "message": {"content": "Hello"}}]}
     assert accumulator.feed(CompletionChunk.model_validate(final)) == ""
     assert accumulator.text == "Hello"
 
 
-def test_repeated_delta_tokens_are_kept() -> None:
+@pytest.mark.parametrize("last", ["lo", "Hello!", "ello"])
+def test_a_final_chunk_that_is_not_an_exact_restatement_is_a_delta(last: str) -> None:
+    assert feed_all(content("Hel"), content("lo"), content(last, final=True)).text == "Hello" + last
+
+
+def test_a_cumulative_stream_is_not_guessed_at() -> None:
+    # Delta is the rule (reference §13): a stream that restated its text would be shown restated, not repaired.
+    assert feed_all(content("Hi"), content("Hi there")).text == "HiHi there"
+
+
+def calls(*fragments: dict, final: bool = False) -> dict:
+    message = {"type": "tool_calls", "role": "assistant", "content": None, "tool_calls": list(fragments)}
+    return {"is_final": final, "choices": [{"message": message}]}
+
+
+def fragment(arguments: str, name: str = "", call_id: str | None = None, index: int | None = None) -> dict:
+    piece: dict = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    if call_id is not None:
+        piece["id"] = call_id
+    if index is not None:
+        piece["index"] = index
+    return piece
+
+
+def test_parallel_tool_calls_without_index_stay_apart() -> None:
+    accumulator = feed_all(
+        calls(fragment('{"city":', "weather", "call_a")),
+        calls(fragment('"Oslo"}')),
+        calls(fragment('{"city":', "weather", "call_b")),
+        calls(fragment('"Rome"}')),
+    )
+    assert accumulator.result().tool_calls == [
+        {"id": "call_a", "name": "weather", "arguments": {"city": "Oslo"}},
+        {"id": "call_b", "name": "weather", "arguments": {"city": "Rome"}},
+    ]
+
+
+def test_parallel_tool_calls_in_one_chunk_without_index_stay_apart() -> None:
+    accumulator = feed_all(calls(fragment("{}", "now", "call_a"), fragment('{"tz":"UTC"}', "now", "call_b")))
+    assert [call["id"] for call in accumulator.result().tool_calls or []] == ["call_a", "call_b"]
+
+
+def test_tool_call_fragments_are_merged_by_index_when_given() -> None:
+    accumulator = feed_all(
+        calls(fragment("{", "a", "call_a", index=0), fragment("{", "b", "call_b", index=1)),
+        calls(fragment("}", index=1)),
+        calls(fragment("}", index=0)),
+    )
+    assert accumulator.result().tool_calls == [
+        {"id": "call_a", "name": "a", "arguments": {}},
+        {"id": "call_b", "name": "b", "arguments": {}},
+    ]
+
+
+def test_a_final_chunk_restating_each_parallel_call_is_not_doubled() -> None:
+    accumulator = feed_all(
+        calls(fragment("{}", "now", "call_a")),
+        calls(fragment('{"x":', "now", "call_b")),
+        calls(fragment("1}")),
+        calls(fragment("{}", "now", "call_a"), fragment('{"x":1}', "now", "call_b"), final=True),
+    )
+    assert accumulator.result().tool_calls == [
+        {"id": "call_a", "name": "now", "arguments": {}},
+        {"id": "call_b", "name": "now", "arguments": {"x": 1}},
+    ]
+
+
+def test_a_final_chunk_with_indexes_restating_calls_streamed_without_them_is_not_doubled() -> None:
+    accumulator = feed_all(
+        calls(fragment("{}", "now", "call_a")),
+        calls(fragment("{}", "now", "call_b")),
+        calls(fragment("{}", "now", "call_a", index=0), fragment("{}", "now", "call_b", index=1), final=True),
+    )
+    assert [call["id"] for call in accumulator.result().tool_calls or []] == ["call_a", "call_b"]
+
+
+def test_a_repeated_tool_call_id_continues_that_call() -> None:
+    accumulator = feed_all(calls(fragment('{"a":', "f", "call_a")), calls(fragment("1}", call_id="call_a")))
+    assert accumulator.result().tool_calls == [{"id": "call_a", "name": "f", "arguments": {"a": 1}}]
+
+
+async def test_runaway_tool_call_arguments_count_towards_the_size_limit() -> None:
+    chunks = [calls(fragment("x" * 100, "f", "call_a" if i == 0 else None)) for i in range(50)]
+    http = httpx2.AsyncClient(base_url="https://orq.test", transport=httpx2.MockTransport(serve(to_sse(chunks))))
+    with pytest.raises(ResponseTooLargeError):
+        await OrqClient(http, "sk-test", max_response_chars=1000).invoke({"key": "k"})
+
+
+def test_reasoning_is_kept_apart_from_the_text() -> None:
+    def thought(reasoning: str, text: str = "") -> dict:
+        return {"choices": [{"message": {"type": "content", "content": text, "reasoning": reasoning}}]}
+
     accumulator = CompletionAccumulator()
-    for content in ["-", "-", "-", " a", " a"]:
-        accumulator.feed(CompletionChunk.model_validate({"choices": [{"message": {"content": content}}]}))
-    assert accumulator.text == "--- a a"
+    added = [accumulator.feed(CompletionChunk.model_validate(c)) for c in (thought("Let me"), thought(" think."))]
+    added.append(accumulator.feed(CompletionChunk.model_validate(thought("", "42"))))
+    assert added == ["", "", "42"]
+    result = accumulator.result()
+    assert (result.text, result.reasoning) == ("42", "Let me think.")
+    assert accumulator.length == len("42Let me think.")
+
+
+def test_retrievals_come_from_the_final_chunk() -> None:
+    retrieval = {
+        "document": "Shipping takes 2 days.",
+        "metadata": {"file_name": "faq.pdf", "page_number": 3, "file_type": "pdf", "search_score": 0.8},
+    }
+    final = {**content("", final=True), "retrievals": [retrieval]}
+    result = feed_all(content("Two days."), final).result()
+    assert result.retrievals is not None
+    [got] = result.retrievals
+    assert got.metadata is not None
+    assert (got.document, got.metadata.file_name, got.metadata.page_number) == ("Shipping takes 2 days.", "faq.pdf", 3)
+    assert (got.metadata.search_score, got.metadata.rerank_score) == (0.8, None)
+
+
+def test_a_retrieval_missing_its_fields_does_not_break_the_stream() -> None:
+    final = {**content("", final=True), "retrievals": [{"document": None, "metadata": None, "new_field": 1}]}
+    [got] = feed_all(content("ok"), final).result().retrievals or []
+    assert (got.document, got.metadata) == (None, None)
+
+
+def test_a_stream_without_reasoning_or_retrievals_reports_none() -> None:
+    result = feed_all(content("ok"), content("", final=True)).result()
+    assert (result.reasoning, result.retrievals) == (None, None)
 
 
 def test_unknown_fields_and_enum_values_do_not_break_parsing() -> None:

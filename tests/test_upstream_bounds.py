@@ -360,7 +360,9 @@ async def test_resources_list_answers_a_deep_5xx_with_an_internal_error(caplog: 
 
 def test_deep_tool_call_arguments_are_kept_as_text() -> None:
     deep = "[" * 100_000
-    assert _ToolCallBuilder(name="f", arguments=deep).result()["arguments"] == deep
+    builder = _ToolCallBuilder(name="f")
+    builder.arguments.add(deep, final=False)
+    assert builder.result()["arguments"] == deep
 
 
 # -- 7. the pool: streams get a bounded share -----------------------------------------------------------------

@@ -27,6 +27,7 @@ from orq_mcp.orq.errors import (
     BodyTooLargeError,
     InvalidResponseError,
     InvocationTimeoutError,
+    NoContentError,
     OrqConnectionError,
     OrqError,
     OrqTimeoutError,
@@ -320,6 +321,9 @@ class OrqClient:
                     raise error from None
                 await self._backoff(attempt, error, None)
                 continue
+            if response.status_code == 204:
+                await response.aclose()
+                raise _no_content(request.url.path)
             if response.is_success:
                 return response
             error = await _error_from_response(response, self._scrub)
@@ -371,6 +375,8 @@ class OrqClient:
         try:
             if not response.is_success:
                 raise await _error_from_response(response, self._scrub)
+            if response.status_code == 204:
+                raise _no_content(path)
             return await _read_capped(response, max_bytes)
         except httpx2.HTTPError as exc:
             raise _transport_error(exc, streaming=True) from None
@@ -385,6 +391,24 @@ def _retryable(error: OrqError) -> bool:
     if isinstance(error, InvalidResponseError):
         return error.retryable
     return True
+
+
+# The SDK declares 204 for get_config and invoke; /stream runs the same generation as invoke.
+_NO_CONTENT_OF = {
+    "/v2/deployments/get_config": "configuration",
+    "/v2/deployments/invoke": "completion",
+    "/v2/deployments/stream": "completion",
+}
+
+
+def _no_content(path: str) -> NoContentError:
+    what = _NO_CONTENT_OF.get(path)
+    if what is None:
+        return NoContentError("orq answered 204 No Content where it should have returned data. Retry the call.")
+    return NoContentError(
+        f"orq answered 204 No Content: it returned no {what} for this deployment. Check in orq that the "
+        "deployment has a published version for this routing context (or call without `context`), then retry."
+    )
 
 
 def _page_params(limit: int, starting_after: str | None, ending_before: str | None) -> dict[str, Any]:

@@ -118,6 +118,12 @@ class StreamInterruptedError(OrqError):
     """The stream ended before orq said it was complete (no final chunk, no [DONE])."""
 
 
+class NoContentError(OrqError):
+    """orq answered 204 No Content: the SDK declares it for get_config and invoke; when orq sends it is undocumented."""
+
+    status = 204
+
+
 class ResponseTooLargeError(OrqError):
     """The generation grew past the server's limit, so reading stopped."""
 

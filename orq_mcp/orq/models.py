@@ -148,6 +148,9 @@ class ChoiceMessage(_Lenient):
     content: str | list[dict[str, Any]] | None = None
     tool_calls: list[ToolCallDelta] | None = None
     url: str | None = None
+    # The model's thinking, streamed apart from `content` (SDK: DeploymentStreamMessage2.reasoning).
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
 
 
 class Choice(_Lenient):
@@ -161,6 +164,21 @@ class Telemetry(_Lenient):
     span_id: str | None = None
 
 
+class RetrievalMetadata(_Lenient):
+    file_name: str | None = None
+    page_number: float | None = None
+    file_type: str | None = None
+    search_score: float | None = None
+    rerank_score: float | None = None
+
+
+class Retrieval(_Lenient):
+    """A knowledge-base chunk orq gave the model (SDK: DeploymentStreamRetrievals; both fields required there)."""
+
+    document: str | None = None
+    metadata: RetrievalMetadata | None = None
+
+
 class CompletionChunk(_Lenient):
     """One SSE `data:` object, or the whole non-streamed response: the shapes are the same."""
 
@@ -171,4 +189,4 @@ class CompletionChunk(_Lenient):
     telemetry: Telemetry | None = None
     choices: list[Choice] = Field(default_factory=list)
     usage: dict[str, Any] | None = None
-    retrievals: list[dict[str, Any]] | None = None
+    retrievals: list[Retrieval] | None = None

@@ -1,9 +1,14 @@
-"""Turning orq stream chunks into one completion (reference §5c-§5d).
+"""Turning orq stream chunks into one completion (reference §5c-§5d, §13).
 
-orq's chunks carry the text in `choices[0].message.content`. Whether that is a delta or the
-whole text so far is not documented, so the first ambiguous chunk decides the mode for the
-rest of the stream, and a final chunk that repeats everything is recognised rather than
-appended twice.
+Each chunk's `choices[0].message.content` is new text (a delta): the SDKs describe "partial
+content ... as tokens become available" and every client we know appends it. The one exception
+is narrow: a final chunk (`is_final`) whose content is exactly the whole text so far repeats it
+rather than adding to it, the way the final chunk of a tool-call stream repeats each call.
+Reasoning (`message.reasoning`) follows the same rules, kept apart from the text.
+
+Tool-call fragments follow the OpenAI convention: an id already seen, or else an `index`, names
+the call a fragment belongs to; without either, a fragment with a new `id` starts a new call
+and a fragment with neither continues the last call.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from orq_mcp.orq.models import ChoiceMessage, CompletionChunk
+from orq_mcp.orq.models import ChoiceMessage, CompletionChunk, Retrieval, ToolCallDelta
 
 
 @dataclass
@@ -25,45 +30,107 @@ class Completion:
     trace_id: str | None = None
     usage: dict[str, Any] | None = None
     tool_calls: list[dict[str, Any]] | None = None
-    retrievals: list[dict[str, Any]] | None = None
+    retrievals: list[Retrieval] | None = None
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
+
+
+@dataclass
+class _Text:
+    """Text built from deltas. Pieces are joined only when read: `text += delta` copies the whole text per chunk."""
+
+    length: int = 0
+    _pieces: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> str:
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    def add(self, new: str, *, final: bool) -> str:
+        """Append `new` unless it is a final chunk's exact restatement; return what was added."""
+        if not new or (final and self.length == len(new) and self.value == new):
+            return ""
+        self._pieces.append(new)
+        self.length += len(new)
+        return new
 
 
 @dataclass
 class _ToolCallBuilder:
     id: str | None = None
     name: str = ""
-    arguments: str = ""
+    arguments: _Text = field(default_factory=_Text)
 
     def result(self) -> dict[str, Any]:
+        text = self.arguments.value
         try:
-            arguments: Any = json.loads(self.arguments) if self.arguments else {}
+            arguments: Any = json.loads(text) if text else {}
         except (ValueError, RecursionError):  # RecursionError: nested past what json can read
-            arguments = self.arguments  # keep what the model produced rather than drop it
+            arguments = text  # keep what the model produced rather than drop it
         return {"id": self.id, "name": self.name, "arguments": arguments}
 
 
-def _is_restatement(accumulated: str, new: str) -> bool:
-    """`new` repeats everything received so far and adds to it (a cumulative chunk)."""
-    return bool(accumulated) and len(new) > len(accumulated) and new.startswith(accumulated)
+@dataclass
+class _ToolCalls:
+    """Tool-call fragments grouped into calls, in the order the calls first appeared."""
+
+    calls: list[_ToolCallBuilder] = field(default_factory=list)
+    length: int = 0  # characters of arguments so far
+    _by_index: dict[int, _ToolCallBuilder] = field(default_factory=dict)
+    _by_id: dict[str, _ToolCallBuilder] = field(default_factory=dict)
+
+    def add(self, fragment: ToolCallDelta, *, final: bool) -> None:
+        builder = self._builder_for(fragment)
+        if fragment.id:
+            builder.id = fragment.id
+            self._by_id[fragment.id] = builder
+        if fragment.index is not None:
+            self._by_index.setdefault(fragment.index, builder)
+        function = fragment.function
+        if function is None:
+            return
+        if function.name:
+            builder.name = function.name
+        self.length += len(builder.arguments.add(function.arguments or "", final=final))
+
+    def _builder_for(self, fragment: ToolCallDelta) -> _ToolCallBuilder:
+        # A known id names its call even when an index disagrees (a final chunk restating calls streamed without one).
+        if fragment.id and fragment.id in self._by_id:
+            return self._by_id[fragment.id]
+        if fragment.index is not None:
+            return self._by_index.get(fragment.index) or self._start()
+        if fragment.id:
+            return self._start()
+        return self.calls[-1] if self.calls else self._start()
+
+    def _start(self) -> _ToolCallBuilder:
+        self.calls.append(_ToolCallBuilder())
+        return self.calls[-1]
 
 
 @dataclass
 class CompletionAccumulator:
     """Feed chunks in order; read `.text` at any time and `.result()` at the end."""
 
-    saw_final: bool = False
-    length: int = 0  # characters so far, without joining them
-    # Pieces are joined only when read: `text += delta` on an attribute copies the whole text per chunk.
-    _pieces: list[str] = field(default_factory=list)
-    _cumulative: bool | None = None  # None until a chunk tells the two modes apart
-    _tool_calls: dict[int, _ToolCallBuilder] = field(default_factory=dict)
+    _text: _Text = field(default_factory=_Text)
+    _reasoning: _Text = field(default_factory=_Text)
+    _tool_calls: _ToolCalls = field(default_factory=_ToolCalls)
     _meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self._text.value
+
+    @property
+    def length(self) -> int:
+        """Characters held so far (text, reasoning and tool-call arguments), without joining them."""
+        return self._text.length + self._reasoning.length + self._tool_calls.length
 
     def feed(self, chunk: CompletionChunk) -> str:
         """Absorb one chunk; return the text it adds (possibly empty)."""
         self._absorb_meta(chunk)
-        if chunk.is_final:
-            self.saw_final = True
         if not chunk.choices:
             return ""
         choice = chunk.choices[0]
@@ -72,8 +139,13 @@ class CompletionAccumulator:
         message = choice.message
         if message is None:
             return ""
-        self._absorb_tool_calls(message, final=chunk.is_final)
-        return self._absorb_text(_text_of(message), final=chunk.is_final)
+        final = chunk.is_final
+        for fragment in message.tool_calls or []:
+            self._tool_calls.add(fragment, final=final)
+        self._reasoning.add(message.reasoning or "", final=final)
+        if message.reasoning_signature:
+            self._meta["reasoning_signature"] = message.reasoning_signature
+        return self._text.add(_text_of(message), final=final)
 
     def _absorb_meta(self, chunk: CompletionChunk) -> None:
         for name in ("id", "model", "provider"):
@@ -84,47 +156,14 @@ class CompletionAccumulator:
             self._meta["trace_id"] = chunk.telemetry.trace_id
         if chunk.usage:
             self._meta["usage"] = chunk.usage
-        if chunk.retrievals:
+        if chunk.retrievals and chunk.is_final:  # the SDK: "returned in the last streamed chunk"
             self._meta["retrievals"] = chunk.retrievals
 
-    @property
-    def text(self) -> str:
-        if len(self._pieces) > 1:
-            self._pieces[:] = ["".join(self._pieces)]
-        return self._pieces[0] if self._pieces else ""
-
-    def _absorb_text(self, new: str, *, final: bool) -> str:
-        if not new:
-            return ""
-        if self._cumulative is None and self.length:
-            self._cumulative = _is_restatement(self.text, new)
-        delta = new
-        if self._cumulative or (final and self.length):
-            so_far = self.text
-            if new.startswith(so_far):
-                delta = new[len(so_far) :]
-        if delta:
-            self._pieces.append(delta)
-            self.length += len(delta)
-        return delta
-
-    def _absorb_tool_calls(self, message: ChoiceMessage, *, final: bool) -> None:
-        for position, call in enumerate(message.tool_calls or []):
-            index = call.index if call.index is not None else position
-            builder = self._tool_calls.setdefault(index, _ToolCallBuilder())
-            builder.id = call.id or builder.id
-            function = call.function
-            if function is None:
-                continue
-            if function.name:
-                builder.name = function.name
-            pieces = function.arguments or ""
-            restated = pieces.startswith(builder.arguments) and (final or _is_restatement(builder.arguments, pieces))
-            builder.arguments = pieces if restated and builder.arguments else builder.arguments + pieces
-
     def result(self) -> Completion:
-        calls = [self._tool_calls[i].result() for i in sorted(self._tool_calls)]
-        return Completion(text=self.text, tool_calls=calls or None, **self._meta)
+        calls = [builder.result() for builder in self._tool_calls.calls]
+        return Completion(
+            text=self.text, tool_calls=calls or None, reasoning=self._reasoning.value or None, **self._meta
+        )
 
 
 def _text_of(message: ChoiceMessage) -> str:

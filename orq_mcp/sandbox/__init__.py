@@ -7,7 +7,7 @@ from .app import create_app
 from .data import sample_workspace
 from .faults import Fault, FaultKind
 from .serve import EmulatorThread, serve_emulator
-from .state import EmulatorState, RequestRecord, Workspace
+from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
 
 DEFAULT_API_KEY = "sandbox"
 
@@ -18,6 +18,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "RequestRecord",
+    "SdkViolation",
     "Workspace",
     "create_app",
     "sample_workspace",

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .engines import template_filler
-from .errors import ApiError, deployment_not_found, prompt_not_found, unauthorized_body
+from .errors import ApiError, bad_request, deployment_not_found, prompt_not_found, unauthorized_body
 from .faults import GENERATION_KINDS, REQUEST_KINDS, STREAM_KINDS, Fault, non_json_response, status_response
 from .media import STREAMABLE_TYPES, media_body, stream_not_supported
 from .model import Completion, complete
@@ -25,7 +25,7 @@ from .pagination import paginate
 from .payloads import Generation
 from .render import assemble_messages, check_variant
 from .sse import SSEResponse, sse_events
-from .state import EmulatorState, RequestRecord, Workspace
+from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
 from .validation import DeploymentRequest, parse_deployment_request
 from .versions import template_settings
 
@@ -116,6 +116,8 @@ async def _apply_request_fault(fault: Fault, request: Request, record: RequestRe
         return status_response(fault)
     if fault.kind == "non_json_body":
         return non_json_response(fault)
+    if fault.kind == "no_content":
+        return Response(status_code=204)
     if fault.kind == "slow_first_byte":
         await anyio.sleep(fault.delay)
         return None
@@ -180,6 +182,8 @@ async def _get_prompt(ctx: Context) -> Response:
 
 def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequest, dict[str, Any], list[Any]]:
     request = parse_deployment_request(ctx.body, accepts_stream_flag=accepts_stream_flag)
+    if ctx.state.strict_sdk:
+        _check_against_sdk(ctx)
     deployment = ctx.workspace.deployment(request.key)
     if deployment is None:
         raise deployment_not_found(request.key)
@@ -189,6 +193,16 @@ def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequ
     fill = template_filler(settings, ctx.workspace.references)
     messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages, fill)
     return request, deployment, messages
+
+
+def _check_against_sdk(ctx: Context) -> None:
+    """Strict mode: a body the SDK's request model rejects is recorded and answered 400 with the SDK's reason."""
+    from .sdk_schema import sdk_violation  # imports orq-ai-sdk, a test-only dependency
+
+    problem = sdk_violation(ctx.route, ctx.body)
+    if problem is not None:
+        ctx.state.record_violation(SdkViolation(ctx.route, ctx.body, problem))
+        raise bad_request(f"rejected by the SDK's request model: {problem}")
 
 
 async def _get_config(ctx: Context) -> Response:
@@ -227,10 +241,12 @@ async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bo
         if force_stream or request.stream:
             raise stream_not_supported(request.key, model_type)
         return JSONResponse(media_body(deployment, messages, request))
-    huge = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
-    if huge is not None:
-        ctx.record.faults.append(huge.kind)
-    completion: Completion = complete(deployment, messages, request, huge.size if huge else None)
+    shaping = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
+    if shaping is not None:
+        ctx.record.faults.append(shaping.kind)
+    huge = shaping if shaping is not None and shaping.kind == "huge_response" else None
+    deltas = shaping.pieces if shaping is not None and shaping.kind == "scripted_deltas" else None
+    completion: Completion = complete(deployment, messages, request, huge.size if huge else None, deltas)
     generation = Generation.for_deployment(deployment)
     if not (force_stream or request.stream):
         return JSONResponse(generation.invoke_body(completion, request, messages))

@@ -18,15 +18,17 @@ FaultKind = Literal[
     "non_json_body",
     "huge_response",
     "hang",
+    "no_content",
+    "scripted_deltas",
 ]
 ROUTES: Final = frozenset(
     {"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt", "versions"}
 )
 
 # Kinds that replace or delay the whole response; taken right after authentication.
-REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", "hang"})
+REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", "hang", "no_content"})
 # Kinds that change the generated completion; taken when an invoke/stream produces its answer.
-GENERATION_KINDS: Final = frozenset({"huge_response"})
+GENERATION_KINDS: Final = frozenset({"huge_response", "scripted_deltas"})
 # Kinds that only make sense for an SSE response; taken when a stream starts.
 STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk"})
 KINDS: Final = REQUEST_KINDS | GENERATION_KINDS | STREAM_KINDS
@@ -53,7 +55,9 @@ class Fault:
       malformed_chunk:        after_chunks
       non_json_body:          status (default 502), headers
       huge_response:          size (characters), chunk_size (characters per SSE chunk)
+      scripted_deltas:        pieces: the exact content of each text chunk (replaying a real stream's sequence)
       hang:                   (none)
+      no_content:             (none): an empty 204, which the SDK declares for get_config and invoke
     """
 
     route: str
@@ -68,6 +72,7 @@ class Fault:
     after_chunks: int = 2
     size: int = 5_000_000
     chunk_size: int = 4096
+    pieces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.route != "*" and self.route not in ROUTES:
@@ -76,6 +81,8 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(KINDS)}")
         if self.times == 0 or self.times < -1:
             raise ValueError("times must be a positive count or -1 (forever)")
+        if self.kind == "scripted_deltas" and not self.pieces:
+            raise ValueError("a scripted_deltas fault needs the pieces to stream")
         if self.after_chunks < 0 or self.size < 0 or self.chunk_size < 1:
             raise ValueError("after_chunks and size must be >= 0 and chunk_size >= 1")
 

@@ -22,43 +22,67 @@ class ToolCall:
     name: str
     arguments: str
 
-    def wire(self) -> dict[str, Any]:
-        return {
+    def wire(self, index: int | None) -> dict[str, Any]:
+        call: dict[str, Any] = {
             "id": self.id,
-            "index": 0,
             "type": "function",
             "function": {"name": self.name, "arguments": self.arguments},
         }
+        if index is not None:
+            call["index"] = index
+        return call
 
 
 @dataclass(frozen=True)
 class Completion:
     text: str | None
-    tool_call: ToolCall | None
+    tool_calls: tuple[ToolCall, ...]
     prompt_tokens: int
     completion_tokens: int
+    reasoning: str | None = None
+    deltas: tuple[str, ...] | None = None  # the text's chunks when a test scripts them
 
     @property
     def finish_reason(self) -> str:
-        return "tool_calls" if self.tool_call else "stop"
+        return "tool_calls" if self.tool_calls else "stop"
+
+    @property
+    def parallel(self) -> bool:
+        """Several calls at once: streamed without `index` (optional in the SDK), so only ids tell them apart."""
+        return len(self.tool_calls) > 1
 
 
 def complete(
-    deployment: dict[str, Any], messages: list[dict[str, Any]], request: DeploymentRequest, huge_size: int | None
+    deployment: dict[str, Any],
+    messages: list[dict[str, Any]],
+    request: DeploymentRequest,
+    huge_size: int | None = None,
+    deltas: tuple[str, ...] | None = None,
 ) -> Completion:
     """The deterministic answer of the emulated model to ``messages`` (already rendered and ordered)."""
     config = deployment["prompt_config"]
     prompt_tokens = sum(len(message_text(m).split()) for m in messages)
-    if huge_size is not None:
-        text = filler(huge_size)
-    elif request.mock_response is not None:
-        text = request.mock_response
-    else:
-        call = _tool_call(config.get("tools") or [], messages)
-        if call is not None:
-            return Completion(None, call, prompt_tokens, max(1, len(re.findall(r"\w+", call.arguments))))
-        text = canned_reply(config["model"], messages)
-    return Completion(text, None, prompt_tokens, len(text.split()))
+    if deltas is not None:
+        return Completion("".join(deltas), (), prompt_tokens, len(deltas), deltas=deltas)
+    if huge_size is not None or request.mock_response is not None:  # no model runs: no thinking, no tools
+        text = filler(huge_size) if huge_size is not None else request.mock_response or ""
+        return Completion(text, (), prompt_tokens, len(text.split()))
+    reasoning = _reasoning(config, messages)
+    calls = _tool_calls(config.get("tools") or [], messages)
+    if calls:
+        tokens = sum(len(re.findall(r"\w+", call.arguments)) for call in calls)
+        return Completion(None, calls, prompt_tokens, max(1, tokens), reasoning)
+    text = canned_reply(config["model"], messages)
+    return Completion(text, (), prompt_tokens, len(text.split()), reasoning)
+
+
+def _reasoning(config: dict[str, Any], messages: list[dict[str, Any]]) -> str | None:
+    """Thinking text, for a deployment whose parameters turn reasoning on (the SDK's model_parameters names)."""
+    parameters = config.get("model_parameters") or {}
+    if not (parameters.get("reasoningEffort") or parameters.get("budgetTokens") or parameters.get("thinkingLevel")):
+        return None
+    last = message_text(messages[-1]) if messages else ""
+    return f"The user wrote: {snippet(last, 60) or '(nothing)'}. I should answer briefly and stay on topic."
 
 
 def canned_reply(model: str, messages: list[dict[str, Any]]) -> str:
@@ -86,18 +110,21 @@ def filler(size: int) -> str:
     return (_FILLER * (size // len(_FILLER) + 1))[:size]
 
 
-def _tool_call(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> ToolCall | None:
+def _tool_calls(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> tuple[ToolCall, ...]:
+    """One call of the first tool per order number in the last user turn: two numbers make parallel calls."""
     if not tools or not messages or messages[-1].get("role") != "user":
-        return None
-    match = ORDER_NUMBER.search(message_text(messages[-1]))
-    if match is None:
-        return None
+        return ()
+    numbers = list(dict.fromkeys(ORDER_NUMBER.findall(message_text(messages[-1]))))
     function = tools[0].get("function", {})
     parameters = function.get("parameters") or {}
     properties = parameters.get("properties") or {}
-    arguments: dict[str, Any] = {}
-    for name in parameters.get("required") or []:
-        if (properties.get(name) or {}).get("type") == "string":
-            arguments[name] = match.group(0)
-            break
-    return ToolCall(tool_call_id(), function.get("name", "tool"), json.dumps(arguments, separators=(",", ":")))
+    string_arguments = [
+        n for n in parameters.get("required") or [] if (properties.get(n) or {}).get("type") == "string"
+    ]
+    calls = []
+    for number in numbers:
+        arguments = {string_arguments[0]: number} if string_arguments else {}
+        calls.append(
+            ToolCall(tool_call_id(), function.get("name", "tool"), json.dumps(arguments, separators=(",", ":")))
+        )
+    return tuple(calls)

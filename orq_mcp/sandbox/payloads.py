@@ -71,25 +71,29 @@ class Generation:
         """The non-streaming response (reference §5a)."""
         body = self.envelope(is_final=True)
         body["finalized"] = iso_now()
-        body["choices"] = [
-            {"index": 0, "message": _final_message(completion), "finish_reason": completion.finish_reason}
-        ]
+        message = _final_message(completion)
+        if completion.reasoning:
+            message["reasoning"] = completion.reasoning
+        body["choices"] = [{"index": 0, "message": message, "finish_reason": completion.finish_reason}]
         _add_extras(body, completion, request, messages)
         return body
 
-    def content_chunk(self, delta: str) -> dict[str, Any]:
+    def content_chunk(self, delta: str, *, reasoning: str | None = None) -> dict[str, Any]:
         chunk = self.envelope(is_final=False)
         message = {"type": "content", "role": "assistant", "content": delta}
+        if reasoning is not None:
+            message["reasoning"] = reasoning  # thinking streams first, as deltas beside an empty content
         chunk["choices"] = [{"index": 0, "message": message, "finish_reason": None}]
         return chunk
 
-    def tool_call_chunk(self, call: ToolCall, piece: str, *, first: bool) -> dict[str, Any]:
+    def tool_call_chunk(self, call: ToolCall, piece: str, *, first: bool, index: int | None) -> dict[str, Any]:
         chunk = self.envelope(is_final=False)
         partial: dict[str, Any] = {
-            "index": 0,
             "type": "function",
             "function": {"name": call.name if first else "", "arguments": piece},
         }
+        if index is not None:
+            partial["index"] = index
         if first:
             partial["id"] = call.id
         message = {"type": "tool_calls", "role": "assistant", "content": None, "tool_calls": [partial]}
@@ -101,7 +105,7 @@ class Generation:
     ) -> dict[str, Any]:
         chunk = self.envelope(is_final=True)
         chunk["finalized"] = iso_now()
-        if completion.tool_call is not None:
+        if completion.tool_calls:
             message = _final_message(completion)
         else:
             message = {"type": "content", "role": "assistant", "content": ""}
@@ -110,18 +114,23 @@ class Generation:
         return chunk
 
     def stream_pieces(self, completion: Completion, chunk_size: int | None) -> list[dict[str, Any]]:
-        """Every non-final chunk of the stream, in order."""
-        if completion.tool_call is not None:
-            pieces = split_arguments(completion.tool_call.arguments)
-            return [self.tool_call_chunk(completion.tool_call, p, first=i == 0) for i, p in enumerate(pieces)]
+        """Every non-final chunk of the stream, in order: reasoning, then the text or each tool call in turn."""
+        chunks = [self.content_chunk("", reasoning=delta) for delta in split_words(completion.reasoning or "")]
+        for position, call in enumerate(completion.tool_calls):
+            index = None if completion.parallel else position
+            pieces = split_arguments(call.arguments)
+            chunks += [self.tool_call_chunk(call, p, first=i == 0, index=index) for i, p in enumerate(pieces)]
+        if completion.tool_calls:
+            return chunks
         text = completion.text or ""
-        deltas = split_fixed(text, chunk_size) if chunk_size else split_words(text)
-        return [self.content_chunk(delta) for delta in deltas]
+        deltas = completion.deltas or (split_fixed(text, chunk_size) if chunk_size else split_words(text))
+        return chunks + [self.content_chunk(delta) for delta in deltas]
 
 
 def _final_message(completion: Completion) -> dict[str, Any]:
-    if completion.tool_call is not None:
-        return {"type": "tool_calls", "role": "assistant", "content": None, "tool_calls": [completion.tool_call.wire()]}
+    if completion.tool_calls:
+        calls = [call.wire(None if completion.parallel else i) for i, call in enumerate(completion.tool_calls)]
+        return {"type": "tool_calls", "role": "assistant", "content": None, "tool_calls": calls}
     return {"type": "content", "role": "assistant", "content": completion.text}
 
 

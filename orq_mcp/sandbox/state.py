@@ -32,6 +32,15 @@ class Workspace:
         return next((p for p in self.prompts if p.get("_id") == prompt_id), None)
 
 
+@dataclass(frozen=True)
+class SdkViolation:
+    """A body the emulator would have served but the official SDK's request model rejects."""
+
+    route: str
+    body: Any
+    problem: str
+
+
 @dataclass
 class RequestRecord:
     """One /v2 request as the emulator saw it. Times are ``time.monotonic()`` values."""
@@ -60,20 +69,24 @@ class EmulatorState:
         *,
         chunk_delay: float = 0.005,
         log_limit: int | None = 10_000,
+        strict_sdk: bool = False,
     ) -> None:
         self.chunk_delay = chunk_delay
+        # Tests: also check get_config/invoke/stream bodies against the SDK's request models (needs orq-ai-sdk).
+        self.strict_sdk = strict_sdk
         self.log_limit = log_limit  # oldest records are dropped beyond this many (None = unbounded)
         self._lock = threading.Lock()
         self._workspaces: dict[str, Workspace] = dict(workspaces or {})
         self._faults: list[Fault] = []
         self._log: list[RequestRecord] = []
+        self._violations: list[SdkViolation] = []
 
     @classmethod
-    def sample(cls, api_key: str = "sandbox", *, chunk_delay: float = 0.005) -> EmulatorState:
+    def sample(cls, api_key: str = "sandbox", *, chunk_delay: float = 0.005, strict_sdk: bool = False) -> EmulatorState:
         """A state serving the sample workspace for ``api_key``."""
         from .data import sample_workspace
 
-        return cls({api_key: sample_workspace()}, chunk_delay=chunk_delay)
+        return cls({api_key: sample_workspace()}, chunk_delay=chunk_delay, strict_sdk=strict_sdk)
 
     # Workspaces -----------------------------------------------------------------------------------------------
     def add_workspace(self, api_key: str, workspace: Workspace) -> None:
@@ -145,15 +158,27 @@ class EmulatorState:
             matching = [r for r in self._log if route is None or r.route == route]
         return matching[-1] if matching else None
 
+    # SDK strictness -----------------------------------------------------------------------------------------
+    def record_violation(self, violation: SdkViolation) -> None:
+        with self._lock:
+            self._violations.append(violation)
+
+    def take_violations(self) -> list[SdkViolation]:
+        """The violations seen since the last call (a test that sends bad bodies on purpose takes them)."""
+        with self._lock:
+            taken, self._violations = self._violations, []
+        return taken
+
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
 
     def reset(self) -> None:
-        """Forget queued faults and logged requests (workspaces and chunk_delay stay)."""
+        """Forget queued faults, logged requests and violations (workspaces, chunk_delay and strictness stay)."""
         with self._lock:
             self._faults.clear()
             self._log.clear()
+            self._violations.clear()
 
     def wait_for(self, predicate: Callable[[], object], timeout: float = 2.0, interval: float = 0.005) -> bool:
         """Poll ``predicate()`` from a test thread until it is truthy or ``timeout`` passes."""
