@@ -159,6 +159,7 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
         port=settings.port,
         log_config=None,  # our stderr handler (with redaction) formats uvicorn's records too
         log_level="debug" if settings.verbose else "info",
+        access_log=settings.verbose,  # a line per request is the client's to fill the disk with
         lifespan="on",
     )
     where = f"http://{settings.host}:{settings.port}{path}"

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orq_mcp.serving.settings import Settings, is_loopback
+from orq_mcp.serving.throttle import FailureThrottle, RefusalLog
 from orq_mcp.surface.state import bearer_token
 
 logger = logging.getLogger(__name__)
@@ -160,21 +161,45 @@ class SseGuard:
 
 
 class BearerGate:
-    """Answers 401 to any HTTP request whose `Authorization: Bearer` token `accept` refuses."""
+    """Answers 401 to any HTTP request whose `Authorization: Bearer` token `accept` refuses.
+
+    An address refused too often in a row is answered 429 with Retry-After for a while, whatever it
+    sends, and refusals are logged within a budget: guessing the token is slow and cannot fill the disk.
+    """
 
     def __init__(self, app: ASGIApp, accept: Callable[[str | None], bool], what: str) -> None:
         self._app = app
         self._accept = accept
         self._what = what
+        self._throttle = FailureThrottle()
+        self._log = RefusalLog(logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._accept(bearer_token(Headers(scope=scope))):
+        if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        logger.info("Refused an HTTP request without %s", self._what)
-        response = JSONResponse(
-            {"error": "invalid_token", "error_description": f"Send {self._what} as `Authorization: Bearer <token>`."},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="orq-mcp"'},
-        )
+        address = client_address(scope)
+        wait = self._throttle.retry_after(address)
+        if wait:
+            self._log.refused(address, "Throttled HTTP requests from %s after repeated refusals", address)
+            description = f"Too many refused requests from your address. Wait {wait} s, then send {self._what}."
+            response = _refusal("too_many_attempts", description, 429, {"Retry-After": str(wait)})
+        elif self._accept(bearer_token(Headers(scope=scope))):
+            await self._app(scope, receive, send)
+            return
+        else:
+            self._throttle.failed(address)
+            self._log.refused(address, "Refused an HTTP request from %s without %s", address, self._what)
+            description = f"Send {self._what} as `Authorization: Bearer <token>`."
+            response = _refusal("invalid_token", description, 401, {"WWW-Authenticate": 'Bearer realm="orq-mcp"'})
         await response(scope, receive, send)
+
+
+def _refusal(error: str, description: str, status: int, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+
+
+def client_address(scope: Scope) -> str:
+    """The peer's IP address (the same for every connection a client opens), or "unknown"."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
