@@ -8,16 +8,22 @@ requests at most) and every test ends by itself.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
-from orq_mcp.sandbox import EmulatorThread
+from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
+from tests.helpers import ok, wait_until
 from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client
-from tests.test_exposure import INITIALIZE, MCP_HEADERS
+from tests.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_workspace
 
 TOKEN = "orq-mcp-attack-token-5e0b8d13c9a24f67b1"
 GUESSES = 200
@@ -98,3 +104,112 @@ async def test_another_address_is_not_throttled_by_a_guesser(start) -> None:  # 
     async with httpx2.AsyncClient(transport=transport, timeout=10) as other:
         response = await initialize(other, server.url, bearer(TOKEN))
     assert response.status_code == 200, response.text
+
+
+# Item 4: sessions belong to the credential that opened them ---------------------------------------------------------
+
+BOGUS_KEY = "sk-orq-bogus-attacker-key-4b1d"
+SLOW_CHUNK_DELAY = 0.05  # a sample reply then streams for ~2.5 s
+
+
+@asynccontextmanager
+async def legacy_client(url: str, headers: dict[str, str], session_ids: list[str]) -> AsyncIterator[Client]:
+    """A handshake-era (2025-11-25) MCP client; the session ids the server hands it go to `session_ids`."""
+
+    async def remember(response: httpx2.Response) -> None:
+        if "mcp-session-id" in response.headers and response.headers["mcp-session-id"] not in session_ids:
+            session_ids.append(response.headers["mcp-session-id"])
+
+    async with loopback_http_client(headers) as http:
+        http.event_hooks["response"].append(remember)
+        async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
+            yield client
+
+
+async def hijack(http: httpx2.AsyncClient, url: str, session_id: str, key: str) -> list[httpx2.Response]:
+    """Everything a holder of someone else's session id tries: cancel its calls, open its stream, delete it."""
+    headers = {**MCP_HEADERS, **bearer(key), "Mcp-Session-Id": session_id, "Mcp-Protocol-Version": "2025-11-25"}
+    answers = []
+    for request_id in range(6):  # the SDK client numbers its requests from 0
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
+        answers.append(await http.post(url, json=cancel, headers=headers))
+    answers.append(await http.get(url, headers={**headers, "Accept": "text/event-stream"}))
+    answers.append(await http.delete(url, headers=headers))
+    return answers
+
+
+@pytest.mark.parametrize("attacker", [BOGUS_KEY, "tenant-b"])
+async def test_another_credential_cannot_drive_a_tenants_session(  # type: ignore[no-untyped-def]
+    start, emulator_state: EmulatorState, attacker: str
+) -> None:
+    emulator_state.add_workspace(TENANT_B_KEY, tenant_b_workspace())
+    server = start("http", args=("--multi-tenant",))
+    attacker_key = TENANT_B_KEY if attacker == "tenant-b" else BOGUS_KEY
+    session_ids: list[str] = []
+    async with legacy_client(server.url, bearer(API_KEY), session_ids) as victim:
+        emulator_state.chunk_delay = SLOW_CHUNK_DELAY
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg, loopback_http_client(timeout=10) as http:
+                replies: list[dict[str, object]] = []
+
+                async def invoke() -> None:
+                    replies.append(ok(await victim.call_tool("invoke_deployment", {"key": "faq-assistant"})))
+
+                tg.start_soon(invoke)
+                assert await emulator_state_streaming(emulator_state)
+                (session_id,) = session_ids
+                answers = await hijack(http, server.url, session_id, attacker_key)
+                unknown = await hijack(http, server.url, uuid.uuid4().hex, attacker_key)
+        emulator_state.chunk_delay = 0.002
+        assert [a.status_code for a in answers] == [404] * len(answers)
+        # Exactly what an unknown session gets: nothing tells the attacker the session exists.
+        assert [(a.status_code, a.content) for a in answers] == [(u.status_code, u.content) for u in unknown]
+        assert replies[0]["text"]  # the victim's call ran to its end
+        assert ok(await victim.call_tool("list_deployments", {"limit": 1}))["deployments"]  # and its session lives
+
+
+async def emulator_state_streaming(state: EmulatorState) -> bool:
+    return await wait_until(lambda: any(r.chunks_sent for r in state.requests_for("stream")), within=10)
+
+
+# Item 6: sessions per client, idle sessions ---------------------------------------------------------------------------
+
+SESSIONS_TRIED = 200
+
+
+async def test_one_address_cannot_take_every_session(start) -> None:  # type: ignore[no-untyped-def]
+    env = {"ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "20", "ORQ_MCP_MAX_SESSIONS": "100"}
+    server = start("http", env)
+    async with loopback_http_client(timeout=10) as http:
+        answers = [await initialize(http, server.url) for _ in range(SESSIONS_TRIED)]
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) == 20, statuses
+    assert statuses.count(429) == SESSIONS_TRIED - 20
+    refusal = answers[-1].json()["error"]["message"]
+    assert "Too many open sessions from your address (20)" in refusal
+    assert "DELETE" in refusal
+    # Another client still gets a whole session.
+    transport = httpx2.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with (
+        httpx2.AsyncClient(transport=transport, timeout=30) as other,
+        Client(streamable_http_client(server.url, http_client=other), mode="legacy") as client,
+    ):
+        assert ok(await client.call_tool("list_deployments", {"limit": 1}))["deployments"]
+
+
+async def test_idle_sessions_expire_and_free_their_place(start) -> None:  # type: ignore[no-untyped-def]
+    server = start("http", {"ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "5", "ORQ_MCP_SESSION_IDLE_TIMEOUT": "1"})
+    async with loopback_http_client(timeout=10) as http:
+        opened = [await initialize(http, server.url) for _ in range(5)]
+        assert [a.status_code for a in opened] == [200] * 5
+        assert (await initialize(http, server.url)).status_code == 429
+        reopened = False
+        for _ in range(40):  # up to 10 s: a place frees up about 2 s after the sessions fell idle
+            reopened = (await initialize(http, server.url)).status_code == 200
+            if reopened:
+                break
+            await anyio.sleep(0.25)
+        assert reopened
+        headers = {**MCP_HEADERS, "Mcp-Session-Id": opened[0].headers["mcp-session-id"]}
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        assert (await http.post(server.url, json=ping, headers=headers)).status_code == 404

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orq_mcp.serving.sessions import SessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
-from orq_mcp.serving.throttle import FailureThrottle, RefusalLog
+from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
 from orq_mcp.surface.state import bearer_token
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,14 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
     security = transport_security(settings)
     if settings.transport == "http":
-        app: ASGIApp = JsonRpcShapeGuard(server.streamable_http_app(transport_security=security, host=settings.host))
+        sdk_app = server.streamable_http_app(
+            transport_security=security,
+            host=settings.host,
+            session_idle_timeout=settings.session_idle_timeout,
+            max_sessions=settings.max_sessions,
+        )
+        per_client = settings.max_sessions_per_client
+        app: ASGIApp = SessionGuard(JsonRpcShapeGuard(sdk_app), per_client, settings.session_idle_timeout)
     else:
         app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
     if settings.auth_token is not None:
@@ -197,9 +205,3 @@ class BearerGate:
 
 def _refusal(error: str, description: str, status: int, headers: dict[str, str]) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
-
-
-def client_address(scope: Scope) -> str:
-    """The peer's IP address (the same for every connection a client opens), or "unknown"."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from starlette.types import Scope
+
 V = TypeVar("V")
 
 # Addresses remembered at once; the least recently seen are forgotten first, so memory stays bounded.
@@ -103,3 +105,9 @@ class RefusalLog:
                 now - self._summary_at,
             )
             self._unlogged, self._unlogged_from, self._summary_at = 0, set(), now
+
+
+def client_address(scope: Scope) -> str:
+    """The peer's IP address (the same for every connection a client opens), or "unknown"."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
