@@ -7,7 +7,9 @@ requests at most) and every test ends by itself.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +22,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.sandbox.faults import Fault
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client
@@ -213,3 +216,70 @@ async def test_idle_sessions_expire_and_free_their_place(start) -> None:  # type
         headers = {**MCP_HEADERS, "Mcp-Session-Id": opened[0].headers["mcp-session-id"]}
         ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
         assert (await http.post(server.url, json=ping, headers=headers)).status_code == 404
+
+
+# Item 7: a client that hangs up frees its orq stream --------------------------------------------------------------
+
+ABANDONED = 50
+
+
+async def open_legacy_session(http: httpx2.AsyncClient, url: str) -> dict[str, str]:
+    """Initialize a 2025-06-18 session by hand; the headers its later requests need."""
+    opened = await initialize(http, url, {"Mcp-Protocol-Version": "2025-06-18"})
+    assert opened.status_code == 200, opened.text
+    headers = {**MCP_HEADERS, "Mcp-Session-Id": opened.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+    initialized = await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    assert initialized.status_code == 202, initialized.text
+    return headers
+
+
+async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int) -> None:
+    """POST a streaming `tools/call`, wait for the response to start, then close the connection (FIN)."""
+    call = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": "invoke_deployment", "arguments": {"key": "faq-assistant"}, "_meta": {"progressToken": 1}},
+    }
+    body = json.dumps(call).encode()
+    head = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(head.encode() + b"\r\n" + body)
+        assert (await stream.receive()).startswith(b"HTTP/1.1 200")
+
+
+def open_upstream(state: EmulatorState) -> list[object]:
+    return [r for r in state.requests_for("stream") if r.disconnected_at is None and r.finished_at is None]
+
+
+@pytest.mark.parametrize("upstream", ["hangs", "trickles"])
+async def test_abandoned_invocations_free_their_upstream_streams(  # type: ignore[no-untyped-def]
+    start, emulator_state: EmulatorState, upstream: str
+) -> None:
+    server = start("http")
+    if upstream == "hangs":
+        emulator_state.add_fault(Fault("stream", "hang", times=ABANDONED))  # orq never answers these
+    else:
+        emulator_state.chunk_delay = 1.0  # a reply then takes about a minute
+    async with loopback_http_client(timeout=10) as http:
+        headers = await open_legacy_session(http, server.url)
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for request_id in range(ABANDONED):
+                    tg.start_soon(call_and_hang_up, server.port, headers, 100 + request_id)
+        assert await wait_until(lambda: len(emulator_state.requests_for("stream")) == ABANDONED, within=10)
+        emulator_state.chunk_delay = 0.002  # for the calls that follow
+        hung_up_at = time.monotonic()
+        # The upstream streams close about when their clients left (before: only when the session ended).
+        assert await wait_until(lambda: not open_upstream(emulator_state), within=5), len(open_upstream(emulator_state))
+        closed_within = max(r.disconnected_at for r in emulator_state.requests_for("stream")) - hung_up_at
+        # The session, and everyone else, carry on.
+        ping = await http.post(server.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers)
+        assert ping.status_code == 200, ping.text
+    with anyio.fail_after(15):
+        async with legacy_client(server.url, {}, []) as other:
+            assert ok(await other.call_tool("list_deployments", {"limit": 1}))["deployments"]
+            assert ok(await other.call_tool("invoke_deployment", {"key": "faq-assistant"}))["text"]
+    assert closed_within < 5
+    assert "Traceback" not in server.stderr()

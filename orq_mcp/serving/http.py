@@ -15,12 +15,13 @@ from mcp.server.transport_security import (
     TransportSecuritySettings,
 )
 from mcp_types import INVALID_REQUEST
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orq_mcp.serving.asgi import handshake_era_post, read_body
+from orq_mcp.serving.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.sessions import SessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
 from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
@@ -44,7 +45,8 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
             max_sessions=settings.max_sessions,
         )
         per_client = settings.max_sessions_per_client
-        app: ASGIApp = SessionGuard(JsonRpcShapeGuard(sdk_app), per_client, settings.session_idle_timeout)
+        guarded = AbandonOnDisconnect(JsonRpcShapeGuard(sdk_app))
+        app: ASGIApp = SessionGuard(guarded, per_client, settings.session_idle_timeout)
     else:
         app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
     if settings.auth_token is not None:
@@ -89,16 +91,11 @@ class JsonRpcShapeGuard:
         self._app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope) if scope["type"] == "http" else Headers()
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or headers.get("mcp-protocol-version") in MODERN_PROTOCOL_VERSIONS
-            or not headers.get("content-type", "").lower().startswith("application/json")
-        ):
+        headers = handshake_era_post(scope)
+        if headers is None or not headers.get("content-type", "").lower().startswith("application/json"):
             await self._app(scope, receive, send)
             return
-        body, replay = await _read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        body, replay = await read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
         problem = jsonrpc_problem(body) if body is not None else None
         if problem is None:  # valid, not JSON (-32700 is the SDK's), or too large (413 is the SDK's)
             await self._app(scope, replay, send)
@@ -127,25 +124,6 @@ def jsonrpc_problem(body: bytes) -> str | None:
     if "params" in message and not isinstance(message["params"], dict):
         return "params must be an object"
     return None
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """The request body (None past `limit`), and a `receive` that replays what was read."""
-    read: list[Message] = []
-    size, complete = 0, False
-    while not complete and size <= limit:
-        message = await receive()
-        read.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        complete = not message.get("more_body", False)
-
-    async def replay() -> Message:
-        return read.pop(0) if read else await receive()
-
-    body = b"".join(m.get("body", b"") for m in read if m["type"] == "http.request")
-    return (body if complete and size <= limit else None), replay
 
 
 class SseGuard:

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orq_mcp.serving.asgi import handshake_era_post
 from orq_mcp.serving.throttle import client_address
 from orq_mcp.surface.state import bearer_token
 
@@ -59,7 +59,7 @@ class SessionGuard:
         session_id = headers.get(SESSION_HEADER)
         if session_id is not None:
             await self._in_session(session_id, owner, scope, receive, send)
-        elif scope["method"] == "POST" and headers.get("mcp-protocol-version") not in MODERN_PROTOCOL_VERSIONS:
+        elif handshake_era_post(scope) is not None:
             await self._opening(owner, scope, receive, send)
         else:
             await self._app(scope, receive, send)
