@@ -8,6 +8,7 @@ requests at most) and every test ends by itself.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import time
 import uuid
@@ -25,7 +26,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
-from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client
+from tests.processes import MODULE, HttpServer, clean_env, free_port, loopback_http_client
 from tests.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_workspace
 
 TOKEN = "orq-mcp-attack-token-5e0b8d13c9a24f67b1"
@@ -283,3 +284,101 @@ async def test_abandoned_invocations_free_their_upstream_streams(  # type: ignor
             assert ok(await other.call_tool("invoke_deployment", {"key": "faq-assistant"}))["text"]
     assert closed_within < 5
     assert "Traceback" not in server.stderr()
+
+
+# Item 6: slow clients and running out of files ------------------------------------------------------------------------
+
+SLOW_CLIENTS = 100
+FD_LIMIT = 128
+
+
+async def closed_by_server(stream: anyio.abc.ByteStream) -> bool:
+    """Wait for the server to end the connection (whatever it says first); False if it never does."""
+    with anyio.move_on_after(10):
+        try:
+            while await stream.receive():
+                pass
+        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
+            pass
+        return True
+    return False
+
+
+async def test_slow_clients_are_dropped_and_others_served(start) -> None:  # type: ignore[no-untyped-def]
+    server = start("http", {"ORQ_MCP_REQUEST_TIMEOUT": "1"})
+    partial_headers = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application".encode()
+    no_body = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 500\r\n\r\n{{".encode()
+    streams = [await anyio.connect_tcp("127.0.0.1", server.port) for _ in range(SLOW_CLIENTS)]
+    try:
+        for index, stream in enumerate(streams):
+            await stream.send(no_body if index % 2 else partial_headers)
+        started = time.monotonic()
+        async with loopback_http_client(timeout=10) as http:
+            assert (await initialize(http, server.url)).status_code == 200  # meanwhile, others are served
+        results: list[bool] = [False] * SLOW_CLIENTS
+
+        async def watch(index: int) -> None:
+            results[index] = await closed_by_server(streams[index])
+
+        async with anyio.create_task_group() as tg:
+            for index in range(SLOW_CLIENTS):
+                tg.start_soon(watch, index)
+        dropped_within = time.monotonic() - started
+    finally:
+        for stream in streams:
+            await stream.aclose()
+    assert all(results), results.count(False)
+    assert dropped_within < 5
+    assert "Traceback" not in server.stderr()
+
+
+def start_with_file_limit(emulator: EmulatorThread, log_dir: Path) -> HttpServer:
+    """A server whose process may open only FD_LIMIT files, and must answer a request's headers within 2 s."""
+
+    def low_file_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url, ORQ_MCP_REQUEST_TIMEOUT="2")
+    port = free_port()
+    command = [*MODULE, "--transport", "http", "--port", str(port)]
+    with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err, preexec_fn=low_file_limit)
+    return HttpServer("http", process, port, log_dir)
+
+
+async def initialize_when_not_busy(url: str) -> httpx2.Response:
+    """Initialize, retrying (up to 15 s) while the server answers 503 or closes at once because it is full."""
+    async with loopback_http_client(timeout=15) as http:
+        for _ in range(30):
+            try:
+                response = await initialize(http, url)
+                if response.status_code != 503:
+                    return response
+                assert response.headers["retry-after"] == "1"
+            except httpx2.TransportError:
+                pass
+            await anyio.sleep(0.5)
+    raise AssertionError("the server stayed busy")
+
+
+async def test_running_out_of_files_is_logged_once_and_the_server_recovers(  # type: ignore[no-untyped-def]
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    server = start_with_file_limit(emulator, tmp_path)
+    try:
+        server.ready()
+        flood = [await anyio.connect_tcp("127.0.0.1", server.port) for _ in range(2 * FD_LIMIT)]
+        try:
+            with anyio.fail_after(20):
+                assert (await initialize_when_not_busy(server.url)).status_code == 200
+        finally:
+            for stream in flood:
+                await stream.aclose()
+        async with loopback_http_client(timeout=10) as http:
+            assert (await initialize(http, server.url)).status_code == 200
+    finally:
+        server.stop()
+    log = server.stderr()
+    assert "Traceback" not in log
+    assert log.count("open files") <= 2, log[-2000:]
+    assert len(log) < 10_000

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orq_mcp.serving.asgi import handshake_era_post, read_body
+from orq_mcp.serving.connections import BodyDeadline
 from orq_mcp.serving.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.sessions import SessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
@@ -49,6 +50,7 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
         app: ASGIApp = SessionGuard(guarded, per_client, settings.session_idle_timeout)
     else:
         app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
+    app = BodyDeadline(app, settings.request_timeout)
     if settings.auth_token is not None:
         expected = hashlib.sha256(settings.auth_token.get_secret_value().encode()).digest()
         return BearerGate(app, lambda token: _same(token, expected), "a valid ORQ_MCP_AUTH_TOKEN")
