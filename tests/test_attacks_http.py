@@ -12,14 +12,16 @@ import resource
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
@@ -31,6 +33,7 @@ from tests.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_
 
 TOKEN = "orq-mcp-attack-token-5e0b8d13c9a24f67b1"
 GUESSES = 200
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -151,25 +154,37 @@ async def test_another_credential_cannot_drive_a_tenants_session(  # type: ignor
     attacker_key = TENANT_B_KEY if attacker == "tenant-b" else BOGUS_KEY
     session_ids: list[str] = []
     async with legacy_client(server.url, bearer(API_KEY), session_ids) as victim:
-        emulator_state.chunk_delay = SLOW_CHUNK_DELAY
-        with anyio.fail_after(30):
-            async with anyio.create_task_group() as tg, loopback_http_client(timeout=10) as http:
-                replies: list[dict[str, object]] = []
 
-                async def invoke() -> None:
-                    replies.append(ok(await victim.call_tool("invoke_deployment", {"key": "faq-assistant"})))
+        async def attack(http: httpx2.AsyncClient) -> tuple[list[httpx2.Response], list[httpx2.Response]]:
+            (session_id,) = session_ids
+            stolen = await hijack(http, server.url, session_id, attacker_key)
+            return stolen, await hijack(http, server.url, uuid.uuid4().hex, attacker_key)
 
-                tg.start_soon(invoke)
-                assert await emulator_state_streaming(emulator_state)
-                (session_id,) = session_ids
-                answers = await hijack(http, server.url, session_id, attacker_key)
-                unknown = await hijack(http, server.url, uuid.uuid4().hex, attacker_key)
-        emulator_state.chunk_delay = 0.002
+        answers, unknown = await attack_mid_call(victim, emulator_state, attack)
         assert [a.status_code for a in answers] == [404] * len(answers)
         # Exactly what an unknown session gets: nothing tells the attacker the session exists.
         assert [(a.status_code, a.content) for a in answers] == [(u.status_code, u.content) for u in unknown]
-        assert replies[0]["text"]  # the victim's call ran to its end
-        assert ok(await victim.call_tool("list_deployments", {"limit": 1}))["deployments"]  # and its session lives
+        assert ok(await victim.call_tool("list_deployments", {"limit": 1}))["deployments"]  # the session lives
+
+
+async def attack_mid_call(
+    victim: Client, state: EmulatorState, attack: Callable[[httpx2.AsyncClient], Awaitable[T]]
+) -> T:
+    """Run `attack` while the victim's slow invocation streams; the invocation must still run to its end."""
+    state.chunk_delay = SLOW_CHUNK_DELAY
+    replies: list[dict[str, object]] = []
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg, loopback_http_client(timeout=10) as http:
+
+            async def invoke() -> None:
+                replies.append(ok(await victim.call_tool("invoke_deployment", {"key": "faq-assistant"})))
+
+            tg.start_soon(invoke)
+            assert await emulator_state_streaming(state)
+            result = await attack(http)
+    state.chunk_delay = 0.002
+    assert replies[0]["text"]
+    return result
 
 
 async def emulator_state_streaming(state: EmulatorState) -> bool:
@@ -382,3 +397,59 @@ async def test_running_out_of_files_is_logged_once_and_the_server_recovers(  # t
     assert "Traceback" not in log
     assert log.count("open files") <= 2, log[-2000:]
     assert len(log) < 10_000
+
+
+# Items 4 and 6 over legacy SSE ----------------------------------------------------------------------------------------
+
+
+async def post_into(http: httpx2.AsyncClient, port: int, session_id: str, key: str) -> list[httpx2.Response]:
+    """What a holder of someone else's SSE session id tries: cancel each of its calls."""
+    url = f"http://127.0.0.1:{port}/messages/?session_id={session_id}"
+    answers = []
+    for request_id in range(6):
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
+        answers.append(await http.post(url, json=cancel, headers=bearer(key)))
+    return answers
+
+
+async def test_another_credential_cannot_post_into_a_tenants_sse_session(  # type: ignore[no-untyped-def]
+    start, emulator_state: EmulatorState
+) -> None:
+    server = start("sse", args=("--multi-tenant",))
+    session_ids: list[str] = []
+    transport = sse_client(
+        server.url,
+        headers=bearer(API_KEY),
+        httpx_client_factory=loopback_http_client,
+        on_session_created=session_ids.append,
+    )
+    async with Client(transport) as victim:
+
+        async def attack(http: httpx2.AsyncClient) -> list[list[httpx2.Response]]:
+            (session_id,) = session_ids
+            # Spelled otherwise (the SDK accepts any UUID form), it is still the same session.
+            spellings = [session_id, str(uuid.UUID(hex=session_id)).upper(), uuid.uuid4().hex]
+            return [await post_into(http, server.port, spelling, BOGUS_KEY) for spelling in spellings]
+
+        answers, dashed, unknown = await attack_mid_call(victim, emulator_state, attack)
+        assert [a.status_code for a in answers + dashed] == [404] * 12
+        assert [(a.status_code, a.content) for a in answers] == [(u.status_code, u.content) for u in unknown]
+        assert ok(await victim.call_tool("list_deployments", {"limit": 1}))["deployments"]
+    assert "Rejecting message" not in server.stderr()  # refused before the SDK, which would log each one
+
+
+async def test_one_address_holds_a_bounded_number_of_sse_streams(start) -> None:  # type: ignore[no-untyped-def]
+    server = start("sse", {"ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "5"})
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(loopback_http_client(timeout=10))
+        headers = {"Accept": "text/event-stream"}
+        for _ in range(5):
+            opened = await stack.enter_async_context(http.stream("GET", server.url, headers=headers))
+            assert opened.status_code == 200
+        refused = await http.get(server.url, headers=headers)
+        assert refused.status_code == 429
+        assert "Too many open sessions from your address (5)" in refused.json()["error"]["message"]
+        await opened.aclose()
+        with anyio.fail_after(10):
+            async with http.stream("GET", server.url, headers=headers) as again:
+                assert again.status_code == 200

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from orq_mcp.serving.asgi import handshake_era_post, read_body
 from orq_mcp.serving.connections import BodyDeadline
 from orq_mcp.serving.disconnect import AbandonOnDisconnect
-from orq_mcp.serving.sessions import SessionGuard
+from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
 from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
 from orq_mcp.surface.state import bearer_token
@@ -49,7 +49,8 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
         guarded = AbandonOnDisconnect(JsonRpcShapeGuard(sdk_app))
         app: ASGIApp = SessionGuard(guarded, per_client, settings.session_idle_timeout)
     else:
-        app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
+        sse_app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
+        app = SseSessionGuard(sse_app, settings.max_sessions_per_client, PATHS["sse"])
     app = BodyDeadline(app, settings.request_timeout)
     if settings.auth_token is not None:
         expected = hashlib.sha256(settings.auth_token.get_secret_value().encode()).digest()

@@ -1,16 +1,18 @@
-"""Streamable HTTP sessions: each one bound to the credential that opened it, and a cap per client address."""
+"""HTTP sessions (Streamable HTTP and legacy SSE): each bound to the credential that opened it, capped per address."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +21,8 @@ from orq_mcp.serving.throttle import client_address
 from orq_mcp.surface.state import bearer_token
 
 SESSION_HEADER = "mcp-session-id"
+# The SDK's SSE transport names the session in its first event: `data: /messages/?session_id=<hex>`.
+SSE_SESSION_ID = re.compile(rb"session_id=([0-9a-f]{32})")
 # The SDK closes a session idle for its timeout; ours is forgotten a little later, never earlier.
 FORGET_SLACK = 1.0
 
@@ -29,6 +33,16 @@ class _Session:
     address: str
     in_flight: int = 0
     last_active: float = 0.0
+
+
+def owner_digest(scope: Scope) -> bytes:
+    """What a session is bound to: the SHA-256 of the request's bearer credential (of "" without one)."""
+    return hashlib.sha256((bearer_token(Headers(scope=scope)) or "").encode()).digest()
+
+
+def too_many_sessions(per_client: int, what_next: str) -> Response:
+    message = f"Too many open sessions from your address ({per_client}). {what_next}"
+    return jsonrpc_error(message, 429)
 
 
 class SessionGuard:
@@ -54,9 +68,8 @@ class SessionGuard:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        owner = hashlib.sha256((bearer_token(headers) or "").encode()).digest()
-        session_id = headers.get(SESSION_HEADER)
+        owner = owner_digest(scope)
+        session_id = Headers(scope=scope).get(SESSION_HEADER)
         if session_id is not None:
             await self._in_session(session_id, owner, scope, receive, send)
         elif handshake_era_post(scope) is not None:
@@ -69,11 +82,11 @@ class SessionGuard:
         self._forget_idle()
         address = client_address(scope)
         if self._per_address[address] >= self._per_client:
-            message = (
-                f"Too many open sessions from your address ({self._per_client}). End the sessions you no longer "
-                f"use (DELETE with their Mcp-Session-Id), or wait: idle ones close after {self._idle_timeout:.0f} s."
+            what_next = (
+                "End the sessions you no longer use (DELETE with their Mcp-Session-Id), or wait: idle ones close "
+                f"after {self._idle_timeout:.0f} s."
             )
-            await jsonrpc_error(message, 429)(scope, receive, send)
+            await too_many_sessions(self._per_client, what_next)(scope, receive, send)
             return
 
         async def record(message: Message) -> None:
@@ -120,6 +133,75 @@ class SessionGuard:
             self._per_address[session.address] -= 1
             if self._per_address[session.address] <= 0:
                 del self._per_address[session.address]
+
+
+class SseSessionGuard:
+    """The same promises for legacy SSE: a session (one `GET /sse` stream) takes messages only from the
+    credential that opened it, and an address holds at most `per_client` streams.
+
+    A message for another credential's session, or for one that is not open, is answered like the
+    SDK answers an unknown session, before the SDK sees it (it would log a warning for each).
+    """
+
+    def __init__(self, app: ASGIApp, per_client: int, stream_path: str = "/sse") -> None:
+        self._app = app
+        self._per_client = per_client
+        self._stream_path = stream_path
+        self._owners: dict[str, bytes] = {}
+        self._streams: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+        elif scope["method"] == "GET" and scope["path"] == self._stream_path:
+            await self._stream(scope, receive, send)
+        elif scope["method"] == "POST" and scope["path"] != self._stream_path:
+            await self._message(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        address, owner = client_address(scope), owner_digest(scope)
+        if self._streams[address] >= self._per_client:
+            what_next = "Close the SSE streams you no longer use."
+            await too_many_sessions(self._per_client, what_next)(scope, receive, send)
+            return
+        opened: list[str] = []
+
+        async def record(message: Message) -> None:
+            if not opened and message["type"] == "http.response.body":
+                found = SSE_SESSION_ID.search(message.get("body", b""))
+                if found is not None:
+                    opened.append(found.group(1).decode())
+                    self._owners[opened[0]] = owner
+            await send(message)
+
+        self._streams[address] += 1
+        try:
+            await self._app(scope, receive, record)
+        finally:
+            self._streams[address] -= 1
+            if self._streams[address] <= 0:
+                del self._streams[address]
+            for session_id in opened:
+                self._owners.pop(session_id, None)
+
+    async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session_id = _sse_session_id(scope)
+        owner = self._owners.get(session_id) if session_id is not None else None
+        if session_id is not None and (owner is None or not hmac.compare_digest(owner, owner_digest(scope))):
+            await Response("Could not find session", status_code=404)(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
+def _sse_session_id(scope: Scope) -> str | None:
+    """The `session_id` query parameter read as the SDK reads it (the same parser, any UUID spelling), or None."""
+    value = QueryParams(scope.get("query_string", b"")).get("session_id")
+    try:
+        return uuid.UUID(hex=value).hex if value is not None else None
+    except ValueError:
+        return None
 
 
 def jsonrpc_error(message: str, status: int) -> Response:
