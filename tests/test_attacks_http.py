@@ -8,6 +8,7 @@ requests at most) and every test ends by itself.
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import subprocess
 import time
@@ -26,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
+from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES, FailureThrottle, RefusalLog
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import MODULE, HttpServer, clean_env, free_port, loopback_http_client
@@ -458,3 +460,55 @@ async def test_one_address_holds_a_bounded_number_of_sse_streams(start) -> None:
                 break
             await anyio.sleep(0.25)
         assert reopened
+
+
+# The budgets themselves, on a clock the test moves ------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_throttled_address_earns_attempts_back_over_time() -> None:
+    clock = FakeClock()
+    throttle = FailureThrottle(burst=3, per_minute=6, clock=clock)
+    for _ in range(3):
+        assert throttle.retry_after("10.0.0.1") == 0
+        throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 10  # one attempt back every 10 s
+    assert throttle.retry_after("10.0.0.2") == 0
+    clock.now += 10
+    assert throttle.retry_after("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 10
+
+
+def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
+    throttle = FailureThrottle(burst=1, per_minute=1, clock=FakeClock())
+    for index in range(MAX_TRACKED_ADDRESSES + 100):
+        throttle.failed(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
+    assert throttle.tracked == MAX_TRACKED_ADDRESSES
+    assert throttle.retry_after("10.0.0.0") == 0  # the oldest was forgotten
+    assert throttle.retry_after(f"10.0.{(MAX_TRACKED_ADDRESSES + 99) // 256}.{(MAX_TRACKED_ADDRESSES + 99) % 256}") > 0
+
+
+def test_refusals_log_one_line_per_address_a_minute_and_a_summary(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    refusals = RefusalLog(logging.getLogger("test.refusals"), period=60, clock=clock)
+    with caplog.at_level(logging.INFO, logger="test.refusals"):
+        for _ in range(120):  # two minutes, a second at a time
+            clock.now += 1
+            for address in ("10.0.0.1", "10.0.0.2"):
+                for _ in range(50):
+                    refusals.refused(address, "Refused %s", address)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines.count("Refused 10.0.0.1") == 2
+    assert lines.count("Refused 10.0.0.2") == 2
+    summaries = [line for line in lines if line.startswith("Refused ") and "more HTTP requests" in line]
+    assert len(summaries) == 2  # one a minute
+    assert all("from 2 client address(es)" in summary for summary in summaries)
+    assert len(lines) == 6  # for 12,000 refusals

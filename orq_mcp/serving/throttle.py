@@ -56,6 +56,11 @@ class FailureThrottle:
         bucket = self._refilled(address)
         return 0 if bucket is None or bucket.tokens >= 1 else math.ceil((1 - bucket.tokens) / self._rate)
 
+    @property
+    def tracked(self) -> int:
+        """How many addresses are remembered."""
+        return len(self._buckets)
+
     def failed(self, address: str) -> None:
         bucket = self._refilled(address) or _Bucket(float(self._burst), self._clock())
         bucket.tokens = max(0.0, bucket.tokens - 1)
