@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import resource
+import socket
+import struct
 import subprocess
 import time
 import uuid
@@ -251,8 +253,8 @@ async def open_legacy_session(http: httpx2.AsyncClient, url: str) -> dict[str, s
     return headers
 
 
-async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int) -> None:
-    """POST a streaming `tools/call`, wait for the response to start, then close the connection (FIN)."""
+async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int, reset: bool = False) -> None:
+    """POST a streaming `tools/call`, wait for the response to start, then close the connection (FIN, or RST)."""
     call = {
         "jsonrpc": "2.0",
         "id": request_id,
@@ -265,15 +267,18 @@ async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int) 
     async with await anyio.connect_tcp("127.0.0.1", port) as stream:
         await stream.send(head.encode() + b"\r\n" + body)
         assert (await stream.receive()).startswith(b"HTTP/1.1 200")
+        if reset:  # linger 0: close() sends RST instead of FIN
+            raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def open_upstream(state: EmulatorState) -> list[object]:
     return [r for r in state.requests_for("stream") if r.disconnected_at is None and r.finished_at is None]
 
 
-@pytest.mark.parametrize("upstream", ["hangs", "trickles"])
+@pytest.mark.parametrize(("upstream", "hang_up"), [("hangs", "fin"), ("trickles", "rst")])
 async def test_abandoned_invocations_free_their_upstream_streams(  # type: ignore[no-untyped-def]
-    start, emulator_state: EmulatorState, upstream: str
+    start, emulator_state: EmulatorState, upstream: str, hang_up: str
 ) -> None:
     server = start("http")
     if upstream == "hangs":
@@ -285,7 +290,7 @@ async def test_abandoned_invocations_free_their_upstream_streams(  # type: ignor
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 for request_id in range(ABANDONED):
-                    tg.start_soon(call_and_hang_up, server.port, headers, 100 + request_id)
+                    tg.start_soon(call_and_hang_up, server.port, headers, 100 + request_id, hang_up == "rst")
         assert await wait_until(lambda: len(emulator_state.requests_for("stream")) == ABANDONED, within=10)
         emulator_state.chunk_delay = 0.002  # for the calls that follow
         hung_up_at = time.monotonic()
