@@ -40,8 +40,11 @@ GUESSES = 200
 T = TypeVar("T")
 
 
+StartServer = Callable[..., HttpServer]
+
+
 @pytest.fixture
-def start(emulator: EmulatorThread, tmp_path: Path) -> Iterator[object]:
+def start(emulator: EmulatorThread, tmp_path: Path) -> Iterator[StartServer]:
     """Start servers with `start(transport, env, args)`; all are stopped after the test."""
     started: list[HttpServer] = []
 
@@ -85,7 +88,7 @@ def test_a_short_access_token_is_refused_at_start_up_with_how_to_make_one() -> N
     assert short not in message
 
 
-async def test_guessing_the_token_is_throttled_and_refusals_are_logged_within_a_budget(start) -> None:  # type: ignore[no-untyped-def]
+async def test_guessing_the_token_is_throttled_and_refusals_are_logged_within_a_budget(start: StartServer) -> None:
     server = start("http", {"ORQ_MCP_AUTH_TOKEN": TOKEN})
     statuses: list[int] = []
     async with loopback_http_client(timeout=10) as http:
@@ -104,7 +107,7 @@ async def test_guessing_the_token_is_throttled_and_refusals_are_logged_within_a_
     assert "Traceback" not in server.stderr()
 
 
-async def test_another_address_is_not_throttled_by_a_guesser(start) -> None:  # type: ignore[no-untyped-def]
+async def test_another_address_is_not_throttled_by_a_guesser(start: StartServer) -> None:
     server = start("http", {"ORQ_MCP_AUTH_TOKEN": TOKEN})
     async with loopback_http_client(timeout=10) as http:
         for guess in range(30):
@@ -150,8 +153,8 @@ async def hijack(http: httpx2.AsyncClient, url: str, session_id: str, key: str) 
 
 
 @pytest.mark.parametrize("attacker", [BOGUS_KEY, "tenant-b"])
-async def test_another_credential_cannot_drive_a_tenants_session(  # type: ignore[no-untyped-def]
-    start, emulator_state: EmulatorState, attacker: str
+async def test_another_credential_cannot_drive_a_tenants_session(
+    start: StartServer, emulator_state: EmulatorState, attacker: str
 ) -> None:
     emulator_state.add_workspace(TENANT_B_KEY, tenant_b_workspace())
     server = start("http", args=("--multi-tenant",))
@@ -200,7 +203,7 @@ async def emulator_state_streaming(state: EmulatorState) -> bool:
 SESSIONS_TRIED = 200
 
 
-async def test_one_address_cannot_take_every_session(start) -> None:  # type: ignore[no-untyped-def]
+async def test_one_address_cannot_take_every_session(start: StartServer) -> None:
     env = {"ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "20", "ORQ_MCP_MAX_SESSIONS": "100"}
     server = start("http", env)
     async with loopback_http_client(timeout=10) as http:
@@ -220,7 +223,7 @@ async def test_one_address_cannot_take_every_session(start) -> None:  # type: ig
         assert ok(await client.call_tool("list_deployments", {"limit": 1}))["deployments"]
 
 
-async def test_idle_sessions_expire_and_free_their_place(start) -> None:  # type: ignore[no-untyped-def]
+async def test_idle_sessions_expire_and_free_their_place(start: StartServer) -> None:
     server = start("http", {"ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "5", "ORQ_MCP_SESSION_IDLE_TIMEOUT": "1"})
     async with loopback_http_client(timeout=10) as http:
         opened = [await initialize(http, server.url) for _ in range(5)]
@@ -277,8 +280,8 @@ def open_upstream(state: EmulatorState) -> list[object]:
 
 
 @pytest.mark.parametrize(("upstream", "hang_up"), [("hangs", "fin"), ("trickles", "rst")])
-async def test_abandoned_invocations_free_their_upstream_streams(  # type: ignore[no-untyped-def]
-    start, emulator_state: EmulatorState, upstream: str, hang_up: str
+async def test_abandoned_invocations_free_their_upstream_streams(
+    start: StartServer, emulator_state: EmulatorState, upstream: str, hang_up: str
 ) -> None:
     server = start("http")
     if upstream == "hangs":
@@ -326,7 +329,7 @@ async def closed_by_server(stream: anyio.abc.ByteStream) -> bool:
     return False
 
 
-async def test_slow_clients_are_dropped_and_others_served(start) -> None:  # type: ignore[no-untyped-def]
+async def test_slow_clients_are_dropped_and_others_served(start: StartServer) -> None:
     server = start("http", {"ORQ_MCP_REQUEST_TIMEOUT": "1"})
     partial_headers = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application".encode()
     no_body = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 500\r\n\r\n{{".encode()
@@ -383,7 +386,7 @@ async def initialize_when_not_busy(url: str) -> httpx2.Response:
     raise AssertionError("the server stayed busy")
 
 
-async def test_running_out_of_files_is_logged_once_and_the_server_recovers(  # type: ignore[no-untyped-def]
+async def test_running_out_of_files_is_logged_once_and_the_server_recovers(
     tmp_path: Path, emulator: EmulatorThread
 ) -> None:
     server = start_with_file_limit(emulator, tmp_path)
@@ -419,8 +422,8 @@ async def post_into(http: httpx2.AsyncClient, port: int, session_id: str, key: s
     return answers
 
 
-async def test_another_credential_cannot_post_into_a_tenants_sse_session(  # type: ignore[no-untyped-def]
-    start, emulator_state: EmulatorState
+async def test_another_credential_cannot_post_into_a_tenants_sse_session(
+    start: StartServer, emulator_state: EmulatorState
 ) -> None:
     server = start("sse", args=("--multi-tenant",))
     session_ids: list[str] = []
@@ -445,7 +448,7 @@ async def test_another_credential_cannot_post_into_a_tenants_sse_session(  # typ
     assert "Rejecting message" not in server.stderr()  # refused before the SDK, which would log each one
 
 
-async def test_one_address_holds_a_bounded_number_of_sse_streams(start) -> None:  # type: ignore[no-untyped-def]
+async def test_one_address_holds_a_bounded_number_of_sse_streams(start: StartServer) -> None:
     server = start("sse", {"ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "5"})
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(loopback_http_client(timeout=10))

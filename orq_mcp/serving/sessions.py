@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.asgi import handshake_era_post
 from orq_mcp.serving.throttle import client_address
 from orq_mcp.surface.state import bearer_token
 
@@ -65,14 +65,15 @@ class SessionGuard:
         self._per_address: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
+        headers = Headers(scope=scope) if scope["type"] == "http" else Headers()
+        if scope["type"] != "http" or headers.get("mcp-protocol-version") in MODERN_PROTOCOL_VERSIONS:
+            await self._app(scope, receive, send)  # 2026-07-28 has no sessions
             return
         owner = owner_digest(scope)
-        session_id = Headers(scope=scope).get(SESSION_HEADER)
+        session_id = headers.get(SESSION_HEADER)
         if session_id is not None:
             await self._in_session(session_id, owner, scope, receive, send)
-        elif handshake_era_post(scope) is not None:
+        elif scope["method"] == "POST":
             await self._opening(owner, scope, receive, send)
         else:
             await self._app(scope, receive, send)
