@@ -88,7 +88,7 @@ class Settings(BaseModel):
     session_idle_timeout: float = Field(900.0, gt=0, le=86_400)
     # Open Streamable HTTP sessions in all, and per client address (SSE: open streams per address).
     max_sessions: int = Field(1000, ge=1)
-    max_sessions_per_client: int = Field(64, ge=1)
+    max_sessions_per_client: int = Field(128, ge=1)
     # Open HTTP connections; past this uvicorn answers 503 (it is also kept below the open-file limit).
     max_connections: int = Field(1000, ge=8)
     # Seconds a client has to send a request's headers, and then its body; slower requests are dropped.
