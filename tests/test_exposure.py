@@ -36,7 +36,7 @@ from mcp.shared.exceptions import MCPError
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
 from tests.conftest import API_KEY
-from tests.helpers import error_text, ok, wait_until
+from tests.helpers import error_text, ok
 from tests.processes import (
     MODULE,
     STARTUP_TIMEOUT,
@@ -309,8 +309,7 @@ async def test_a_refused_sse_connection_is_logged_without_a_traceback(servers: d
     sse = ready(servers, "token_sse")
     before = sse.stderr()
     assert (await open_sse(sse, {**bearer(TOKEN), "Host": "evil.example"})).status_code == 421
-    assert await wait_until(lambda: sse.stderr().count('" 421') > before.count('" 421'), within=5)
-    await anyio.sleep(0.3)  # whatever the server logs about this request comes right after its access line
+    await anyio.sleep(0.5)  # whatever the server logs about this request comes right after its answer
     added = sse.stderr()[len(before) :]
     assert "Traceback" not in added, added
     assert " ERROR " not in added, added

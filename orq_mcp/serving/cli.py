@@ -166,8 +166,11 @@ async def serve(settings: Settings) -> None:
 
 
 async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
+    import asyncio
+
     import uvicorn
 
+    from orq_mcp.serving.connections import FdExhaustionLog, connection_cap, guarded_protocol
     from orq_mcp.serving.http import PATHS, build_http_app
 
     warn_about_exposure(settings)
@@ -180,8 +183,14 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
         port=settings.port,
         log_config=None,  # our stderr handler (with redaction) formats uvicorn's records too
         log_level="debug" if settings.verbose else "info",
+        access_log=settings.verbose,  # a line per request is the client's to fill the disk with
         lifespan="on",
+        # Connections over the cap are closed when accepted; headers must arrive within request_timeout.
+        http=guarded_protocol(settings.request_timeout, connection_cap(settings.max_connections)),
+        timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KiB
     )
+    FdExhaustionLog().install(asyncio.get_running_loop())
     where = f"http://{settings.host}:{settings.port}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
     await uvicorn.Server(config).serve()

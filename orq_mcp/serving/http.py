@@ -15,14 +15,18 @@ from mcp.server.transport_security import (
     TransportSecuritySettings,
 )
 from mcp_types import INVALID_REQUEST
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orq_mcp.serving.asgi import handshake_era_post, read_body
+from orq_mcp.serving.connections import BodyDeadline
 from orq_mcp.serving.credentials import bearer_token
+from orq_mcp.serving.disconnect import AbandonOnDisconnect
+from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
+from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +39,19 @@ def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
     security = transport_security(settings)
     if settings.transport == "http":
-        app: ASGIApp = JsonRpcShapeGuard(server.streamable_http_app(transport_security=security, host=settings.host))
+        sdk_app = server.streamable_http_app(
+            transport_security=security,
+            host=settings.host,
+            session_idle_timeout=settings.session_idle_timeout,
+            max_sessions=settings.max_sessions,
+        )
+        per_client = settings.max_sessions_per_client
+        guarded = AbandonOnDisconnect(JsonRpcShapeGuard(sdk_app))
+        app: ASGIApp = SessionGuard(guarded, per_client, settings.session_idle_timeout)
     else:
-        app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
+        sse_app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
+        app = SseSessionGuard(sse_app, settings.max_sessions_per_client, PATHS["sse"])
+    app = BodyDeadline(app, settings.request_timeout)
     if settings.auth_token is not None:
         expected = hashlib.sha256(settings.auth_token.get_secret_value().encode()).digest()
         return BearerGate(app, lambda token: _same(token, expected), "a valid ORQ_MCP_AUTH_TOKEN")
@@ -80,16 +94,11 @@ class JsonRpcShapeGuard:
         self._app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope) if scope["type"] == "http" else Headers()
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or headers.get("mcp-protocol-version") in MODERN_PROTOCOL_VERSIONS
-            or not headers.get("content-type", "").lower().startswith("application/json")
-        ):
+        headers = handshake_era_post(scope)
+        if headers is None or not headers.get("content-type", "").lower().startswith("application/json"):
             await self._app(scope, receive, send)
             return
-        body, replay = await _read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        body, replay = await read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
         problem = jsonrpc_problem(body) if body is not None else None
         if problem is None:  # valid, not JSON (-32700 is the SDK's), or too large (413 is the SDK's)
             await self._app(scope, replay, send)
@@ -120,25 +129,6 @@ def jsonrpc_problem(body: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """The request body (None past `limit`), and a `receive` that replays what was read."""
-    read: list[Message] = []
-    size, complete = 0, False
-    while not complete and size <= limit:
-        message = await receive()
-        read.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        complete = not message.get("more_body", False)
-
-    async def replay() -> Message:
-        return read.pop(0) if read else await receive()
-
-    body = b"".join(m.get("body", b"") for m in read if m["type"] == "http.request")
-    return (body if complete and size <= limit else None), replay
-
-
 class SseGuard:
     """Refuses a bad Host/Origin on `GET /sse` before the SDK sees it.
 
@@ -160,21 +150,39 @@ class SseGuard:
 
 
 class BearerGate:
-    """Answers 401 to any HTTP request whose `Authorization: Bearer` token `accept` refuses."""
+    """Answers 401 to any HTTP request whose `Authorization: Bearer` token `accept` refuses.
+
+    An address refused too often in a row is answered 429 with Retry-After for a while, whatever it
+    sends, and refusals are logged within a budget: guessing the token is slow and cannot fill the disk.
+    """
 
     def __init__(self, app: ASGIApp, accept: Callable[[str | None], bool], what: str) -> None:
         self._app = app
         self._accept = accept
         self._what = what
+        self._throttle = FailureThrottle()
+        self._log = RefusalLog(logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._accept(bearer_token(Headers(scope=scope))):
+        if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        logger.info("Refused an HTTP request without %s", self._what)
-        response = JSONResponse(
-            {"error": "invalid_token", "error_description": f"Send {self._what} as `Authorization: Bearer <token>`."},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="orq-mcp"'},
-        )
+        address = client_address(scope)
+        wait = self._throttle.retry_after(address)
+        if wait:
+            self._log.refused(address, "Throttled HTTP requests from %s after repeated refusals", address)
+            description = f"Too many refused requests from your address. Wait {wait} s, then send {self._what}."
+            response = _refusal("too_many_attempts", description, 429, {"Retry-After": str(wait)})
+        elif self._accept(bearer_token(Headers(scope=scope))):
+            await self._app(scope, receive, send)
+            return
+        else:
+            self._throttle.failed(address)
+            self._log.refused(address, "Refused an HTTP request from %s without %s", address, self._what)
+            description = f"Send {self._what} as `Authorization: Bearer <token>`."
+            response = _refusal("invalid_token", description, 401, {"WWW-Authenticate": 'Bearer realm="orq-mcp"'})
         await response(scope, receive, send)
+
+
+def _refusal(error: str, description: str, status: int, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)

@@ -40,7 +40,15 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_MAX_RESULT_CHARS": "max_result_chars",
     "ORQ_EXPOSE": "expose",
     "ORQ_MCP_READ_ONLY": "read_only",
+    "ORQ_MCP_SESSION_IDLE_TIMEOUT": "session_idle_timeout",
+    "ORQ_MCP_MAX_SESSIONS": "max_sessions",
+    "ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "max_sessions_per_client",
+    "ORQ_MCP_MAX_CONNECTIONS": "max_connections",
+    "ORQ_MCP_REQUEST_TIMEOUT": "request_timeout",
 }
+# Shorter access tokens can be guessed; the message that refuses one says how to make a good one.
+MIN_AUTH_TOKEN_CHARS = 32
+MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 class SettingsError(ValueError):
@@ -91,6 +99,17 @@ class Settings(BaseModel):
     # Allow-list of deployment keys; None means every deployment in the workspace.
     deployments: frozenset[str] | None = None
 
+    # -- limits (HTTP transports): one client must not exhaust the server for everyone ---------------
+    # A Streamable HTTP session with no request in flight for this long is closed (its id then answers 404).
+    session_idle_timeout: float = Field(900.0, gt=0, le=86_400)
+    # Open Streamable HTTP sessions in all, and per client address (SSE: open streams per address).
+    max_sessions: int = Field(1000, ge=1)
+    max_sessions_per_client: int = Field(128, ge=1)
+    # Open HTTP connections; past this uvicorn answers 503 (it is also kept below the open-file limit).
+    max_connections: int = Field(1000, ge=8)
+    # Seconds a client has to send a request's headers, and then its body; slower requests are dropped.
+    request_timeout: float = Field(10.0, gt=0, le=300)
+
     @field_validator("allowed_hosts", "allowed_origins", "deployments", "expose", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -123,6 +142,16 @@ class Settings(BaseModel):
         if self.multi_tenant and self.auth_token is not None:
             raise ValueError("ORQ_MCP_AUTH_TOKEN and multi-tenant mode both use the Authorization header; choose one")
         return self
+
+    @field_validator("auth_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_AUTH_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_AUTH_TOKEN_CHARS} characters (a short token can be guessed); make one with "
+                f"{MAKE_A_TOKEN}"
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod
