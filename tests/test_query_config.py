@@ -18,7 +18,8 @@ from mcp_types import TextContent
 
 from orq_mcp.sandbox import EmulatorThread
 from tests.conftest import API_KEY
-from tests.processes import HttpServer
+from tests.processes import HttpServer, loopback_http_client
+from tests.test_exposure import INITIALIZE, MCP_HEADERS
 from tests.test_secrets import assert_clean
 
 
@@ -66,3 +67,22 @@ async def test_without_configuration_tools_are_listed_and_calls_say_what_to_conf
         block = result.content[0]
         assert isinstance(block, TextContent)
         assert "orqApiKey" in block.text
+
+
+async def test_a_session_is_bound_to_the_key_in_the_url_that_opened_it(hosted: HttpServer) -> None:
+    own = f"{hosted.url}?config={encoded({'orqApiKey': API_KEY})}"
+    other = f"{hosted.url}?config={encoded({'orqApiKey': 'sk-orq-someone-else-0123456789abcdef'})}"
+    async with loopback_http_client() as http:
+        opened = await http.post(own, json=INITIALIZE, headers=MCP_HEADERS)
+        assert opened.status_code == 200
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        foreign = await http.post(other, json=listing, headers={**MCP_HEADERS, **session})
+        assert foreign.status_code == 404
+        unconfigured = await http.post(hosted.url, json=listing, headers={**MCP_HEADERS, **session})
+        assert unconfigured.status_code == 404
+        await http.post(
+            own, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers={**MCP_HEADERS, **session}
+        )
+        mine = await http.post(own, json=listing, headers={**MCP_HEADERS, **session})
+        assert mine.status_code == 200
