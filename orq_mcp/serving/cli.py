@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import secrets
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from orq_mcp import __version__
 from orq_mcp.orq.redact import RedactingFilter, Redactor
 from orq_mcp.serving.commands import CLIENTS, check, print_config
+from orq_mcp.serving.listen import PortInUse, bind
 from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("orq_mcp")
 
 EXIT_USAGE = 2
+EXIT_PORT_IN_USE = 1
 
 
 # Flags shared by every command: (flags, setting name, argparse options).
@@ -73,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
+    if command != "serve":  # stdout is for people here, not the protocol
+        _tolerant_console()
     flags = {name: getattr(args, name) for name in SETTINGS_FLAGS if hasattr(args, name)}
     if command == "config":  # needs no key: it only prints
         return print_config(args.client, _launch_args(flags), sys.stdout, sys.stderr)
@@ -91,9 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     if command == "check":
         return anyio.run(run_check, settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve, settings)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(serve, settings)
+    except PortInUse as exc:
+        print(f"orq-mcp: {exc}", file=sys.stderr)
+        return EXIT_PORT_IN_USE
     return 0
+
+
+def _tolerant_console() -> None:
+    """A console that cannot show a name (Windows cp1252) gets `\\uXXXX` escapes instead of a crash."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def _launch_args(flags: dict[str, object]) -> list[str]:
@@ -153,6 +168,7 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
     app = build_http_app(server, settings)
     path = PATHS[settings.transport]
 
+    sock = bind(settings.host, settings.port)  # first: a busy port stops here, before anything is announced
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -161,9 +177,10 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
         log_level="debug" if settings.verbose else "info",
         lifespan="on",
     )
-    where = f"http://{settings.host}:{settings.port}{path}"
+    where = f"http://{settings.host}:{sock.getsockname()[1]}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
-    await uvicorn.Server(config).serve()
+    with sock:
+        await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def warn_about_exposure(settings: Settings) -> None:
