@@ -18,7 +18,8 @@ from pydantic import SecretStr
 
 from orq_mcp import __version__
 from orq_mcp.orq.redact import RedactingFilter, Redactor
-from orq_mcp.serving.commands import CLIENTS, check, print_config
+from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
+from orq_mcp.serving.commands import check
 from orq_mcp.serving.listen import PortInUse, bind
 from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
 
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(commands.add_parser("check", help="verify the API key and connectivity, show what is there"))
     config = commands.add_parser("config", help="print a config block for an MCP client")
     config.add_argument("client", choices=CLIENTS)
+    config.add_argument(
+        "--entry", action="store_true", help="print only the server's entry, to add beside your other servers"
+    )
     _add_options(config)
     return parser
 
@@ -80,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _tolerant_console()
     flags = {name: getattr(args, name) for name in SETTINGS_FLAGS if hasattr(args, name)}
     if command == "config":  # needs no key: it only prints
-        return print_config(args.client, _launch_args(flags), sys.stdout, sys.stderr)
+        return print_config(ConfigRequest(args.client, flags, os.environ, args.entry), sys.stdout, sys.stderr)
     try:
         settings = Settings.load(os.environ, **flags)
     except SettingsError as exc:
@@ -109,15 +113,6 @@ def _tolerant_console() -> None:
     """A console that cannot show a name (Windows cp1252) gets `\\uXXXX` escapes instead of a crash."""
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="backslashreplace")
-
-
-def _launch_args(flags: dict[str, object]) -> list[str]:
-    """The flags of `orq-mcp config ...` that belong in the client's launch command."""
-    args: list[str] = []
-    for name in ("deployments", "expose"):
-        if flags.get(name):
-            args += [f"--{name}", str(flags[name])]
-    return args
 
 
 async def run_check(settings: Settings) -> int:
