@@ -21,6 +21,7 @@ from orq_mcp.orq.redact import RedactingFilter, Redactor
 from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
 from orq_mcp.serving.commands import check
 from orq_mcp.serving.listen import PortInUse, bind
+from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ async def serve(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         if settings.sandbox:
             settings = await stack.enter_async_context(sandbox(settings))
-        http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
+        proxy = transport_options(settings.base_url)
+        http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts, **proxy))
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
             from orq_mcp.serving.stdio import serve_stdio

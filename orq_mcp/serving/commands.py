@@ -7,6 +7,7 @@ from typing import TextIO
 
 from orq_mcp.orq.client import OrqClient, create_http_client
 from orq_mcp.orq.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
+from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import Settings
 
 SHOWN_KEYS = 5
@@ -15,7 +16,7 @@ SHOWN_KEYS = 5
 async def check(settings: Settings, out: TextIO) -> int:
     """Call orq the way the server will; print what was found. 0 when everything works."""
     print(f"Checking orq at {settings.base_url} ...", file=out)
-    async with create_http_client(settings.base_url, settings.timeouts) as http:
+    async with create_http_client(settings.base_url, settings.timeouts, **transport_options(settings.base_url)) as http:
         key = settings.api_key.get_secret_value() if settings.api_key else ""
         orq = OrqClient(http, key, timeouts=settings.timeouts, retry=settings.retry)
         started = time.perf_counter()
