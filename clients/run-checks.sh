@@ -9,6 +9,8 @@
 #    with clients/conformance/expected-failures.yml as the baseline.
 # 3. The TypeScript SDK over stdio (v1 handshake and v2 2026-07-28): progress notifications must concatenate
 #    to the result text.
+# 4. The Claude Desktop bundle: manifest.json validated and packed with the mcpb CLI, and its launch command
+#    (uv run) started from the unpacked bundle (clients/bundle-check.sh).
 #
 # Needs npm to bootstrap; installs Node 22 into .ci/node and the pinned clients into
 # clients/node_modules (both reused while their pins are unchanged). Every server listens on 127.0.0.1 only.
@@ -160,6 +162,7 @@ run_check() { # run_check NAME COMMAND...
 run_check inspector node "$CLIENTS/inspector-check.mjs" --python "$PYTHON" --http "$HTTP_URL" --sse "$SSE_URL"
 run_check conformance node "$CLIENTS/conformance/run.mjs" --url "$HTTP_URL" --out "$WORK/conformance"
 run_check node-sdk node "$CLIENTS/node-stdio-check.mjs" --python "$PYTHON"
+run_check mcpb bash "$CLIENTS/bundle-check.sh" "$WORK/mcpb" "$PYTHON"
 
 say "Summary (setup: Node $NODE_VERSION $node_note, clients $npm_note, $setup_seconds s)"
 printf '%s\n' "${SUMMARY[@]}"

@@ -91,13 +91,16 @@ def test_a_short_access_token_is_refused_at_start_up_with_how_to_make_one() -> N
 async def test_guessing_the_token_is_throttled_and_refusals_are_logged_within_a_budget(start: StartServer) -> None:
     server = start("http", {"ORQ_MCP_AUTH_TOKEN": TOKEN})
     statuses: list[int] = []
+    started = time.monotonic()
     async with loopback_http_client(timeout=10) as http:
         for guess in range(GUESSES):
             statuses.append((await initialize(http, server.url, bearer(f"{TOKEN[:-4]}{guess:04d}"))).status_code)
         # Even the right token waits once the address is throttled: guessing cannot be sped up by luck.
         throttled = await initialize(http, server.url, bearer(TOKEN))
-    assert statuses.count(401) <= 20, statuses
-    assert statuses.count(429) >= GUESSES - 20
+    # 20 at once, then 10 a minute earned back: a slow (loaded) run may earn a few.
+    allowed = 20 + int((time.monotonic() - started) * 10 / 60)
+    assert statuses.count(401) <= allowed, statuses
+    assert statuses.count(429) >= GUESSES - allowed
     assert throttled.status_code == 429
     assert 1 <= int(throttled.headers["retry-after"]) <= 60
     assert "Wait" in throttled.json()["error_description"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -274,3 +275,33 @@ def test_sandbox_over_stdio_needs_no_key_and_stdout_is_only_jsonrpc(launched: La
     log = stderr_path.read_text()
     assert "Sandbox" in log
     assert " DEBUG " in log  # -v really was on, so the quiet stdout is not for lack of logging
+
+
+# A busy port ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["http", "sse"])
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(transport: str, how: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        where = ["--port", str(port)] if how == "flag" else []
+        env = clean_env(ORQ_API_KEY=API_KEY, **({"ORQ_MCP_PORT": str(port)} if how == "env" else {}))
+        done = subprocess.run(
+            [*MODULE, "--transport", transport, *where],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PROCESS_TIMEOUT,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert f"port {port} on 127.0.0.1 is already in use" in line
+    assert "--port" in line
+    assert "ORQ_MCP_PORT" in line
+    assert API_KEY not in done.stderr

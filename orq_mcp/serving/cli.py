@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import secrets
@@ -18,7 +19,10 @@ from pydantic import SecretStr
 
 from orq_mcp import __version__
 from orq_mcp.orq.redact import RedactingFilter, Redactor
-from orq_mcp.serving.commands import CLIENTS, LiveCheck, check, live_check, print_config
+from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
+from orq_mcp.serving.commands import LiveCheck, check, live_check
+from orq_mcp.serving.listen import PortInUse, bind
+from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
 
 if TYPE_CHECKING:
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("orq_mcp")
 
 EXIT_USAGE = 2
+EXIT_PORT_IN_USE = 1
 
 
 # Flags shared by every command: (flags, setting name, argparse options).
@@ -78,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     check_parser.add_argument("--deployment", metavar="KEY", help="with --live: the chat deployment to probe")
     config = commands.add_parser("config", help="print a config block for an MCP client")
     config.add_argument("client", choices=CLIENTS)
+    config.add_argument(
+        "--entry", action="store_true", help="print only the server's entry, to add beside your other servers"
+    )
     _add_options(config)
     return parser
 
@@ -85,9 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
+    if command != "serve":  # stdout is for people here, not the protocol
+        _tolerant_console()
     flags = {name: getattr(args, name) for name in SETTINGS_FLAGS if hasattr(args, name)}
     if command == "config":  # needs no key: it only prints
-        return print_config(args.client, _launch_args(flags), sys.stdout, sys.stderr)
+        return print_config(ConfigRequest(args.client, flags, os.environ, args.entry), sys.stdout, sys.stderr)
     try:
         settings = Settings.load(os.environ, **flags)
     except SettingsError as exc:
@@ -110,18 +120,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "check":
         live = LiveCheck(args.record, args.deployment) if args.live else None
         return anyio.run(run_check, settings, live)
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve, settings)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(serve, settings)
+    except PortInUse as exc:
+        print(f"orq-mcp: {exc}", file=sys.stderr)
+        return EXIT_PORT_IN_USE
     return 0
 
 
-def _launch_args(flags: dict[str, object]) -> list[str]:
-    """The flags of `orq-mcp config ...` that belong in the client's launch command."""
-    args: list[str] = []
-    for name in ("deployments", "expose"):
-        if flags.get(name):
-            args += [f"--{name}", str(flags[name])]
-    return args
+def _tolerant_console() -> None:
+    """A console that cannot show a name (Windows cp1252) gets `\\uXXXX` escapes instead of a crash."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 async def run_check(settings: Settings, live: LiveCheck | None = None) -> int:
@@ -154,7 +165,8 @@ async def serve(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         if settings.sandbox:
             settings = await stack.enter_async_context(sandbox(settings))
-        http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
+        proxy = transport_options(settings.base_url)
+        http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts, **proxy))
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
             from orq_mcp.serving.stdio import serve_stdio
@@ -177,6 +189,7 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
     app = build_http_app(server, settings)
     path = PATHS[settings.transport]
 
+    sock = bind(settings.host, settings.port)  # first: a busy port stops here, before anything is announced
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -191,9 +204,10 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KiB
     )
     FdExhaustionLog().install(asyncio.get_running_loop())
-    where = f"http://{settings.host}:{settings.port}{path}"
+    where = f"http://{settings.host}:{sock.getsockname()[1]}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
-    await uvicorn.Server(config).serve()
+    with sock:
+        await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def warn_about_exposure(settings: Settings) -> None:

@@ -1,14 +1,12 @@
-"""`orq-mcp check` (is the key good, is orq reachable) and `orq-mcp config <client>` (what to paste)."""
+"""`orq-mcp check`: is the key good, is orq reachable, what is there."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx2
 
@@ -16,20 +14,10 @@ from orq_mcp.orq.client import OrqClient, create_http_client
 from orq_mcp.orq.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
 from orq_mcp.orq.probe import run_probe
 from orq_mcp.orq.redact import Redactor
+from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import Settings
 
-CLIENTS = ("claude-desktop", "cursor", "vscode")
 SHOWN_KEYS = 5
-KEY_PLACEHOLDER = "your-orq-api-key"
-
-CONFIG_FILES = {
-    "claude-desktop": (
-        "Claude Desktop: Settings > Developer > Edit Config (macOS: ~/Library/Application Support/Claude/"
-        "claude_desktop_config.json; Windows: %APPDATA%\\Claude\\claude_desktop_config.json)."
-    ),
-    "cursor": "Cursor: ~/.cursor/mcp.json (all projects) or .cursor/mcp.json (this project).",
-    "vscode": "VS Code: .vscode/mcp.json in your workspace (or 'MCP: Open User Configuration').",
-}
 
 
 async def check(settings: Settings, out: TextIO) -> int:
@@ -40,7 +28,7 @@ async def check(settings: Settings, out: TextIO) -> int:
     """
     out = ScrubbedWriter(out, Redactor([settings.api_key.get_secret_value()] if settings.api_key else []))
     print(f"Checking orq at {settings.base_url} ...", file=out)
-    async with create_http_client(settings.base_url, settings.timeouts) as http:
+    async with create_http_client(settings.base_url, settings.timeouts, **transport_options(settings.base_url)) as http:
         key = settings.api_key.get_secret_value() if settings.api_key else ""
         orq = OrqClient(http, key, timeouts=settings.timeouts, retry=settings.retry)
         started = time.perf_counter()
@@ -64,7 +52,8 @@ async def check(settings: Settings, out: TextIO) -> int:
             print(f"  prompts: {len(names)}{'+' if prompts.has_more else ''}{_first(names)}", file=out)
         except OrqError as exc:  # deployments work; the prompt library is optional
             print(f"  prompts: unavailable ({_diagnose(exc)})", file=out)
-    print("OK: orq-mcp is ready. Run `orq-mcp config claude-desktop` (or cursor, vscode) for a config block.", file=out)
+    clients = "claude-desktop` (or cursor, vscode, claude-code)"
+    print(f"OK: orq-mcp is ready. Run `orq-mcp config {clients} for a config block.", file=out)
     return 0
 
 
@@ -93,7 +82,7 @@ async def live_check(settings: Settings, live: LiveCheck, out: TextIO) -> int:
     key = settings.api_key.get_secret_value() if settings.api_key else ""
     out = ScrubbedWriter(out, Redactor([key]))  # findings quote orq's answers
     print(f"Probing orq at {settings.base_url} (mock_response calls: no model cost) ...", file=out)
-    async with create_http_client(settings.base_url, settings.timeouts) as http:
+    async with create_http_client(settings.base_url, settings.timeouts, **transport_options(settings.base_url)) as http:
         try:
             transcript = await run_probe(http, key, live.deployment)
         except httpx2.HTTPError:
@@ -133,35 +122,3 @@ def _diagnose(error: OrqError) -> str:
     if isinstance(error, OrqConnectionError | OrqTimeoutError):
         return f"{error.message} Check your network and ORQ_BASE_URL."
     return f"{type(error).__name__}: {error.message}"
-
-
-def launcher() -> tuple[str, list[str]]:
-    """An absolute command for this installation: GUI apps do not inherit the shell's PATH."""
-    script = Path(sys.executable).with_name("orq-mcp")
-    if script.exists():
-        return str(script), []
-    found = shutil.which("orq-mcp")
-    if found:
-        return str(Path(found).resolve()), []
-    return str(Path(sys.executable).resolve()), ["-m", "orq_mcp"]
-
-
-def client_config(client: str, args: list[str]) -> dict[str, Any]:
-    """The JSON block `client` expects for a stdio server started with `args`."""
-    command, base_args = launcher()
-    server: dict[str, Any] = {"command": command, "args": [*base_args, *args]}
-    if client == "vscode":
-        return {
-            "inputs": [
-                {"type": "promptString", "id": "orq-api-key", "description": "orq.ai API key", "password": True}
-            ],
-            "servers": {"orq": {"type": "stdio", **server, "env": {"ORQ_API_KEY": "${input:orq-api-key}"}}},
-        }
-    return {"mcpServers": {"orq": {**server, "env": {"ORQ_API_KEY": KEY_PLACEHOLDER}}}}
-
-
-def print_config(client: str, args: list[str], out: TextIO, err: TextIO) -> int:
-    print(json.dumps(client_config(client, args), indent=2), file=out)
-    hint = "" if client == "vscode" else f' Replace "{KEY_PLACEHOLDER}" with your orq.ai API key.'
-    print(f"Paste this into {CONFIG_FILES[client]}{hint}", file=err)
-    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -49,6 +50,17 @@ ENV_VARS: dict[str, str] = {
 # Shorter access tokens can be guessed; the message that refuses one says how to make a good one.
 MIN_AUTH_TOKEN_CHARS = 32
 MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+# Text that stands for a key without being one. Variable references that a client passed on unexpanded:
+# `${ORQ_API_KEY}`, `$ORQ_API_KEY`, `%ORQ_API_KEY%` (Windows), `{{ORQ_API_KEY}}`, `${input:...}`.
+UNEXPANDED = re.compile(r"\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%|\{\{[^{}]*\}\}")
+# Example text copied as is: `<your key>`, or the placeholder of the docs and `orq-mcp config`.
+EXAMPLE = re.compile(r"<[^<>]*>|your[-_ ]?(orq[-_ ]?)?(api[-_ ]?)?key", re.IGNORECASE)
+KEY_SOURCE = "orq.ai: Settings > API Keys"
+
+# Settings that have no command-line flag (a key on the command line would show in `ps`).
+ENV_ONLY = frozenset({"api_key"})
 
 
 class SettingsError(ValueError):
@@ -115,6 +127,15 @@ class Settings(BaseModel):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _pasted_key(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return check_pasted_key(value)
         return value
 
     @field_validator("deployments")
@@ -193,6 +214,24 @@ class Settings(BaseModel):
         return RetryPolicy(max_retries=self.max_retries)
 
 
+def check_pasted_key(value: str) -> str:
+    """The key without the whitespace a paste brings along; a clear error for an unexpanded placeholder.
+
+    The messages never contain the value: it may be a real key with a typo in it.
+    """
+    key = value.strip()
+    if UNEXPANDED.fullmatch(key):
+        raise ValueError(
+            "is an unexpanded variable reference (like ${ORQ_API_KEY}), not a key: the program that started "
+            f"orq-mcp passed it on literally. Put the key itself in that client's config ({KEY_SOURCE})"
+        )
+    if EXAMPLE.fullmatch(key):
+        raise ValueError(f"is still the example placeholder, not a key. Replace it with your API key ({KEY_SOURCE})")
+    if any(char.isspace() for char in key):
+        raise ValueError("contains spaces or line breaks inside it; paste the key again, on one line")
+    return key
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -210,6 +249,7 @@ def _describe(exc: ValidationError) -> str:
             problems.append(error["msg"].removeprefix("Value error, "))
             continue
         field = str(error["loc"][0])
-        label = f"{names[field]} / --{field.replace('_', '-')}" if field in names else f"--{field.replace('_', '-')}"
-        problems.append(f"{label}: {error['msg']}")
+        flag = f"--{field.replace('_', '-')}"
+        label = names[field] if field in ENV_ONLY else f"{names[field]} / {flag}" if field in names else flag
+        problems.append(f"{label}: {error['msg'].removeprefix('Value error, ')}")
     return "Invalid configuration: " + "; ".join(problems)

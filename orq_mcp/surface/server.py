@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from orq_mcp import __version__
 from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
+from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface import prompts
 from orq_mcp.surface.arguments import invalid_arguments, require_plain_json, unknown_arguments
@@ -153,7 +154,10 @@ def create_server(
         async with AsyncExitStack() as stack:
             http = http_client
             if http is None:
-                http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
+                options = transport_options(settings.base_url)  # honours HTTPS_PROXY and NO_PROXY
+                http = await stack.enter_async_context(
+                    create_http_client(settings.base_url, settings.timeouts, **options)
+                )
             orq = OrqClient(
                 http,
                 "",
