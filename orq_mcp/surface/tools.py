@@ -189,15 +189,8 @@ async def run_invocation(
     scrub = state.redactor_for(ctx).stream()
     try:
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
-        async with relay_progress(_progress_sender(ctx), state.settings.progress_interval) as relay:
-
-            async def on_text(text: str) -> None:
-                await relay.add(scrub.feed(text))
-
-            try:
-                completion = await orq.invoke(body, on_text=on_text)
-            finally:  # a tail held back in case it began a key is released either way
-                await relay.add(scrub.flush())
+        async with relay_progress(_progress_sender(ctx), state.settings.progress_interval, scrub=scrub) as relay:
+            completion = await orq.invoke(body, on_text=relay.add)
     except OrqError as exc:
         raise await _deployment_error(state, ctx, exc, key) from None
     result = InvocationResult.of(completion)
