@@ -4,9 +4,8 @@
 or `initialize` for a handshake-era client, `ping`, `tools/list` and `tools/call`) with no MCP SDK on the server
 side: asyncio's own pipe transports, `json`, and httpx2. Its `invoke` tool makes the same upstream request as orq-mcp
 (`bench/upstream.py`, one keep-alive client) and sends **the same progress notifications**, when the call
-carries a progress token: the new text as `message`, the characters so far as `progress`, one notification per
-network read (what arrives together is sent together, as orq-mcp's relay does). `constant` answers without an
-upstream call.
+carries a progress token: the new text as `message`, the characters so far as `progress`, coalesced by
+back-pressure as orq-mcp's relay does. `constant` answers without an upstream call.
 
 `mcp-stdio minus floor-asyncio` is everything orq-mcp and the SDK add on top of moving the same bytes; the issue's
 goal is that it stays under 2 ms at p50. Configured like orq-mcp: ORQ_BASE_URL and ORQ_API_KEY from the

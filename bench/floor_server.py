@@ -4,7 +4,7 @@
 
 - `invoke(key, inputs, messages)`: the same upstream request orq-mcp makes for `invoke_deployment` (POST
   /v2/deployments/stream with httpx2, `bench/upstream.py`, one keep-alive client for the process), reads the SSE
-  to [DONE], sends the same progress notifications (one per network read, via the SDK's `report_progress`), and
+  to [DONE], sends the same progress notifications (coalesced by back-pressure, via the SDK's `report_progress`), and
   returns the text as a plain string: no models, no validation beyond the SDK's own argument parsing, no
   structured output;
 - `constant()`: returns a constant string without any upstream call (the pure MCP round trip).

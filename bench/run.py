@@ -369,10 +369,11 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         "real process at its default settings and every call carries a progress callback. "
         + ("`base-*` run the baseline commit's orq_mcp. " if has_base else "")
         + "`floor-asyncio` (`bench/asyncio_floor.py`) is the plain-asyncio floor: no MCP SDK on the server, the same "
-        "upstream call and the same progress notifications (one per chunk). `floor` (`bench/floor_server.py`) is a "
-        "minimal MCPServer on the same SDK doing the same; `floor-const` is its constant tool (no upstream call): "
-        "the bare MCP round trip. `sdk` is the official orq-ai-sdk, which opens a new upstream connection per call "
-        "(see the last column), so part of its latency is a TCP connect the others do not pay.",
+        "upstream call and the same progress notifications (coalesced by the same back-pressure rule). `floor` "
+        "(`bench/floor_server.py`) is a minimal MCPServer on the same SDK doing the same; `floor-const` is its "
+        "constant tool (no upstream call): the bare MCP round trip. `sdk` is the official orq-ai-sdk, which opens "
+        "a new upstream connection per call (see the last column), so part of its latency is a TCP connect the "
+        "others do not pay.",
         "",
         "| variant | p50 ms | p99 ms | server CPU ms/call | notifications/call | new upstream connections/call |",
         "|---|---|---|---|---|---|",
