@@ -255,10 +255,12 @@ def baseline_tree(ref: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def floor_params(env: dict[str, str]) -> Any:
-    """The minimal MCP server on the same SDK (`bench/floor_server.py`), started over stdio like orq-mcp."""
+def floor_params(env: dict[str, str], transport: str = "sdk") -> Any:
+    """The minimal MCP server on the same SDK (`bench/floor_server.py`), started over stdio like orq-mcp, on the
+    SDK's stdio transport or (`transport="orq-mcp"`) on orq-mcp's."""
     from mcp import StdioServerParameters
 
+    env = {**env, "BENCH_FLOOR_TRANSPORT": transport}
     return StdioServerParameters(command=sys.executable, args=["-m", FLOOR_MODULE], env=env, cwd=str(REPO))
 
 

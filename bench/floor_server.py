@@ -28,6 +28,7 @@ from mcp.server.mcpserver import Context
 
 from bench.upstream import stream_text
 
+TRANSPORT_ENV = "BENCH_FLOOR_TRANSPORT"  # "orq-mcp": serve on orq-mcp's stdio transport instead of the SDK's
 CONSTANT = "pong"  # bench/overhead.py checks for it (FLOOR_CONSTANT)
 # Quiet per-request transport logging, exactly as orq-mcp does (orq_mcp/serving/cli.py): a log line per upstream request
 # would be a cost orq-mcp does not pay.
@@ -71,4 +72,13 @@ async def constant() -> str:
 if __name__ == "__main__":
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
-    server.run("stdio")
+    if os.environ.get(TRANSPORT_ENV) == "orq-mcp":
+        # The same server on orq-mcp's thread-free stdio transport: separates the SDK's request handling from
+        # its threaded transport in the overhead split (the one import from orq_mcp, and only here).
+        import anyio
+
+        from orq_mcp.serving.stdio import serve_stdio
+
+        anyio.run(serve_stdio, server)
+    else:
+        server.run("stdio")

@@ -16,6 +16,9 @@ canned reply):
 - `floor`: the "MCP floor", `python -m bench.floor_server` over stdio: a minimal MCPServer on the same SDK whose
   tool makes the same upstream request and sends the same progress notifications, returning the text as a plain
   string (no validation, no structured output). `mcp-stdio minus floor` is the overhead of orq-mcp's own code;
+- `floor-fd`: the same MCPServer served by orq-mcp's thread-free stdio transport (`orq_mcp.serving.stdio`), which
+  splits the SDK's cost: `floor-fd minus floor-asyncio` is its request handling, `floor minus floor-fd` its
+  threaded transport, and `mcp-stdio minus floor-fd` orq-mcp's own code;
 - `floor-const`: the same floor process type, calling a tool that returns a constant string with no upstream call:
   the pure MCP round trip over stdio.
 
@@ -69,6 +72,7 @@ VARIANTS = (
     "base-stdio",
     "base-http",
     "floor-asyncio",
+    "floor-fd",
     "floor",
     "floor-const",
     "httpx2",
@@ -77,7 +81,7 @@ VARIANTS = (
 BASE_VARIANTS = ("base-stdio", "base-http")
 MIN_ITERATIONS = 10  # rounds per repeat even when the time budget has run out
 MCP_VARIANTS = ("mcp-stdio", "mcp-http", "base-stdio", "base-http")
-FLOOR_VARIANTS = ("floor-asyncio", "floor", "floor-const")
+FLOOR_VARIANTS = ("floor-asyncio", "floor-fd", "floor", "floor-const")
 SERVER_VARIANTS = MCP_VARIANTS + FLOOR_VARIANTS
 # What the floors' `constant` tool returns (not imported: building its MCPServer here would configure this
 # process's logging).
@@ -122,6 +126,7 @@ async def run(
             stdio_starts = {
                 "mcp-stdio": (stdio_params(env), "orq_mcp"),
                 "floor-asyncio": (asyncio_floor_params(env), ASYNCIO_FLOOR_MODULE),
+                "floor-fd": (floor_params(env, "orq-mcp"), FLOOR_MODULE),
                 "floor": (floor_params(env), FLOOR_MODULE),
                 "floor-const": (floor_params(env), FLOOR_MODULE),
             }
@@ -148,6 +153,7 @@ async def run(
                 "sdk": lambda: sdk_stream(orq, UPSTREAM_BODY),
                 # The floors are called exactly like mcp-stdio: same client, same progress callback (token).
                 "floor-asyncio": lambda: floor_text(clients["floor-asyncio"], "invoke", INVOKE_ARGS, counter),
+                "floor-fd": lambda: floor_text(clients["floor-fd"], "invoke", INVOKE_ARGS, counter),
                 "floor": lambda: floor_text(clients["floor"], "invoke", INVOKE_ARGS, counter),
                 "floor-const": lambda: floor_text(clients["floor-const"], "constant", {}, counter),
             }
@@ -229,9 +235,10 @@ def summarize(repeats: list[dict[str, Any]], variants: tuple[str, ...] = VARIANT
         out[name] = {q: med(lambda r, n=name, q=q: r[n][q]) for q in ("p50", "p99")}
         out[f"{name}-notifications"] = med(lambda r, n=name: r["notifications_per_call"][n])
     for mcp in (v for v in MCP_VARIANTS if v in variants):
-        for base in ("httpx2", "sdk", "floor-asyncio", "floor"):
+        for base in ("httpx2", "sdk", "floor-asyncio", "floor-fd", "floor"):
             minus(mcp, base)
-    for a, b in (("floor-asyncio", "httpx2"), ("floor", "httpx2"), ("floor-const", "httpx2"), ("floor", "floor-const")):
+    floors = [("floor-asyncio", "httpx2"), ("floor-fd", "floor-asyncio"), ("floor", "floor-fd"), ("floor", "httpx2")]
+    for a, b in [*floors, ("floor-const", "httpx2"), ("floor", "floor-const")]:
         minus(a, b)
     for name in (v for v in SERVER_VARIANTS if v in variants):
         out[f"{name}-cpu-ms"] = med(lambda r, m=name: r["server_cpu_ms"][m])

@@ -370,7 +370,8 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         + ("`base-*` run the baseline commit's orq_mcp. " if has_base else "")
         + "`floor-asyncio` (`bench/asyncio_floor.py`) is the plain-asyncio floor: no MCP SDK on the server, the same "
         "upstream call and the same progress notifications (coalesced by the same back-pressure rule). `floor` "
-        "(`bench/floor_server.py`) is a minimal MCPServer on the same SDK doing the same; `floor-const` is its "
+        "(`bench/floor_server.py`) is a minimal MCPServer on the same SDK doing the same, `floor-fd` the same server "
+        "on orq-mcp's thread-free stdio transport; `floor-const` is its "
         "constant tool (no upstream call): the bare MCP round trip. `sdk` is the official orq-ai-sdk, which opens "
         "a new upstream connection per call (see the last column), so part of its latency is a TCP connect the "
         "others do not pay.",
@@ -379,7 +380,16 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         "|---|---|---|---|---|---|",
     ]
     conns = s.get("connections_per_call", {})
-    for name in ("mcp-stdio", "mcp-http", "base-stdio", "base-http", "floor-asyncio", "floor", "floor-const"):
+    for name in (
+        "mcp-stdio",
+        "mcp-http",
+        "base-stdio",
+        "base-http",
+        "floor-asyncio",
+        "floor-fd",
+        "floor",
+        "floor-const",
+    ):
         if name in s:
             cpu, notes = s.get(f"{name}-cpu-ms"), s.get(f"{name}-notifications")
             row = f"| {name} | {f(s[name]['p50'])} | {f(s[name]['p99'])} | {f(cpu)} | {f(notes, 1)} |"
@@ -387,9 +397,12 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
     for name in ("httpx2", "sdk"):
         lines.append(f"| {name} | {f(s[name]['p50'])} | {f(s[name]['p99'])} | | | {f(conns.get(name))} |")
     lines += ["", "| added latency (ms) | p50 | p99 | per-repeat p50 |", "|---|---|---|---|"]
-    pairs = [(m, b) for m in ("mcp-stdio", "base-stdio") for b in ("floor-asyncio", "floor", "httpx2", "sdk")]
+    pairs = [
+        (m, b) for m in ("mcp-stdio", "base-stdio") for b in ("floor-asyncio", "floor-fd", "floor", "httpx2", "sdk")
+    ]
     pairs += [(m, b) for m in ("mcp-http", "base-http") for b in ("httpx2", "sdk")]
-    pairs += [("floor-asyncio", "httpx2"), ("floor", "httpx2"), ("floor-const", "httpx2"), ("floor", "floor-const")]
+    pairs += [("floor-asyncio", "httpx2"), ("floor-fd", "floor-asyncio"), ("floor", "floor-fd"), ("floor", "httpx2")]
+    pairs += [("floor-const", "httpx2"), ("floor", "floor-const")]
     for a, b in pairs:
         if f"{a}-minus-{b}" in s:
             d, per = s[f"{a}-minus-{b}"], spread(s[f"{a}-minus-{b}-per-repeat-p50"])
@@ -422,12 +435,15 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
                 verdict(ratio <= GOAL_HTTP_CPU_RATIO),
             )
         )
+    split = [s[k]["p50"] for k in ("floor-asyncio-minus-httpx2", "floor-fd-minus-floor-asyncio")]
+    split += [s["mcp-stdio-minus-floor-fd"]["p50"]]
     goal_notes.append(
-        f"Overhead split (p50, stdio): orq-mcp minus direct httpx2 = {f(s['mcp-stdio-minus-httpx2']['p50'])} ms = "
-        f"{f(s['floor-asyncio-minus-httpx2']['p50'])} ms the plain-asyncio floor (process hop, JSON lines, the same "
-        f"notifications) + {f(s['floor-minus-httpx2']['p50'] - s['floor-asyncio-minus-httpx2']['p50'])} ms the MCP "
-        f"SDK (minimal MCPServer minus that floor) + {f(s['mcp-stdio-minus-floor']['p50'])} ms orq-mcp's own code "
-        "(orq-mcp minus the minimal MCPServer), each a median of per-repeat differences."
+        f"Overhead split (p50, stdio): orq-mcp minus direct httpx2 = {f(s['mcp-stdio-minus-httpx2']['p50'])} ms: "
+        f"{f(split[0])} ms the plain-asyncio floor (process hop, JSON lines, the same notifications) + "
+        f"{f(split[1])} ms the MCP SDK's request handling (a minimal MCPServer on orq-mcp's thread-free transport "
+        f"minus that floor) + {f(split[2])} ms orq-mcp's own code (orq-mcp minus that minimal server); the SDK's "
+        f"threaded stdio transport, which orq-mcp no longer uses, would add {f(s['floor-minus-floor-fd']['p50'])} "
+        "ms. Each figure is a median of per-repeat differences."
     )
     return lines
 
