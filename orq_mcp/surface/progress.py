@@ -1,11 +1,12 @@
 """Relaying streamed text as MCP progress notifications: scrub, coalesce, send.
 
 Contract: `progress` counts the characters sent so far and strictly increases, `message` is exactly
-the text since the previous notification (so the messages concatenate to the final text), a piece
-that arrives while nothing is in flight goes out at once, and nothing is sent once the relay has
-closed. Coalescing is by back-pressure, not by a timer: what arrives while a notification is being
-sent rides along in the next one, so a slow client gets fewer, larger messages and a fast one gets
-every piece as it comes. `interval`, when above 0, additionally keeps notifications that far apart.
+the text since the previous notification (so the messages concatenate to the final text), the first
+piece goes out before `add` returns, a later one that arrives while nothing is in flight goes out at
+once, and nothing is sent once the relay has closed. Coalescing is by back-pressure, not by a timer:
+what arrives while a notification is being sent rides along in the next one, so a slow client gets
+fewer, larger messages and a fast one gets every piece as it comes. `interval`, when above 0,
+additionally keeps notifications that far apart.
 """
 
 from __future__ import annotations
@@ -43,14 +44,22 @@ class ProgressRelay:
         self._closing = False
 
     async def add(self, text: str) -> None:
-        """Queue text for the client; the sender picks it up as soon as it is free."""
+        """Queue text for the client; the sender picks it up as soon as it is free.
+
+        The very first piece is sent before this returns: first-token latency matters most, and on a
+        busy loop the stream's reader could otherwise run through a backlog of chunks before the
+        sender task gets a turn, and the client would see nothing until the end.
+        """
         if self._closing:
             return
         if self._scrub is not None:
             text = self._scrub.feed(text)
         if text:
             self._pending.append(text)
-            self._wake.set()
+            if self._sent_chars == 0:
+                await self._flush()
+            else:
+                self._wake.set()
 
     async def run(self) -> None:
         """The sender: one notification at a time, each carrying everything pending."""
