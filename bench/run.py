@@ -54,6 +54,7 @@ class Plan:
     budgets: dict[str, float]
     startup_warmup: bool = True
     probe_calls: int = 20
+    quick: bool = False
     total_budget: float = 0.0  # 0: none; else sections that would start after this many seconds are skipped
     default_client_check: bool = True
 
@@ -77,6 +78,7 @@ FULL = Plan(
     budgets={"startup": 240, "overhead": 420, "relay": 180, "scale": 600, "sizes": 180},
 )
 QUICK = Plan(
+    quick=True,
     # Enough interleaved rounds and repeats that a second run tells the same story (medians of per-repeat
     # differences and ratios); the sections that only describe (start-up imports, sizes) are cut to a minimum.
     startup_runs=3,
@@ -258,7 +260,7 @@ def verdict(ok: bool | None) -> str:
 
 def report(results: dict[str, Any], plan: Plan, info: dict[str, str], command: str, runtime: float, date: str) -> str:
     out: list[str] = ["# orq-mcp benchmark results", ""]
-    mode = "quick (smoke: few iterations, indicative only)" if plan is QUICK else "full"
+    mode = "quick (fewer rounds, levels and start-up detail)" if plan.quick else "full"
     out += [
         f"- Date: {date}",
         f"- Command: `{command}` ({mode}); runtime {runtime:.0f} s",
@@ -320,7 +322,7 @@ def summary_block(
     """The compact block for the project README: goals (goal | measured | verdict) and the scale table."""
     if not goals and "scale" not in results:
         return []
-    mode = "" if plan is FULL else " (quick: indicative only)"
+    mode = " (quick mode)" if plan.quick else ""
     cores = info["cpu"].rsplit("(", 1)[-1].rstrip(")")
     load = info["load"].split(" (", 1)[0]
     lines = [
@@ -445,6 +447,19 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         f"threaded stdio transport, which orq-mcp no longer uses, would add {f(s['floor-minus-floor-fd']['p50'])} "
         "ms. Each figure is a median of per-repeat differences."
     )
+    if added > GOAL_OVERHEAD_P50_MS:
+        goal_notes.append(
+            f"Why the 2 ms goal is missed: the MCP SDK's request handling alone costs {f(split[1])} ms over the "
+            f"plain-asyncio floor{' (itself above the goal)' if split[1] > GOAL_OVERHEAD_P50_MS else ''}, and "
+            f"orq-mcp's own code adds {f(split[2])} ms on top; no change inside orq-mcp removes the first part "
+            "while it serves through the SDK."
+        )
+    if has_base and s["mcp-http-over-base-http-cpu"] > GOAL_HTTP_CPU_RATIO:
+        goal_notes.append(
+            "Server CPU per call over HTTP: the relay and the stdio transport are not where it goes; "
+            "`bench/profiles/http-100.txt` (same commit) shows the upstream stream read and parse "
+            "(`OrqClient.invoke`, `read_events`) and the SDK's request handling as the large shares."
+        )
     return lines
 
 
@@ -602,7 +617,7 @@ def sizes_table(res: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short smoke run (< 60 s), indicative numbers only")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and levels: a few minutes")
     parser.add_argument("--only", help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     profile = parser.add_mutually_exclusive_group()
     profile.add_argument("--profile", action="store_true", help="also record py-spy profiles (default in full mode)")
