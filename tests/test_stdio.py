@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -112,6 +113,43 @@ def test_a_closed_stdout_stops_the_server(emulator: EmulatorThread, tmp_path: Pa
         stop_process(process)
         process.stdin.close()
     assert TRACEBACK not in stderr_path.read_text()
+
+
+def test_a_socketpair_on_stdin_and_stdout_serves_a_stream(
+    emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
+) -> None:
+    """Some hosts (Node's child_process) give the server one socket for stdin and stdout, not two pipes."""
+    ours, theirs = socket.socketpair()
+    stderr_path = tmp_path / "stderr.log"
+    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    with stderr_path.open("wb") as stderr, theirs:
+        process = subprocess.Popen([*MODULE, "-v"], env=env, stdin=theirs, stdout=theirs, stderr=stderr)
+    ours.settimeout(STARTUP_TIMEOUT)  # bounds every read below
+    lines = ours.makefile("rb")
+    try:
+
+        def request(request_id: int, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            ours.sendall(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}).encode())
+            ours.sendall(b"\n")
+            received = [json.loads(lines.readline())]
+            while received[-1].get("id") != request_id:
+                received.append(json.loads(lines.readline()))
+            return received
+
+        request(1, "initialize", INITIALIZE)
+        ours.sendall(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        *notes, answer = request(2, "tools/call", {**INVOKE, "_meta": {"progressToken": "p"}})
+        text = answer["result"]["structuredContent"]["text"]
+        assert "".join(n["params"]["message"] for n in notes if n["method"] == "notifications/progress") == text
+        ours.shutdown(socket.SHUT_WR)  # EOF on the server's stdin
+        assert process.wait(timeout=STARTUP_TIMEOUT) == 0, stderr_path.read_text()
+    finally:
+        stop_process(process)
+        lines.close()
+        ours.close()
+    log = stderr_path.read_text()
+    assert TRACEBACK not in log
+    assert "threaded transport" not in log  # served on the socket itself (-v would log the fallback)
 
 
 def test_sigint_with_a_stream_in_flight_exits_promptly(orq_mcp: StdioPeer, emulator_state: EmulatorState) -> None:
