@@ -186,7 +186,9 @@ class HttpServer:
 
 
 @contextlib.contextmanager
-def http_server(env: dict[str, str], transport: str = "http", *, wait: bool = True) -> Iterator[HttpServer]:
+def http_server(
+    env: dict[str, str], transport: str = "http", *, wait: bool = True, tree: Path = REPO
+) -> Iterator[HttpServer]:
     """`python -m orq_mcp --transport http` as a real process.
 
     With `wait` (the default) this yields once the port accepts connections; without it, at once (start other
@@ -198,7 +200,7 @@ def http_server(env: dict[str, str], transport: str = "http", *, wait: bool = Tr
     args = [sys.executable, "-m", "orq_mcp", "--transport", transport, "--host", HOST, "--port", str(port)]
     with log_path.open("wb") as stderr:
         process = subprocess.Popen(
-            args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            args, cwd=tree, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
         )
     server = HttpServer(process, port, log_path)
     try:
@@ -223,17 +225,42 @@ def wait_listening(server: HttpServer) -> None:
             time.sleep(0.02)
 
 
-def stdio_params(env: dict[str, str]) -> Any:
+def stdio_params(env: dict[str, str], tree: Path = REPO) -> Any:
     from mcp import StdioServerParameters
 
-    # cwd=REPO: `python -m` puts the cwd first on sys.path, so the server is this checkout's orq_mcp.
-    return StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env, cwd=str(REPO))
+    # cwd=tree: `python -m` puts the cwd first on sys.path, so the server is that tree's orq_mcp (this checkout's,
+    # or the baseline's exported by `baseline_tree`).
+    return StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env, cwd=str(tree))
 
 
-def floor_params(env: dict[str, str]) -> Any:
-    """The minimal MCP server on the same SDK (`bench/floor_server.py`), started over stdio like orq-mcp."""
+def asyncio_floor_params(env: dict[str, str]) -> Any:
+    """The plain-asyncio floor (`bench/asyncio_floor.py`): no MCP SDK on the server side."""
     from mcp import StdioServerParameters
 
+    return StdioServerParameters(command=sys.executable, args=["-m", ASYNCIO_FLOOR_MODULE], env=env, cwd=str(REPO))
+
+
+ASYNCIO_FLOOR_MODULE = "bench.asyncio_floor"
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str) -> Iterator[Path]:
+    """`orq_mcp/` as of git `ref`, exported to a temporary directory: servers started there run that code
+    (with this environment's packages), so a before/after comparison runs interleaved in one bench run."""
+    with tempfile.TemporaryDirectory(prefix="orq-mcp-baseline-") as tmp:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref, "orq_mcp"], cwd=REPO, capture_output=True, check=True, timeout=60
+        )
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True, timeout=60)
+        yield Path(tmp)
+
+
+def floor_params(env: dict[str, str], transport: str = "sdk") -> Any:
+    """The minimal MCP server on the same SDK (`bench/floor_server.py`), started over stdio like orq-mcp, on the
+    SDK's stdio transport or (`transport="orq-mcp"`) on orq-mcp's."""
+    from mcp import StdioServerParameters
+
+    env = {**env, "BENCH_FLOOR_TRANSPORT": transport}
     return StdioServerParameters(command=sys.executable, args=["-m", FLOOR_MODULE], env=env, cwd=str(REPO))
 
 

@@ -3,9 +3,10 @@
 `python -m bench.floor_server` serves two tools over stdio with `mcp.server.MCPServer`, nothing else:
 
 - `invoke(key, inputs, messages)`: the same upstream request orq-mcp makes for `invoke_deployment` (POST
-  /v2/deployments/stream with httpx2, same body, same Authorization/Accept headers, one keep-alive client for the
-  process), reads the SSE to [DONE], joins the text and returns it as a plain string: no progress notifications,
-  no models, no validation beyond the SDK's own argument parsing, no structured output;
+  /v2/deployments/stream with httpx2, `bench/upstream.py`, one keep-alive client for the process), reads the SSE
+  to [DONE], sends the same progress notifications (coalesced by back-pressure, via the SDK's `report_progress`), and
+  returns the text as a plain string: no models, no validation beyond the SDK's own argument parsing, no
+  structured output;
 - `constant()`: returns a constant string without any upstream call (the pure MCP round trip).
 
 What `mcp-stdio` costs on top of the `floor` variant is orq-mcp's own code; what `floor` costs on top of direct
@@ -15,7 +16,6 @@ orq-mcp: ORQ_BASE_URL and ORQ_API_KEY from the environment. Imports nothing from
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -24,7 +24,11 @@ from typing import Any
 
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 
+from bench.upstream import stream_text
+
+TRANSPORT_ENV = "BENCH_FLOOR_TRANSPORT"  # "orq-mcp": serve on orq-mcp's stdio transport instead of the SDK's
 CONSTANT = "pong"  # bench/overhead.py checks for it (FLOOR_CONSTANT)
 # Quiet per-request transport logging, exactly as orq-mcp does (orq_mcp/serving/cli.py): a log line per upstream request
 # would be a cost orq-mcp does not pay.
@@ -46,31 +50,17 @@ server = MCPServer("mcp-floor", lifespan=lifespan)
 
 
 @server.tool(structured_output=False)
-async def invoke(key: str, inputs: dict[str, Any] | None = None, messages: list[dict[str, Any]] | None = None) -> str:
-    """Stream a deployment and return its text."""
+async def invoke(
+    ctx: Context, key: str, inputs: dict[str, Any] | None = None, messages: list[dict[str, Any]] | None = None
+) -> str:
+    """Stream a deployment and return its text, relaying it as progress notifications."""
     assert _http is not None
-    body: dict[str, Any] = {"key": key, "invoke_options": {"include_usage": True}, "stream": True}
-    if inputs is not None:
-        body["inputs"] = inputs
-    if messages is not None:
-        body["messages"] = messages
-    headers = {"Authorization": f"Bearer {os.environ['ORQ_API_KEY']}", "Accept": "text/event-stream"}
-    text: list[str] = []
-    async with _http.stream("POST", "/v2/deployments/stream", json=body, headers=headers) as response:
-        response.raise_for_status()
-        lines = response.aiter_lines()
-        async for line in lines:
-            if not line.startswith("data: "):
-                continue
-            data = line[6:]
-            if data == "[DONE]":
-                break
-            content = json.loads(data)["choices"][0]["message"].get("content")
-            if isinstance(content, str):
-                text.append(content)
-        async for _ in lines:  # drain, so the keep-alive connection goes back to the pool (as orq-mcp does)
-            pass
-    return "".join(text)
+    arguments = {"key": key, **{k: v for k, v in (("inputs", inputs), ("messages", messages)) if v is not None}}
+
+    async def notify(chars: int, piece: str) -> None:
+        await ctx.report_progress(chars, None, piece)  # a no-op without a progress token
+
+    return await stream_text(_http, arguments, notify)
 
 
 @server.tool(structured_output=False)
@@ -82,4 +72,13 @@ async def constant() -> str:
 if __name__ == "__main__":
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
-    server.run("stdio")
+    if os.environ.get(TRANSPORT_ENV) == "orq-mcp":
+        # The same server on orq-mcp's thread-free stdio transport: separates the SDK's request handling from
+        # its threaded transport in the overhead split (the one import from orq_mcp, and only here).
+        import anyio
+
+        from orq_mcp.serving.stdio import serve_stdio
+
+        anyio.run(serve_stdio, server)
+    else:
+        server.run("stdio")

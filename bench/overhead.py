@@ -5,21 +5,28 @@ canned reply):
 
 - `mcp-stdio`: the MCP SDK client -> `python -m orq_mcp` over stdio -> emulator;
 - `mcp-http`: the same over Streamable HTTP (`python -m orq_mcp --transport http`);
+- `base-stdio`, `base-http`: the same two, running the baseline commit's orq_mcp (`--baseline`, exported with
+  `git archive`), so before and after are measured interleaved in one run;
 - `httpx2`: POST /v2/deployments/stream with httpx2, reading the SSE to [DONE] (the baseline);
-- `sdk`: the official orq-ai-sdk's `deployments.stream_async`;
-- `mcp-stdio-i0`: `mcp-stdio` with ORQ_MCP_PROGRESS_INTERVAL=0, which shows what the coalescing window costs;
-- `floor`: the "MCP floor", `python -m bench.floor_server` over stdio: a minimal MCPServer on the same SDK whose one
-  tool makes the same upstream request (httpx2, SSE read to [DONE]) and returns the text as a plain string (no
-  progress, no validation, no structured output). `mcp-stdio minus floor` is the overhead of orq-mcp's own code;
-  `floor minus httpx2` is what any MCP server on this SDK pays for the same call;
+- `sdk`: the official orq-ai-sdk's `deployments.stream_async` (it opens a new upstream connection per call: see
+  the connections column);
+- `floor-asyncio`: the plain-asyncio floor, `python -m bench.asyncio_floor` over stdio: no MCP SDK on the server,
+  the same upstream call and the same progress notifications (one per chunk). `mcp-stdio minus floor-asyncio` is
+  what orq-mcp and the SDK add to moving the same bytes: the issue's goal is <= 2 ms at p50;
+- `floor`: the "MCP floor", `python -m bench.floor_server` over stdio: a minimal MCPServer on the same SDK whose
+  tool makes the same upstream request and sends the same progress notifications, returning the text as a plain
+  string (no validation, no structured output). `mcp-stdio minus floor` is the overhead of orq-mcp's own code;
+- `floor-fd`: the same MCPServer served by orq-mcp's thread-free stdio transport (`orq_mcp.serving.stdio`), which
+  splits the SDK's cost: `floor-fd minus floor-asyncio` is its request handling, `floor minus floor-fd` its
+  threaded transport, and `mcp-stdio minus floor-fd` orq-mcp's own code;
 - `floor-const`: the same floor process type, calling a tool that returns a constant string with no upstream call:
   the pure MCP round trip over stdio.
 
 Each round calls every variant once in a shuffled order (drift and noise hit all variants alike); a repeat is
-`iterations` rounds after a warm-up. Per repeat we take each variant's p50/p99 and the differences against the
-baselines; the table shows the median over repeats. The servers run with the default progress interval and the
-calls carry a progress callback, as an agent host's would. Server CPU per call (psutil) comes from the same repeats;
-a short probe afterwards counts the new upstream TCP connections each variant opens per call.
+`iterations` rounds after a warm-up. Per repeat we take each variant's p50/p99 and the differences and ratios
+against the baselines; the tables show the median over repeats. The servers run with their default settings and
+the calls carry a progress callback, as an agent host's would. Server CPU per call (psutil) comes from the same
+repeats; a short probe afterwards counts the new upstream TCP connections each variant opens per call.
 """
 
 from __future__ import annotations
@@ -28,17 +35,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import psutil
 
 from bench.common import (
+    ASYNCIO_FLOOR_MODULE,
     FLOOR_MODULE,
     INVOKE_ARGS,
     UPSTREAM_BODY,
     Budget,
     EmulatorProcess,
+    asyncio_floor_params,
     cpu_seconds,
     direct_stream,
     find_stdio_server,
@@ -56,18 +66,40 @@ from bench.common import (
     wait_listening,
 )
 
-VARIANTS = ("mcp-stdio", "mcp-http", "mcp-stdio-i0", "floor", "floor-const", "httpx2", "sdk")
+VARIANTS = (
+    "mcp-stdio",
+    "mcp-http",
+    "base-stdio",
+    "base-http",
+    "floor-asyncio",
+    "floor-fd",
+    "floor",
+    "floor-const",
+    "httpx2",
+    "sdk",
+)
+BASE_VARIANTS = ("base-stdio", "base-http")
 MIN_ITERATIONS = 10  # rounds per repeat even when the time budget has run out
-MCP_VARIANTS = ("mcp-stdio", "mcp-http", "mcp-stdio-i0")
-FLOOR_VARIANTS = ("floor", "floor-const")
+MCP_VARIANTS = ("mcp-stdio", "mcp-http", "base-stdio", "base-http")
+FLOOR_VARIANTS = ("floor-asyncio", "floor-fd", "floor", "floor-const")
 SERVER_VARIANTS = MCP_VARIANTS + FLOOR_VARIANTS
-# What bench/floor_server.py's `constant` tool returns (not imported: building its MCPServer here would configure
-# this process's logging).
+# What the floors' `constant` tool returns (not imported: building its MCPServer here would configure this
+# process's logging).
 FLOOR_CONSTANT = "pong"
 
 
 async def _noop_progress(progress: float, total: float | None, message: str | None) -> None:
     return None
+
+
+class Counted:
+    """A progress callback that counts the notifications of the current call."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.count += 1
 
 
 async def run(
@@ -79,46 +111,52 @@ async def run(
     profiler: Any = None,
     profile_calls: int = 300,
     probe_calls: int = 20,
-    interval_zero: bool = True,
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
     """Returns {"repeats": [...per-repeat stats...], "summary": {...}, "notes": [...]}."""
     notes: list[str] = []
+    variants = VARIANTS if baseline is not None else tuple(v for v in VARIANTS if v not in BASE_VARIANTS)
     with EmulatorProcess(chunk_delay=0.0) as emu:
         env = server_env(emu.url)
         async with AsyncExitStack() as stack:
+            clients: dict[str, Any] = {}
+            procs: dict[str, psutil.Process] = {}
             http_srv = stack.enter_context(http_server(env, wait=False))  # starts while the stdio servers do
-            stdio = await stack.enter_async_context(mcp_client(stdio_params(env)))
-            stdio_proc = find_stdio_server()
-            variants = VARIANTS if interval_zero else tuple(v for v in VARIANTS if v != "mcp-stdio-i0")
-            if interval_zero:
-                stdio_i0 = await stack.enter_async_context(mcp_client(stdio_params(server_env(emu.url, 0.0))))
-                stdio_i0_proc = find_stdio_server()
-            floor = await stack.enter_async_context(mcp_client(floor_params(env)))
-            floor_proc = find_stdio_server(FLOOR_MODULE)
-            floor_const = await stack.enter_async_context(mcp_client(floor_params(env)))
-            floor_const_proc = find_stdio_server(FLOOR_MODULE)
-            wait_listening(http_srv)
-            http_mcp = await stack.enter_async_context(mcp_client(http_srv.url))
+            base_http = stack.enter_context(http_server(env, wait=False, tree=baseline)) if baseline else None
+            stdio_starts = {
+                "mcp-stdio": (stdio_params(env), "orq_mcp"),
+                "floor-asyncio": (asyncio_floor_params(env), ASYNCIO_FLOOR_MODULE),
+                "floor-fd": (floor_params(env, "orq-mcp"), FLOOR_MODULE),
+                "floor": (floor_params(env), FLOOR_MODULE),
+                "floor-const": (floor_params(env), FLOOR_MODULE),
+            }
+            if baseline is not None:
+                stdio_starts["base-stdio"] = (stdio_params(env, baseline), "orq_mcp")
+            for name, (params, module) in stdio_starts.items():
+                clients[name] = await stack.enter_async_context(mcp_client(params))
+                procs[name] = find_stdio_server(module)  # the newest such child: the one just started
+            for name, server in (("mcp-http", http_srv), ("base-http", base_http)):
+                if server is not None:
+                    wait_listening(server)
+                    clients[name] = await stack.enter_async_context(mcp_client(server.url))
+                    procs[name] = psutil.Process(server.pid)
             http = await stack.enter_async_context(httpx2.AsyncClient(base_url=emu.url, timeout=30))
             orq = sdk_client(emu.url)
+            counter = Counted()
             calls: dict[str, Callable[[], Awaitable[str]]] = {
-                "mcp-stdio": lambda: invoke_text(stdio, INVOKE_ARGS, _noop_progress),
-                "mcp-http": lambda: invoke_text(http_mcp, INVOKE_ARGS, _noop_progress),
+                name: (lambda c=clients[name]: invoke_text(c, INVOKE_ARGS, counter))
+                for name in ("mcp-stdio", "mcp-http", "base-stdio", "base-http")
+                if name in clients
+            }
+            calls |= {
                 "httpx2": lambda: direct_stream(http, UPSTREAM_BODY),
                 "sdk": lambda: sdk_stream(orq, UPSTREAM_BODY),
                 # The floors are called exactly like mcp-stdio: same client, same progress callback (token).
-                "floor": lambda: floor_text(floor, "invoke", INVOKE_ARGS, _noop_progress),
-                "floor-const": lambda: floor_text(floor_const, "constant", {}, _noop_progress),
+                "floor-asyncio": lambda: floor_text(clients["floor-asyncio"], "invoke", INVOKE_ARGS, counter),
+                "floor-fd": lambda: floor_text(clients["floor-fd"], "invoke", INVOKE_ARGS, counter),
+                "floor": lambda: floor_text(clients["floor"], "invoke", INVOKE_ARGS, counter),
+                "floor-const": lambda: floor_text(clients["floor-const"], "constant", {}, counter),
             }
-            procs = {
-                "mcp-stdio": stdio_proc,
-                "mcp-http": psutil.Process(http_srv.pid),
-                "floor": floor_proc,
-                "floor-const": floor_const_proc,
-            }
-            if interval_zero:
-                calls["mcp-stdio-i0"] = lambda: invoke_text(stdio_i0, INVOKE_ARGS, _noop_progress)
-                procs["mcp-stdio-i0"] = stdio_i0_proc
             expected_text = await calls["httpx2"]()
             expected = dict.fromkeys(calls, expected_text)
             expected["floor-const"] = FLOOR_CONSTANT
@@ -136,6 +174,7 @@ async def run(
                     notes.append(f"overhead: stopped after {repeat} of {repeats} repeats (time budget)")
                     break
                 samples: dict[str, list[float]] = {name: [] for name in variants}
+                notified = dict.fromkeys(variants, 0)
                 cpu = {name: cpu_seconds(proc) for name, proc in procs.items()}
                 counts = dict.fromkeys(variants, 0)
                 for index in range(iterations):
@@ -144,10 +183,12 @@ async def run(
                     order = list(variants)
                     rng.shuffle(order)
                     for name in order:
+                        counter.count = 0
                         started = time.perf_counter()
                         text = await calls[name]()
                         samples[name].append((time.perf_counter() - started) * 1000)
                         counts[name] += 1
+                        notified[name] += counter.count
                         if text != expected[name]:
                             raise RuntimeError(f"{name} returned {text!r}, expected {expected[name]!r}")
                 stats: dict[str, Any] = {"n": len(samples["httpx2"])}
@@ -156,26 +197,19 @@ async def run(
                 stats["server_cpu_ms"] = {
                     name: (cpu_seconds(proc) - cpu[name]) * 1000 / max(1, counts[name]) for name, proc in procs.items()
                 }
+                stats["notifications_per_call"] = {name: notified[name] / max(1, counts[name]) for name in variants}
                 repeats_out.append(stats)
             if profiler is not None and not budget.expired:
-                # A separate pass (the measurements above ran unprofiled): the stdio server under the same calls.
-                profiled = 0
-                profiler.start(stdio_proc.pid, "stdio-overhead")
-                try:
-                    for _ in range(profile_calls):
-                        await calls["mcp-stdio"]()
-                        profiled += 1
-                finally:
-                    profiler.stop(calls=profiled)
-                # The floor under the same calls, for comparison (same rate, same count).
-                profiled = 0
-                profiler.start(floor_proc.pid, "stdio-floor")
-                try:
-                    for _ in range(profile_calls):
-                        await calls["floor"]()
-                        profiled += 1
-                finally:
-                    profiler.stop(calls=profiled)
+                # Separate passes (the measurements above ran unprofiled), each server under the same calls.
+                for label, name in (("stdio-overhead", "mcp-stdio"), ("stdio-floor", "floor")):
+                    profiled = 0
+                    profiler.start(procs[name].pid, label)
+                    try:
+                        for _ in range(profile_calls):
+                            await calls[name]()
+                            profiled += 1
+                    finally:
+                        profiler.stop(calls=profiled)
             # Connection reuse: new upstream TCP connections per call, counted by the emulator per variant.
             connections: dict[str, float] = {}
             for name in variants:
@@ -192,25 +226,34 @@ def summarize(repeats: list[dict[str, Any]], variants: tuple[str, ...] = VARIANT
     def med(fn: Callable[[dict[str, Any]], float]) -> float:
         return median([fn(r) for r in repeats])
 
+    def minus(a: str, b: str) -> None:
+        out[f"{a}-minus-{b}"] = {q: med(lambda r, q=q: r[a][q] - r[b][q]) for q in ("p50", "p99")}
+        out[f"{a}-minus-{b}-per-repeat-p50"] = [r[a]["p50"] - r[b]["p50"] for r in repeats]
+
     out: dict[str, Any] = {"n_per_repeat": med(lambda r: r["n"]), "repeats": len(repeats)}
     for name in variants:
         out[name] = {q: med(lambda r, n=name, q=q: r[n][q]) for q in ("p50", "p99")}
+        out[f"{name}-notifications"] = med(lambda r, n=name: r["notifications_per_call"][n])
     for mcp in (v for v in MCP_VARIANTS if v in variants):
-        for base in ("httpx2", "sdk"):
-            out[f"{mcp}-minus-{base}"] = {
-                q: med(lambda r, m=mcp, b=base, q=q: r[m][q] - r[b][q]) for q in ("p50", "p99")
-            }
-            out[f"{mcp}-minus-{base}-per-repeat-p50"] = [r[mcp]["p50"] - r[base]["p50"] for r in repeats]
-        if "floor" in variants:
-            out[f"{mcp}-minus-floor"] = {q: med(lambda r, m=mcp, q=q: r[m][q] - r["floor"][q]) for q in ("p50", "p99")}
-            out[f"{mcp}-minus-floor-per-repeat-p50"] = [r[mcp]["p50"] - r["floor"]["p50"] for r in repeats]
+        for base in ("httpx2", "sdk", "floor-asyncio", "floor-fd", "floor"):
+            minus(mcp, base)
+    floors = [("floor-asyncio", "httpx2"), ("floor-fd", "floor-asyncio"), ("floor", "floor-fd"), ("floor", "httpx2")]
+    for a, b in [*floors, ("floor-const", "httpx2"), ("floor", "floor-const")]:
+        minus(a, b)
     for name in (v for v in SERVER_VARIANTS if v in variants):
         out[f"{name}-cpu-ms"] = med(lambda r, m=name: r["server_cpu_ms"][m])
-    if "floor" in variants:
-        for a, b in (("floor", "httpx2"), ("floor-const", "httpx2"), ("floor", "floor-const")):
-            out[f"{a}-minus-{b}"] = {q: med(lambda r, a=a, b=b, q=q: r[a][q] - r[b][q]) for q in ("p50", "p99")}
-            out[f"{a}-minus-{b}-per-repeat-p50"] = [r[a]["p50"] - r[b]["p50"] for r in repeats]
-        out["mcp-stdio-minus-floor-cpu-ms"] = med(
-            lambda r: r["server_cpu_ms"]["mcp-stdio"] - r["server_cpu_ms"]["floor"]
+    out["mcp-stdio-minus-floor-cpu-ms"] = med(lambda r: r["server_cpu_ms"]["mcp-stdio"] - r["server_cpu_ms"]["floor"])
+    if "base-stdio" in variants:
+        # After over before, per repeat (the variants ran interleaved), then the median of those ratios.
+        for after, before in (("mcp-stdio", "base-stdio"), ("mcp-http", "base-http")):
+            out[f"{after}-over-{before}-p50"] = med(lambda r, a=after, b=before: r[a]["p50"] / r[b]["p50"])
+            out[f"{after}-over-{before}-cpu"] = med(
+                lambda r, a=after, b=before: r["server_cpu_ms"][a] / r["server_cpu_ms"][b]
+            )
+        out["stdio-added-over-floor-ratio"] = med(
+            lambda r: (
+                (r["mcp-stdio"]["p50"] - r["floor-asyncio"]["p50"])
+                / (r["base-stdio"]["p50"] - r["floor-asyncio"]["p50"])
+            )
         )
     return out

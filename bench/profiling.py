@@ -29,8 +29,11 @@ def available() -> bool:
 class Profiler:
     """`start(pid, label)` ... `stop()`; summaries accumulate in `results` (label -> summary text)."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, stamp: str) -> None:
         self.out_dir = out_dir
+        self.stamp = stamp  # which code was profiled, written at the top of every summary
+        for stale in out_dir.glob("*.txt"):  # profiles of another commit must not sit beside this run's
+            stale.unlink()
         self.results: dict[str, dict[str, Any]] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._label = ""
@@ -68,6 +71,8 @@ class Profiler:
         summary = summarize(self._raw.read_text(), elapsed=elapsed, calls=calls)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"{self._label}.txt"
+        summary["text"] = f"{self.stamp}\n{summary['text']}"
+        summary["brief"] = f"{self.stamp}\n{summary['brief']}"
         path.write_text(summary["text"])
         summary["path"] = str(path)
         summary["raw"] = str(self._raw)

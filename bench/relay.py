@@ -6,9 +6,10 @@ stamped just before it is handed to uvicorn's `send` (i.e. just before the socke
 cumulative number of text characters sent so far. orq-mcp's notifications carry the cumulative character count as
 `progress`, which is how each notification is matched to the chunk that completed it.
 
-Servers run with ORQ_MCP_PROGRESS_INTERVAL=0 and the emulator paces chunks `chunk_delay` apart, so each chunk is
-relayed on its own. Baseline in the same run: a direct httpx2 client reading the same stream, stamped when it has
-parsed each chunk; it shares this process (and its GIL) with the emulator exactly as the MCP client does.
+Servers run at their **default settings** (no ORQ_MCP_PROGRESS_INTERVAL) and the emulator paces chunks
+`chunk_delay` apart, by absolute deadlines. Baselines in the same run: a direct httpx2 client reading the same
+stream, stamped when it has parsed each chunk (it shares this process, and its GIL, with the emulator exactly as
+the MCP client does); and, with `--baseline`, the baseline commit's orq-mcp over stdio at its own defaults.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import random
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -36,7 +38,7 @@ from bench.common import (
     wait_listening,
 )
 
-VARIANTS = ("mcp-stdio", "mcp-http", "httpx2")
+VARIANTS = ("mcp-stdio", "mcp-http", "base-stdio", "httpx2")
 
 
 class ChunkClock:
@@ -116,17 +118,22 @@ async def _direct(http: httpx2.AsyncClient, received: list[tuple[float, float]])
             pass
 
 
-async def run(*, calls: int, repeats: int, chunk_delay: float, budget_s: float) -> dict[str, Any]:
+async def run(
+    *, calls: int, repeats: int, chunk_delay: float, budget_s: float, baseline: Path | None = None
+) -> dict[str, Any]:
     from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
 
     clock = install_clock()
     notes: list[str] = []
     state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=chunk_delay, log_limit=64)
     with EmulatorThread(state) as emu:
-        env = server_env(emu.base_url, progress_interval=0.0)
+        env = server_env(emu.base_url)
+        variants = VARIANTS if baseline is not None else tuple(v for v in VARIANTS if v != "base-stdio")
         async with AsyncExitStack() as stack:
             srv = stack.enter_context(http_server(env, wait=False))  # starts while the stdio server does
             stdio = await stack.enter_async_context(mcp_client(stdio_params(env)))
+            if baseline is not None:
+                base = await stack.enter_async_context(mcp_client(stdio_params(env, baseline)))
             wait_listening(srv)
             http_mcp = await stack.enter_async_context(mcp_client(srv.url))
             http = await stack.enter_async_context(httpx2.AsyncClient(base_url=emu.base_url, timeout=30))
@@ -142,6 +149,8 @@ async def run(*, calls: int, repeats: int, chunk_delay: float, budget_s: float) 
                 "mcp-http": lambda r: via(http_mcp, r),
                 "httpx2": lambda r: _direct(http, r),
             }
+            if baseline is not None:
+                runners["base-stdio"] = lambda r: via(base, r)
             state.chunk_delay = 0.0
             for runner in runners.values():  # warm-up, unpaced
                 for _ in range(2):
@@ -154,12 +163,12 @@ async def run(*, calls: int, repeats: int, chunk_delay: float, budget_s: float) 
                 if budget.expired:
                     notes.append(f"relay: stopped after {repeat} of {repeats} repeats (time budget)")
                     break
-                latencies: dict[str, list[float]] = {name: [] for name in VARIANTS}
-                misses = dict.fromkeys(VARIANTS, 0)
+                latencies: dict[str, list[float]] = {name: [] for name in variants}
+                misses = dict.fromkeys(variants, 0)
                 for index in range(calls):
                     if budget.expired and index > 0:
                         break
-                    order = list(VARIANTS)
+                    order = list(variants)
                     rng.shuffle(order)
                     for name in order:
                         received: list[tuple[float, float]] = []
@@ -169,7 +178,7 @@ async def run(*, calls: int, repeats: int, chunk_delay: float, budget_s: float) 
                         latencies[name] += got
                         misses[name] += missed
                 stats: dict[str, Any] = {}
-                for name in VARIANTS:
+                for name in variants:
                     values = latencies[name]
                     stats[name] = {
                         "p50": percentile(values, 50),
@@ -180,11 +189,11 @@ async def run(*, calls: int, repeats: int, chunk_delay: float, budget_s: float) 
                     }
                 per_repeat.append(stats)
     summary: dict[str, Any] = {"repeats": len(per_repeat), "chunk_delay_ms": chunk_delay * 1000}
-    for name in VARIANTS:
+    for name in variants:
         summary[name] = {
             key: median([r[name][key] for r in per_repeat]) for key in ("p50", "p99", "max", "n", "misses")
         }
-    for name in ("mcp-stdio", "mcp-http"):
+    for name in (v for v in variants if v != "httpx2"):
         summary[f"{name}-minus-httpx2"] = {
             key: median([r[name][key] - r["httpx2"][key] for r in per_repeat]) for key in ("p50", "p99")
         }

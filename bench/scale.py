@@ -20,6 +20,7 @@ import math
 import os
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,6 +30,7 @@ import psutil
 from bench.common import (
     INVOKE_ARGS,
     MB,
+    REPO,
     UPSTREAM_BODY,
     Budget,
     EmulatorProcess,
@@ -102,11 +104,12 @@ async def mcp_level(
     args: dict[str, Any] = INVOKE_ARGS,
     profiler: Any = None,
     profile_label: str = "",
+    tree: Path = REPO,
 ) -> dict[str, Any]:
-    """One level against a fresh orq-mcp HTTP server."""
+    """One level against a fresh orq-mcp HTTP server (this checkout's, or the baseline `tree`'s)."""
     env = server_env(emu.url, ORQ_MCP_MAX_RESPONSE_CHARS="5000000")
     me = psutil.Process()
-    with http_server(env) as srv:
+    with http_server(env, tree=tree) as srv:
         server = psutil.Process(srv.pid)
         async with AsyncExitStack() as stack:
             clients = [
@@ -187,14 +190,17 @@ async def run_concurrency(
     budget_s: float,
     profiler: Any = None,
     profile_calls: int = 0,
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
-    """levels: concurrency -> calls per repeat. Per level: orq-mcp and the direct baseline, alternated per repeat."""
+    """levels: concurrency -> calls per repeat. Per level: orq-mcp, the baseline commit's orq-mcp (if any) and the
+    direct baseline, alternated per repeat."""
     budget = Budget(budget_s)
     notes: list[str] = []
     results: dict[int, dict[str, Any]] = {}
     with EmulatorProcess(chunk_delay=chunk_delay) as emu:
         for concurrency, calls in levels.items():
             mcp_runs: list[dict[str, Any]] = []
+            base_runs: list[dict[str, Any]] = []
             direct_runs: list[dict[str, Any]] = []
             for repeat in range(repeats):
                 if budget.expired:
@@ -202,6 +208,8 @@ async def run_concurrency(
                     break
                 slot = Budget(max(20.0, budget.remaining() / max(1, len(levels) * repeats)))
                 mcp = await mcp_level(emu, concurrency, calls, slot)
+                if baseline is not None:
+                    base_runs.append(await mcp_level(emu, concurrency, calls, Budget(slot.seconds), tree=baseline))
                 direct = await direct_level(emu, concurrency, calls, Budget(slot.seconds))
                 mcp_runs.append(mcp)
                 direct_runs.append(direct)
@@ -216,6 +224,12 @@ async def run_concurrency(
                 "ratio": median(ratios),
                 "per_repeat_ratio": ratios,
             }
+            if base_runs:
+                cpu = [
+                    m["server_cpu_ms_per_call"] / b["server_cpu_ms_per_call"]
+                    for m, b in zip(mcp_runs, base_runs, strict=True)
+                ]
+                results[concurrency] |= {"base": _median_of(base_runs), "cpu_over_base": median(cpu)}
         if profiler is not None and profile_calls and not budget.expired:
             # Separate, unmeasured pass: the same 100-concurrency load with py-spy attached to the server.
             await mcp_level(emu, 100, profile_calls, Budget(120), profiler=profiler, profile_label="http-100")

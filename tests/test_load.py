@@ -56,7 +56,7 @@ FAQ_QUESTION = "How long does shipping to Germany take, and can I return a bike 
 
 
 def server_env(base_url: str) -> dict[str, str]:
-    """The key and the emulator; the progress interval stays at its default (50 ms), as in production."""
+    """The key and the emulator; the progress interval stays at its default, as in production."""
     return {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": base_url}
 
 

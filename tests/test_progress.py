@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import anyio
 import pytest
 
+from orq_mcp.orq.redact import REPLACEMENT, Redactor
 from orq_mcp.surface.progress import relay_progress
+
+SECRET = "sk-canary-7f3a9c1e5b2d4a6f8e0c"
 
 
 class Sink:
@@ -35,22 +39,60 @@ def check_contract(sink: Sink, text: str) -> None:
         assert message
 
 
-async def test_first_piece_goes_out_before_add_returns() -> None:
+class GatedSink(Sink):
+    """A client that takes the first notification at once and each later one only when the test opens
+    the gate, so the test can hold a send in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = anyio.Event()
+        self.in_flight = anyio.Event()
+
+    async def send(self, progress: float, message: str) -> None:
+        if self.sent:
+            self.in_flight.set()
+            await self.gate.wait()
+        await super().send(progress, message)
+
+
+async def wait_for_sent(sink: Sink, count: int) -> None:
+    with anyio.fail_after(2):
+        while len(sink.sent) < count:  # noqa: ASYNC110 - the sink is the code under test's client
+            await anyio.sleep(0.001)
+
+
+async def test_a_piece_goes_out_at_once_when_nothing_is_in_flight() -> None:
+    sink = Sink()
+    async with relay_progress(sink.send) as relay:
+        await relay.add("Hello")
+        await wait_for_sent(sink, 1)
+        await relay.add(" world")
+        await wait_for_sent(sink, 2)
+        assert sink.sent == [(5, "Hello"), (11, " world")]  # no timer: each went out on its own
+    sink.closed = True
+
+
+async def test_the_first_piece_goes_out_before_add_returns() -> None:
     sink = Sink()
     async with relay_progress(sink.send, interval=10) as relay:
         await relay.add("Hello")
-        assert sink.sent == [(5, "Hello")]
+        assert sink.sent == [(5, "Hello")]  # even with a busy loop, the client sees the first token at once
     sink.closed = True
 
 
-async def test_a_burst_is_coalesced_and_flushed_on_exit() -> None:
-    sink = Sink()
+async def test_what_arrives_during_a_send_is_batched_into_the_next() -> None:
+    sink = GatedSink()
     pieces = ["Hi", " there", ",", " how", " are", " you", "?"]
-    async with relay_progress(sink.send, interval=10) as relay:
-        for piece in pieces:
+    async with relay_progress(sink.send) as relay:
+        await relay.add(pieces[0])  # sent before add returns
+        await relay.add(pieces[1])  # picked up by the sender, held in flight by the client
+        with anyio.fail_after(2):
+            await sink.in_flight.wait()
+        for piece in pieces[2:]:
             await relay.add(piece)
+        sink.gate.set()
     sink.closed = True
-    assert len(sink.sent) == 2  # the first piece at once, the rest in one flush at the end
+    assert sink.sent == [(2, "Hi"), (8, " there"), (22, "".join(pieces[2:]))]
     check_contract(sink, "".join(pieces))
 
 
@@ -58,6 +100,7 @@ async def test_a_late_piece_is_sent_after_the_interval_not_at_the_end() -> None:
     sink = Sink()
     async with relay_progress(sink.send, interval=0.05) as relay:
         await relay.add("a")
+        await wait_for_sent(sink, 1)
         await relay.add("b")
         await anyio.sleep(0.2)  # far past the interval, well before the block ends
         assert sink.sent == [(1, "a"), (2, "b")]
@@ -100,9 +143,56 @@ async def test_cancellation_sends_nothing_more() -> None:
     with anyio.move_on_after(0.05):
         async with relay_progress(sink.send, interval=10) as relay:
             await relay.add("first")
+            await wait_for_sent(sink, 1)
             await relay.add(" pending")
             await anyio.sleep(5)
     assert sink.sent == [(5, "first")]
+
+
+async def test_cancellation_during_a_send_drops_what_is_pending() -> None:
+    sink = GatedSink()
+    scrub = Redactor([SECRET]).stream()
+    with anyio.move_on_after(0.2):
+        async with relay_progress(sink.send, scrub=scrub) as relay:
+            await relay.add("first")
+            await relay.add(" second")
+            await sink.in_flight.wait()
+            await relay.add(" pending " + SECRET[:6])
+            await anyio.sleep(5)
+    sink.gate.set()
+    await anyio.sleep(0.05)  # room for a wrongly surviving sender to send
+    # The send in flight was cancelled with the call; nothing followed it. (What the first send carried is
+    # "first" less any end the redactor holds back as a possible start of the key's base64 form.)
+    ((progress, message),) = sink.sent
+    assert message
+    assert "first".startswith(message)
+    assert progress == len(message)
+
+
+async def test_a_secret_split_across_pieces_never_reaches_the_client() -> None:
+    sink = Sink()
+    scrub = Redactor([SECRET]).stream()
+    pieces = ["key: ", SECRET[:7], SECRET[7:15], SECRET[15:] + " done"]
+    async with relay_progress(sink.send, scrub=scrub) as relay:
+        for piece in pieces:
+            await relay.add(piece)
+            await anyio.sleep(0.01)  # each piece sent on its own, so a leak would show
+    check_contract(sink, "key: " + REPLACEMENT + " done")
+    assert all(SECRET[:5] not in message for _, message in sink.sent)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["exit", "error"])
+async def test_the_held_tail_is_flushed_on_exit_and_on_error(fail: bool) -> None:
+    sink = Sink()
+    scrub = Redactor([SECRET]).stream()
+    with pytest.raises(ValueError, match="upstream broke") if fail else contextlib.nullcontext():
+        async with relay_progress(sink.send, scrub=scrub) as relay:
+            await relay.add("ends with " + SECRET[:4])  # could begin the key: held back
+            await anyio.sleep(0.01)
+            assert sink.text == "ends with "
+            if fail:
+                raise ValueError("upstream broke")
+    check_contract(sink, "ends with " + SECRET[:4])
 
 
 async def test_a_failing_sender_does_not_fail_the_invocation() -> None:

@@ -25,7 +25,7 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -95,13 +95,13 @@ def tool_text(message: dict[str, Any]) -> str:
 class StdioPeer:
     """A `python -m orq_mcp` on pipes, spoken to in raw bytes. Its stdout is read line by line on a thread."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, command: Sequence[str] = MODULE) -> None:
         self.name = name
         self.modern = False  # whether requests carry the 2026-07-28 envelope
         self.stderr_path = log_dir / f"{name}.stderr.log"
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                MODULE, env=clean_env(**env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+                command, env=clean_env(**env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
             )
         self._ids = itertools.count(1)
         self._answered = False  # until the first answer, the process may still be starting

@@ -31,10 +31,13 @@ MIN_SECRET_LENGTH = 8
 class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         grams: set[str] = set()
+        pieces: set[str] = set()  # what could be the start of a run once more text arrives
         for secret in _variants({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}):
             size = min(FRAGMENT, len(secret))
             grams.update(secret[i : i + size] for i in range(len(secret) - size + 1))
+            pieces.update(secret[i : i + n] for n in range(1, size) for i in range(len(secret) - n + 1))
         self._grams = grams
+        self._pieces = pieces
         self._size = min((len(g) for g in grams), default=FRAGMENT)
         # One alternation of literals: sre scans 1 MB against ~100 of them in about 20 ms.
         self._pattern = re.compile("|".join(map(re.escape, sorted(grams, key=len, reverse=True)))) if grams else None
@@ -57,6 +60,13 @@ class Redactor:
     def text(self, text: str) -> str:
         return _replace(text, list(self.spans(text))) if self._pattern is not None else text
 
+    def open_tail(self, text: str) -> int:
+        """Length of the longest end of `text` that is part of a secret, so could grow into a run of one."""
+        for length in range(min(len(text), self._size - 1), 0, -1):
+            if text[-length:] in self._pieces:
+                return length
+        return 0
+
     def value(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string (keys included) redacted."""
         if isinstance(value, str):
@@ -74,8 +84,8 @@ class Redactor:
 class StreamRedactor:
     """Redacts text that arrives in pieces: a secret may straddle two of them.
 
-    `feed` returns what is safe to pass on now, holding back the last few characters (and any
-    secret run that reaches them) until the next piece, or `flush`, settles them.
+    `feed` returns what is safe to pass on now, holding back an end that is part of a secret (and
+    any secret run that reaches the end) until the next piece, or `flush`, settles it.
     """
 
     def __init__(self, redactor: Redactor) -> None:
@@ -87,7 +97,7 @@ class StreamRedactor:
             return text
         pending = self._held + text
         spans = list(self._redactor.spans(pending))
-        cut = max(0, len(pending) - FRAGMENT + 1)
+        cut = len(pending) - self._redactor.open_tail(pending)
         for start, end in spans:
             if end >= cut:  # a run touching the held tail may go on in the next piece
                 cut = min(cut, start)

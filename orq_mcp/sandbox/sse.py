@@ -55,6 +55,7 @@ async def sse_events(
     try:
         pieces = generation.stream_pieces(completion, chunk_size)
         delay = 0.0 if chunk_size else state.chunk_delay
+        started = anyio.current_time()
         inject_at = min(fault.after_chunks, len(pieces)) if fault is not None else -1
         for index in range(len(pieces) + 1):
             if index == inject_at and fault is not None:
@@ -67,8 +68,9 @@ async def sse_events(
                     return
                 yield MALFORMED
             if index > 0:
-                # Even with no delay, yield to the loop so a client disconnect is noticed between chunks.
-                await anyio.sleep(delay)
+                # Paced by absolute deadlines (chunk i at start + i * delay): relative sleeps drift late under
+                # load. Even with no delay, yield to the loop so a client disconnect is noticed between chunks.
+                await anyio.sleep(max(0.0, started + index * delay - anyio.current_time()))
             chunk = pieces[index] if index < len(pieces) else generation.final_chunk(completion, request, messages)
             yield encode_event(chunk)
             record.chunks_sent += 1

@@ -77,8 +77,9 @@ class Settings(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     sandbox: bool = False
     verbose: bool = False
-    # Coalescing window for streamed text: at most one progress notification per interval.
-    progress_interval: float = Field(0.05, ge=0, le=5)
+    # Minimum spacing of progress notifications. 0: coalesce by back-pressure alone (what arrives
+    # while one notification is being sent rides in the next), which is both prompt and frugal.
+    progress_interval: float = Field(0.0, ge=0, le=5)
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     stream_timeout: float = Field(300.0, gt=0)

@@ -1,4 +1,4 @@
-"""stdio that answers lines that are not JSON-RPC, as JSON-RPC requires.
+"""stdio: our thread-free transport where the platform allows, and lines that are not JSON-RPC answered.
 
 The SDK's stdio transport reads each line into a message and hands the dispatcher an exception
 for a line that is not one; the dispatcher only debug-logs it. A client that sent a request with
@@ -9,20 +9,29 @@ a JSON-RPC request, response or notification.
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCNotification, RequestId
 from pydantic import ValidationError
 
+logger = logging.getLogger(__name__)
+
+Streams = tuple[ObjectReceiveStream[SessionMessage | Exception], ObjectSendStream[SessionMessage]]
+
 
 async def serve_stdio(server: MCPServer[Any]) -> None:
-    """Like `server.run_stdio_async()`, with the malformed lines answered."""
+    """Like `server.run_stdio_async()`, on our transport, with the malformed lines answered."""
     lowlevel = server._lowlevel_server  # the SDK's stdio runner offers no hook for this
-    async with stdio_server() as (read_stream, write_stream):
+    async with open_stdio() as (read_stream, write_stream):
         send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
 
         async def relay() -> None:
@@ -39,6 +48,26 @@ async def serve_stdio(server: MCPServer[Any]) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay)
             await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+
+
+@asynccontextmanager
+async def open_stdio() -> AsyncIterator[Streams]:
+    """Non-blocking descriptors served by the event loop; the SDK's threaded transport where impossible."""
+    async with AsyncExitStack() as stack:
+        streams: Streams | None = None
+        if sys.platform != "win32":
+            from orq_mcp.serving.lines import line_streams
+            from orq_mcp.serving.wire import claim_wire
+
+            try:
+                wire_in, wire_out = stack.enter_context(claim_wire())
+            except OSError as exc:
+                logger.debug("stdio: using the SDK's threaded transport (%s)", exc)
+            else:
+                streams = await stack.enter_async_context(line_streams(wire_in, wire_out))
+        if streams is None:
+            streams = await stack.enter_async_context(stdio_server())
+        yield streams
 
 
 def error_reply(item: SessionMessage | Exception) -> JSONRPCError | None:

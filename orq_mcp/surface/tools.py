@@ -196,15 +196,8 @@ async def run_invocation(
     scrub = tenant.redactor.stream()
     try:
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
-        async with relay_progress(_progress_sender(ctx), tenant.settings.progress_interval) as relay:
-
-            async def on_text(text: str) -> None:
-                await relay.add(scrub.feed(text))
-
-            try:
-                completion = await tenant.orq.invoke(body, on_text=on_text)
-            finally:  # a tail held back in case it began a key is released either way
-                await relay.add(scrub.flush())
+        async with relay_progress(_progress_sender(ctx), tenant.settings.progress_interval, scrub=scrub) as relay:
+            completion = await tenant.orq.invoke(body, on_text=relay.add)
     except OrqError as exc:
         raise await _deployment_error(tenant, exc, key) from None
     return fitted_invocation(InvocationResult.of(completion), tenant.settings.max_result_chars, TEXT_CUT_HINT)
