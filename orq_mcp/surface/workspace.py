@@ -145,12 +145,16 @@ class Workspace:
         return _amend(result, {"completion": found.model_dump(by_alias=True, mode="json", exclude_none=True)})
 
     async def _subscribe(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
-        # Handshake-era only (2026-07-28 clients use subscriptions/listen), so there is no envelope to keep.
+        # Handshake-era only, so there is no envelope to keep; 2026-07-28 has no such method (the SDK says so).
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await call_next(ctx)
         params = SubscribeRequestParams.model_validate(ctx.params or {})
         live = caller.live if isinstance(caller, Tenant) else None
         return await live.subscribe(ctx, params) if live else EmptyResult()
 
     async def _unsubscribe(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await call_next(ctx)
         params = UnsubscribeRequestParams.model_validate(ctx.params or {})
         live = caller.live if isinstance(caller, Tenant) else None
         return await live.unsubscribe(ctx, params) if live else EmptyResult()
