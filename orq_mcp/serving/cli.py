@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -44,13 +45,15 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
         ("--multi-tenant",),
         {"action": "store_true", "help": "http/sse: each client sends its own orq key as `Authorization: Bearer`"},
     ),
+    (("--workers",), {"type": int, "help": "http: server processes sharing the port (implies --stateless)"}),
+    (("--stateless",), {"action": "store_true", "help": "http: serve handshake-era requests without sessions"}),
     (
         ("--query-config",),
         {"action": "store_true", "help": "http: each connection's orq key comes from its `config` query (Smithery)"},
     ),
 ]
 SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only")
-SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config")
+SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config", "workers", "stateless")
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -137,13 +140,19 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if settings.verbose else logging.WARNING)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
+    """Serve until stopped; `sockets` is a worker's inherited listening socket (see workers.py)."""
     from orq_mcp.orq.client import create_http_client
     from orq_mcp.surface.server import create_server
 
     async with AsyncExitStack() as stack:
         if settings.sandbox:
             settings = await stack.enter_async_context(sandbox(settings))
+        if settings.workers > 1 and sockets is None:
+            from orq_mcp.serving.workers import run_workers
+
+            await run_workers(settings)
+            return
         http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
@@ -152,10 +161,10 @@ async def serve(settings: Settings) -> None:
             logger.info("orq-mcp %s serving on stdio", __version__)
             await serve_stdio(server)
             return
-        await serve_http(server, settings)
+        await serve_http(server, settings, sockets)
 
 
-async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
+async def serve_http(server: OrqMCPServer, settings: Settings, sockets: list[socket.socket] | None = None) -> None:
     import uvicorn
 
     from orq_mcp.serving.http import PATHS, build_http_app
@@ -174,7 +183,7 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
     )
     where = f"http://{settings.host}:{settings.port}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=sockets)
 
 
 def warn_about_exposure(settings: Settings) -> None:

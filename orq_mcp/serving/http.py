@@ -22,6 +22,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orq_mcp.serving.credentials import bearer_token
+from orq_mcp.serving.events import event_store_for
+from orq_mcp.serving.health import Health
 from orq_mcp.serving.settings import Settings, is_loopback
 
 logger = logging.getLogger(__name__)
@@ -33,9 +35,21 @@ PATHS = {"http": "/mcp", "sse": "/sse"}
 
 def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
+    return Health(_gated_app(server, settings))
+
+
+def _gated_app(server: MCPServer, settings: Settings) -> ASGIApp:
     security = transport_security(settings)
     if settings.transport == "http":
-        app: ASGIApp = JsonRpcShapeGuard(server.streamable_http_app(transport_security=security, host=settings.host))
+        events = event_store_for(settings)
+        mcp_app = server.streamable_http_app(
+            transport_security=security,
+            host=settings.host,
+            stateless_http=settings.sessionless,
+            event_store=events.store if events else None,
+            retry_interval=events.retry_ms if events else None,
+        )
+        app: ASGIApp = JsonRpcShapeGuard(events.wrap(mcp_app) if events else mcp_app)
     else:
         app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
     if settings.auth_token is not None:

@@ -36,6 +36,9 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_MAX_RESULT_CHARS": "max_result_chars",
     "ORQ_EXPOSE": "expose",
     "ORQ_MCP_READ_ONLY": "read_only",
+    "ORQ_MCP_WORKERS": "workers",
+    "ORQ_MCP_STATELESS": "stateless",
+    "ORQ_MCP_EVENT_STORE": "event_store",
 }
 
 
@@ -81,6 +84,14 @@ class Settings(BaseModel):
     # Allow-list of deployment keys; None means every deployment in the workspace.
     deployments: frozenset[str] | None = None
 
+    # -- scaling (HTTP transport; see serving/workers.py and serving/events.py) --------------------
+    # Server processes sharing the port; more than one implies `stateless`.
+    workers: int = Field(1, ge=1, le=64)
+    # Handshake-era requests each stand alone (no Mcp-Session-Id), so any process or replica may answer them.
+    stateless: bool = False
+    # Where resumable streams keep their events: "memory" (default) or "off".
+    event_store: str = "memory"
+
     @field_validator("allowed_hosts", "allowed_origins", "deployments", "expose", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -99,6 +110,8 @@ class Settings(BaseModel):
     def _consistent(self) -> Settings:
         if self.read_only and self.expose:
             raise ValueError("--expose adds tools that invoke deployments, which --read-only leaves out; pick one")
+        if self.workers > 1 and self.transport != "http":
+            raise ValueError("--workers needs --transport http (an SSE or stdio connection lives in one process)")
         if self.transport == "stdio":
             if self.multi_tenant or self.query_config:
                 raise ValueError("multi-tenant and query-config modes need --transport http (stdio has one client)")
@@ -113,6 +126,18 @@ class Settings(BaseModel):
         if self.multi_tenant and self.auth_token is not None:
             raise ValueError("ORQ_MCP_AUTH_TOKEN and multi-tenant mode both use the Authorization header; choose one")
         return self
+
+    @field_validator("event_store")
+    @classmethod
+    def _event_store(cls, value: str) -> str:
+        if value not in ("memory", "off"):
+            raise ValueError('must be "memory" or "off"')
+        return value
+
+    @property
+    def sessionless(self) -> bool:
+        """Whether handshake-era requests are served without sessions (always so with several workers)."""
+        return self.stateless or self.workers > 1
 
     @field_validator("base_url")
     @classmethod

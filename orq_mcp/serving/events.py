@@ -1,0 +1,178 @@
+"""Resumable streams over Streamable HTTP: the events of each response stream, kept for a while.
+
+A client whose connection drops mid-stream reconnects with `GET` and `Last-Event-ID`; the SDK asks
+the store for every event after that one and then joins the stream's live tail. The SDK hands the
+store only the stream's id, which is the JSON-RPC request id: "1" in one session is "1" in every
+other, so a store keyed by it alone would replay one client's generation to another. Here every
+stream is scoped to the MCP session it belongs to (see `SessionScope`), and a `Last-Event-ID` from
+another session replays nothing.
+
+Kept in memory, bounded three ways: events per stream, events in all, and age.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import OrderedDict, deque
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp_types import JSONRPCMessage
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orq_mcp.serving.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+MAX_EVENTS_PER_STREAM = 10_000  # a five-minute generation at the default 50 ms progress window is ~6 000
+MAX_EVENTS = 50_000
+EVENT_TTL = 300.0  # seconds; a client that has been away longer starts over
+RETRY_MS = 1_000  # told to clients in each stream's first event: how soon to reconnect
+MAX_SESSIONS = 10_000  # the SDK's own default cap on sessions
+
+
+@dataclass(eq=False)
+class SessionCell:
+    """One MCP session's identity for the store: a random key (never the session id itself)."""
+
+    key: str = field(default_factory=lambda: secrets.token_hex(16))
+
+
+# The session of the request being served; the SDK's session tasks inherit the value of the
+# request that created them (tasks copy their context), so the store sees it in both places.
+_current: ContextVar[SessionCell | None] = ContextVar("orq_mcp_session", default=None)
+
+
+class SessionScope:
+    """Gives each HTTP request the `SessionCell` of the MCP session it belongs to.
+
+    A request without `Mcp-Session-Id` gets a new cell; if its answer creates a session (an
+    initialize), the session's id is remembered with that cell, so later requests carrying it
+    find the same one.
+    """
+
+    def __init__(self, app: ASGIApp, max_sessions: int = MAX_SESSIONS) -> None:
+        self._app = app
+        self._max = max_sessions
+        self._cells: OrderedDict[str, SessionCell] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        session_id = Headers(scope=scope).get(SESSION_HEADER)
+        cell = self._cells.get(session_id) if session_id else None
+        if cell is None:
+            cell = SessionCell()
+        elif session_id:
+            self._cells.move_to_end(session_id)
+
+        async def remember(message: Message) -> None:
+            if message["type"] == "http.response.start" and not session_id:
+                created = MutableHeaders(raw=message["headers"]).get(SESSION_HEADER)
+                if created:
+                    self._cells[created] = cell
+                    while len(self._cells) > self._max:
+                        self._cells.popitem(last=False)
+            await send(message)
+
+        token = _current.set(cell)
+        try:
+            await self._app(scope, receive, remember)
+        finally:
+            _current.reset(token)
+
+
+@dataclass
+class _Event:
+    stream: tuple[str, StreamId]
+    seq: int
+    message: JSONRPCMessage | None
+    at: float
+
+
+class MemoryEventStore(EventStore):
+    """Events per (session, stream), bounded per stream, in total and by age."""
+
+    def __init__(
+        self, per_stream: int = MAX_EVENTS_PER_STREAM, total: int = MAX_EVENTS, ttl: float = EVENT_TTL
+    ) -> None:
+        self._per_stream = per_stream
+        self._total = total
+        self._ttl = ttl
+        self._events: OrderedDict[EventId, _Event] = OrderedDict()  # oldest first
+        self._streams: dict[tuple[str, StreamId], deque[EventId]] = {}
+        self._seq = 0
+
+    @property
+    def size(self) -> int:
+        # Not __len__: the SDK tests the store for truth, and an empty store must still count as one.
+        return len(self._events)
+
+    async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        cell = _current.get()
+        session = cell.key if cell is not None else "unscoped-" + secrets.token_hex(8)  # never replayable
+        stream = (session, stream_id)
+        self._seq += 1
+        event_id = secrets.token_hex(12)  # unguessable: it is the only thing a resuming client shows
+        self._events[event_id] = _Event(stream, self._seq, message, time.monotonic())
+        ids = self._streams.setdefault(stream, deque())
+        ids.append(event_id)
+        if len(ids) > self._per_stream:
+            self._forget(ids[0])
+        self._expire()
+        return event_id
+
+    async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:
+        self._expire()
+        last = self._events.get(last_event_id)
+        cell = _current.get()
+        if last is None:
+            logger.info("A client resumed after an event this server no longer has (expired, or another process)")
+            return None
+        if cell is None or last.stream[0] != cell.key:
+            logger.warning("Refused to replay a stream to a client of another session")
+            return None
+        for event_id in list(self._streams.get(last.stream, ())):
+            event = self._events[event_id]
+            if event.seq > last.seq and event.message is not None:
+                await send_callback(EventMessage(event.message, event_id))
+        return last.stream[1]
+
+    def _expire(self) -> None:
+        oldest = time.monotonic() - self._ttl
+        while self._events:
+            event_id, event = next(iter(self._events.items()))
+            if len(self._events) <= self._total and event.at >= oldest:
+                return
+            self._forget(event_id)
+
+    def _forget(self, event_id: EventId) -> None:
+        event = self._events.pop(event_id)
+        ids = self._streams[event.stream]
+        ids.remove(event_id)  # almost always the leftmost: streams age front to back
+        if not ids:
+            del self._streams[event.stream]
+
+
+@dataclass(frozen=True)
+class Events:
+    """The event store of one server process, and the middleware that scopes it to sessions."""
+
+    store: EventStore
+    retry_ms: int = RETRY_MS
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        return SessionScope(app)
+
+
+def event_store_for(settings: Settings) -> Events | None:
+    """The store for the settings, or None when streams are not resumable (off, or no sessions to resume)."""
+    if settings.event_store == "off" or settings.sessionless:
+        return None
+    return Events(MemoryEventStore())
