@@ -5,6 +5,7 @@ A missing binary fails the test under CI (CI=true), where .ci/run installs it, a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -46,7 +47,12 @@ def require(binary: str, package: str) -> str:
     )
     if path:
         return path
-    message = f"{binary} is not installed (apt-get install {package})"
+    missing(f"{binary} is not installed (apt-get install {package})")
+    raise AssertionError("unreachable: missing() fails or skips")
+
+
+def missing(message: str) -> None:
+    """Fail under CI, which installs everything these tests need; skip elsewhere, saying what to install."""
     if os.environ.get("CI") == "true":
         pytest.fail(message + ": CI must install it (.ci/run)")
     pytest.skip(message)
@@ -65,5 +71,22 @@ def haproxy(replicas: Sequence[HttpServer], log_dir: Path) -> Iterator[int]:
     try:
         HttpServer("http", process, port, log_dir).ready()
         yield port
+    finally:
+        stop_process(process)
+
+
+@contextmanager
+def redis_server(log_dir: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (no persistence); yields its URL."""
+    binary = require("redis-server", "redis-server")
+    if importlib.util.find_spec("redis") is None:
+        missing("the redis Python package is not installed (pip install 'orq-mcp[redis]')")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with (log_dir / "redis.log").open("wb") as log:
+        process = subprocess.Popen([*args, "--dir", str(log_dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        HttpServer("http", process, port, log_dir).ready()  # waits for the port (or fails with the log)
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop_process(process)

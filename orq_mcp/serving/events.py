@@ -7,15 +7,18 @@ other, so a store keyed by it alone would replay one client's generation to anot
 stream is scoped to the MCP session it belongs to (see `SessionScope`), and a `Last-Event-ID` from
 another session replays nothing.
 
-Kept in memory, bounded three ways: events per stream, events in all, and age.
+Kept in memory, bounded three ways: events per stream, events in all, and age; or in Redis (see
+redis_events.py), shared by replicas, so a client may resume on any of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -38,14 +41,33 @@ MAX_SESSIONS = 10_000  # the SDK's own default cap on sessions
 
 @dataclass(eq=False)
 class SessionCell:
-    """One MCP session's identity for the store: a random key (never the session id itself)."""
+    """One MCP session's identity for the store: a digest of its id (random until the id is known)."""
 
     key: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @classmethod
+    def of(cls, session_id: str) -> SessionCell:
+        return cls(key=session_key(session_id))
+
+
+def session_key(session_id: str) -> str:
+    # Every replica derives the same key; the store never holds the session id itself.
+    return hashlib.sha256(session_id.encode()).hexdigest()[:32]
+
+
+# Replays a stream this process does not have, from a shared store: (Last-Event-ID, session key) -> SSE frames.
+Follow = Callable[[str, str], AsyncIterator[bytes]]
 
 
 # The session of the request being served; the SDK's session tasks inherit the value of the
 # request that created them (tasks copy their context), so the store sees it in both places.
 _current: ContextVar[SessionCell | None] = ContextVar("orq_mcp_session", default=None)
+
+
+def current_session_key() -> str | None:
+    """The store key of the session being served, or None outside any (such events are never replayed)."""
+    cell = _current.get()
+    return cell.key if cell is not None else None
 
 
 class SessionScope:
@@ -56,8 +78,9 @@ class SessionScope:
     find the same one.
     """
 
-    def __init__(self, app: ASGIApp, max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(self, app: ASGIApp, follow: Follow | None = None, max_sessions: int = MAX_SESSIONS) -> None:
         self._app = app
+        self._follow = follow
         self._max = max_sessions
         self._cells: OrderedDict[str, SessionCell] = OrderedDict()
 
@@ -65,17 +88,24 @@ class SessionScope:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        session_id = Headers(scope=scope).get(SESSION_HEADER)
+        headers = Headers(scope=scope)
+        session_id = headers.get(SESSION_HEADER)
         cell = self._cells.get(session_id) if session_id else None
-        if cell is None:
-            cell = SessionCell()
-        elif session_id:
+        if session_id and cell is not None:
             self._cells.move_to_end(session_id)
+        last_event_id = headers.get("last-event-id")
+        if session_id and cell is None and last_event_id and self._follow and scope["method"] == "GET":
+            # A session another replica created: its stream is in the shared store, not in this process.
+            await _sse(self._follow(last_event_id, session_key(session_id)), send)
+            return
+        if cell is None:
+            cell = SessionCell.of(session_id) if session_id else SessionCell()
 
         async def remember(message: Message) -> None:
             if message["type"] == "http.response.start" and not session_id:
                 created = MutableHeaders(raw=message["headers"]).get(SESSION_HEADER)
                 if created:
+                    cell.key = session_key(created)
                     self._cells[created] = cell
                     while len(self._cells) > self._max:
                         self._cells.popitem(last=False)
@@ -86,6 +116,14 @@ class SessionScope:
             await self._app(scope, receive, remember)
         finally:
             _current.reset(token)
+
+
+async def _sse(frames: AsyncIterator[bytes], send: Send) -> None:
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache, no-transform")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    async for frame in frames:
+        await send({"type": "http.response.body", "body": frame, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 @dataclass
@@ -115,8 +153,7 @@ class MemoryEventStore(EventStore):
         return len(self._events)
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
-        cell = _current.get()
-        session = cell.key if cell is not None else "unscoped-" + secrets.token_hex(8)  # never replayable
+        session = current_session_key() or "unscoped-" + secrets.token_hex(8)  # never replayable
         stream = (session, stream_id)
         self._seq += 1
         event_id = secrets.token_hex(12)  # unguessable: it is the only thing a resuming client shows
@@ -131,11 +168,10 @@ class MemoryEventStore(EventStore):
     async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:
         self._expire()
         last = self._events.get(last_event_id)
-        cell = _current.get()
         if last is None:
             logger.info("A client resumed after an event this server no longer has (expired, or another process)")
             return None
-        if cell is None or last.stream[0] != cell.key:
+        if last.stream[0] != current_session_key():
             logger.warning("Refused to replay a stream to a client of another session")
             return None
         for event_id in list(self._streams.get(last.stream, ())):
@@ -166,13 +202,19 @@ class Events:
 
     store: EventStore
     retry_ms: int = RETRY_MS
+    follow: Follow | None = None  # set when the store is shared: resume streams other replicas started
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        return SessionScope(app)
+        return SessionScope(app, self.follow)
 
 
 def event_store_for(settings: Settings) -> Events | None:
     """The store for the settings, or None when streams are not resumable (off, or no sessions to resume)."""
     if settings.event_store == "off" or settings.sessionless:
         return None
-    return Events(MemoryEventStore())
+    if settings.event_store == "memory":
+        return Events(MemoryEventStore())
+    from orq_mcp.serving.redis_events import RedisEventStore
+
+    store = RedisEventStore.from_url(settings.event_store, idle=settings.resume_grace)
+    return Events(store, follow=store.follow)

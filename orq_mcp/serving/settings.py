@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -39,6 +40,7 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_WORKERS": "workers",
     "ORQ_MCP_STATELESS": "stateless",
     "ORQ_MCP_EVENT_STORE": "event_store",
+    "ORQ_MCP_RESUME_GRACE": "resume_grace",
 }
 
 
@@ -89,8 +91,10 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=1, le=64)
     # Handshake-era requests each stand alone (no Mcp-Session-Id), so any process or replica may answer them.
     stateless: bool = False
-    # Where resumable streams keep their events: "memory" (default) or "off".
+    # Where resumable streams keep their events: "memory" (default), "off", or a redis:// URL shared by replicas.
     event_store: str = "memory"
+    # How long a dropped stream stays worth resuming: a resume waits this long for a silent stream.
+    resume_grace: float = Field(30.0, ge=0, le=30)
 
     @field_validator("allowed_hosts", "allowed_origins", "deployments", "expose", mode="before")
     @classmethod
@@ -130,8 +134,12 @@ class Settings(BaseModel):
     @field_validator("event_store")
     @classmethod
     def _event_store(cls, value: str) -> str:
-        if value not in ("memory", "off"):
-            raise ValueError('must be "memory" or "off"')
+        if value in ("memory", "off"):
+            return value
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('must be "memory", "off" or a redis://, rediss:// or unix:// URL')
+        if importlib.util.find_spec("redis") is None:
+            raise ValueError("a Redis event store needs the redis extra: pip install 'orq-mcp[redis]'")
         return value
 
     @property
