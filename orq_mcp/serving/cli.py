@@ -143,6 +143,7 @@ def configure_logging(settings: Settings) -> None:
 async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
     """Serve until stopped; `sockets` is a worker's inherited listening socket (see workers.py)."""
     from orq_mcp.orq.client import create_http_client
+    from orq_mcp.orq.tracing import instrument, tracing_configured
     from orq_mcp.surface.server import create_server
 
     async with AsyncExitStack() as stack:
@@ -154,6 +155,8 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
             await run_workers(settings)
             return
         http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts))
+        if tracing_configured():  # e.g. under `opentelemetry-instrument` (the otel extra)
+            instrument(http)
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
             from orq_mcp.serving.stdio import serve_stdio
