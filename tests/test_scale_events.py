@@ -9,7 +9,8 @@ from mcp.server.streamable_http import EventMessage
 from mcp_types import JSONRPCNotification
 
 from orq_mcp.serving import events
-from orq_mcp.serving.events import MemoryEventStore, SessionCell
+from orq_mcp.serving.events import MemoryEventStore, SessionCell, abandon_grace
+from orq_mcp.serving.settings import Settings
 
 
 def note(n: int) -> JSONRPCNotification:
@@ -57,3 +58,13 @@ async def test_old_events_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     await store.store_event("2", note(1))
     assert store.size == 1
     assert await replayed_after(store, first) == []
+
+
+def test_the_abandon_grace_is_zero_unless_a_client_could_resume() -> None:
+    assert abandon_grace(Settings(transport="http")) == 30.0
+    assert abandon_grace(Settings(transport="http", resume_grace=5)) == 5.0
+    assert abandon_grace(Settings(transport="http", event_store="off")) == 0.0
+    assert abandon_grace(Settings(transport="http", stateless=True)) == 0.0
+    assert abandon_grace(Settings(transport="http", workers=2)) == 0.0
+    with pytest.raises(ValueError, match="less than or equal to 30"):
+        Settings(transport="http", resume_grace=31)

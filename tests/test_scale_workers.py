@@ -117,3 +117,21 @@ async def test_workers_refuse_transports_whose_connections_live_in_one_process()
         assert done.returncode == 2
         assert b"--workers needs --transport http" in done.stderr
         assert done.stdout == b""
+
+
+async def test_sandbox_workers_share_the_parents_emulator_and_print_nothing(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    started = HttpServer.start(
+        "http", {}, tmp_path_factory.mktemp("orq-mcp-sandbox-workers"), ["--sandbox", "--workers", "2"]
+    )
+    try:
+        started.ready()
+        with anyio.fail_after(60):
+            for _ in range(4):  # fresh connections: both workers answer, from the one emulator
+                async with Client(started.url) as client:
+                    assert ok(await client.call_tool("list_deployments", {"limit": 1}))["deployments"]
+    finally:
+        started.stop()
+    assert started.stdout() == ""  # nothing on stdout, the emulator's access log included
+    assert "Traceback" not in started.stderr()

@@ -208,9 +208,22 @@ class Events:
         return SessionScope(app, self.follow)
 
 
+def resumable(settings: Settings) -> bool:
+    return settings.event_store != "off" and not settings.sessionless
+
+
+def abandon_grace(settings: Settings) -> float:
+    """How long a request whose client dropped its stream keeps its upstream stream before abandoning it.
+
+    The hook for freeing upstream streams nobody will read (issue 11): at once (0) when no client could
+    resume the stream, else ORQ_MCP_RESUME_GRACE, time for the client to come back with Last-Event-ID.
+    """
+    return settings.resume_grace if resumable(settings) else 0.0
+
+
 def event_store_for(settings: Settings) -> Events | None:
     """The store for the settings, or None when streams are not resumable (off, or no sessions to resume)."""
-    if settings.event_store == "off" or settings.sessionless:
+    if not resumable(settings):
         return None
     if settings.event_store == "memory":
         return Events(MemoryEventStore())

@@ -34,7 +34,9 @@ MAX_EARLY_DEATHS = 5
 
 def bind(settings: Settings) -> socket.socket:
     """The listening socket every worker accepts on (uvicorn's own binding: IPv4/IPv6 alike)."""
-    return uvicorn.Config(app=None, host=settings.host, port=settings.port).bind_socket()  # type: ignore[arg-type]
+    # log_config=None: uvicorn's default would route its loggers (the sandbox's access log too) to stdout.
+    config = uvicorn.Config(app=None, host=settings.host, port=settings.port, log_config=None)  # type: ignore[arg-type]
+    return config.bind_socket()
 
 
 async def run_workers(settings: Settings) -> None:
