@@ -94,18 +94,45 @@ async def test_stopping_the_parent_stops_every_worker(
     emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
-    started = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-stop"), args=["--workers", "2"]).ready()
-    with anyio.fail_after(30):
-        await serving_pids(started, probes=2)
-    assert len(worker_pids(started)) == 2
-    children = psutil.Process(started.process.pid).children()
-    started.stop()
+    started = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-stop"), args=["--workers", "2"])
+    children: list[psutil.Process] = []
+    try:
+        started.ready()
+        with anyio.fail_after(30):
+            await serving_pids(started, probes=2)
+        assert len(worker_pids(started)) == 2
+        children = psutil.Process(started.process.pid).children()
+    finally:
+        started.stop()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for leftover in alive:  # never leave a worker behind, even when the test fails
+            leftover.kill()
     assert started.process.returncode == 0, started.stderr()
-    _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
     log = started.stderr()
     assert "Traceback" not in log, log
     assert API_KEY not in log
+
+
+async def test_workers_exit_when_the_parent_is_killed(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
+    started = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-orphans"), args=["--workers", "2"])
+    workers: list[psutil.Process] = []
+    try:
+        started.ready()
+        with anyio.fail_after(30):
+            await serving_pids(started, probes=2)
+        workers = [psutil.Process(pid) for pid in worker_pids(started)]
+        started.process.kill()  # no chance to stop them: the kernel tells them (PR_SET_PDEATHSIG)
+        started.process.wait(timeout=10)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+    finally:
+        for leftover in workers:
+            if leftover.is_running():
+                leftover.kill()
+    assert alive == []
 
 
 async def test_workers_refuse_transports_whose_connections_live_in_one_process() -> None:

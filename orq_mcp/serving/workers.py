@@ -11,10 +11,13 @@ stops them all when it is told to stop.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import sys
 import time
 from multiprocessing.process import BaseProcess
 
@@ -30,6 +33,7 @@ STOP_TIMEOUT = 10.0
 # A worker that dies this soon after starting, this many times in a row, will not start: give up.
 EARLY_DEATH = 5.0
 MAX_EARLY_DEATHS = 5
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def bind(settings: Settings) -> socket.socket:
@@ -95,5 +99,17 @@ def worker_main(settings: Settings, sock: socket.socket) -> None:
     """One worker: a whole server on the inherited socket."""
     from orq_mcp.serving.cli import configure_logging, serve
 
+    parent = os.getppid()
+    _stop_with_parent()
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        return
     configure_logging(settings)
     anyio.run(serve, settings, [sock])
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker when the supervisor dies, however it dies (even SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a killed supervisor leaves its workers serving until they are stopped
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
