@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import psutil
@@ -90,11 +92,13 @@ async def test_many_calls_from_several_clients_all_succeed(
     assert len(emulator_state.requests_for("stream")) == replies
 
 
-async def test_stopping_the_parent_stops_every_worker(
-    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+@asynccontextmanager
+async def two_workers(
+    emulator: EmulatorThread, log_dir: Path
+) -> AsyncIterator[tuple[HttpServer, list[psutil.Process]]]:
+    """A fresh `--workers 2` server, serving, and its children; nothing is left running afterwards."""
     env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
-    started = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-stop"), args=["--workers", "2"])
+    started = HttpServer.start("http", env, log_dir, args=["--workers", "2"])
     children: list[psutil.Process] = []
     try:
         started.ready()
@@ -102,11 +106,20 @@ async def test_stopping_the_parent_stops_every_worker(
             await serving_pids(started, probes=2)
         assert len(worker_pids(started)) == 2
         children = psutil.Process(started.process.pid).children()
+        yield started, children
     finally:
         started.stop()
         _, alive = psutil.wait_procs(children, timeout=10)
         for leftover in alive:  # never leave a worker behind, even when the test fails
             leftover.kill()
+
+
+async def test_stopping_the_parent_stops_every_worker(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    async with two_workers(emulator, tmp_path_factory.mktemp("orq-mcp-stop")) as (started, children):
+        started.stop()
+        _, alive = psutil.wait_procs(children, timeout=10)
     assert started.process.returncode == 0, started.stderr()
     assert alive == []
     log = started.stderr()
@@ -117,21 +130,10 @@ async def test_stopping_the_parent_stops_every_worker(
 async def test_workers_exit_when_the_parent_is_killed(
     emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
-    started = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-orphans"), args=["--workers", "2"])
-    workers: list[psutil.Process] = []
-    try:
-        started.ready()
-        with anyio.fail_after(30):
-            await serving_pids(started, probes=2)
-        workers = [psutil.Process(pid) for pid in worker_pids(started)]
+    async with two_workers(emulator, tmp_path_factory.mktemp("orq-mcp-orphans")) as (started, children):
         started.process.kill()  # no chance to stop them: the kernel tells them (PR_SET_PDEATHSIG)
         started.process.wait(timeout=10)
-        _, alive = psutil.wait_procs(workers, timeout=15)
-    finally:
-        for leftover in workers:
-            if leftover.is_running():
-                leftover.kill()
+        _, alive = psutil.wait_procs(children, timeout=15)
     assert alive == []
 
 
