@@ -69,6 +69,17 @@ async def test_a_client_resumes_on_another_replica_and_gets_every_piece_once(
             with anyio.fail_after(10):
                 assert messages(await resume(intruder, replica.url, before[0].id or "", 2)) == []
 
+        # Nor does the owner's own session id under another credential: a stream is bound to its key.
+        session.http.headers["Authorization"] = "Bearer someone-else-entirely"
+        for replica in (a, b):
+            with anyio.fail_after(10):
+                assert messages(await resume(session, replica.url, before[0].id or "", 2)) == []
+        del session.http.headers["Authorization"]
+
+        # A replay from the shared store keeps the DNS-rebinding checks of everything else.
+        headers = session.headers(**{"Last-Event-ID": before[0].id or "", "Host": "evil.example"})
+        assert (await http.get(b.url, headers=headers)).status_code == 421
+
 
 async def test_when_the_streaming_replica_dies_the_resume_ends_after_the_grace_period(
     replicas: list[HttpServer], emulator_state: EmulatorState

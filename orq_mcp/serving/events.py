@@ -23,10 +23,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp_types import JSONRPCMessage
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orq_mcp.serving.credentials import bearer_token, query_config_key
 from orq_mcp.serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,13 +49,22 @@ class SessionCell:
     key: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @classmethod
-    def of(cls, session_id: str) -> SessionCell:
-        return cls(key=session_key(session_id))
+    def of(cls, session_id: str, credential: str) -> SessionCell:
+        return cls(key=session_key(session_id, credential))
 
 
-def session_key(session_id: str) -> str:
-    # Every replica derives the same key; the store never holds the session id itself.
-    return hashlib.sha256(session_id.encode()).hexdigest()[:32]
+def session_key(session_id: str, credential: str) -> str:
+    """The store's name for a session: every replica derives the same, and only with the same credential.
+
+    The credential (bearer token or query-string key, "" without) binds a stream to whoever started it:
+    the session id and an event id are not enough to replay it under another key. The store never
+    holds either in the clear.
+    """
+    return hashlib.sha256(f"{session_id}\0{credential}".encode()).hexdigest()[:32]
+
+
+def request_credential(scope: Scope, headers: Headers) -> str:
+    return bearer_token(headers) or query_config_key(QueryParams(scope.get("query_string", b""))) or ""
 
 
 # Replays a stream this process does not have, from a shared store: (Last-Event-ID, session key) -> SSE frames.
@@ -78,9 +90,17 @@ class SessionScope:
     find the same one.
     """
 
-    def __init__(self, app: ASGIApp, follow: Follow | None = None, max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        follow: Follow | None = None,
+        security: TransportSecuritySettings | None = None,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
         self._app = app
         self._follow = follow
+        # The SDK checks Host/Origin for what it serves; a replay from the shared store is served here.
+        self._security = TransportSecurityMiddleware(security) if security is not None else None
         self._max = max_sessions
         self._cells: OrderedDict[str, SessionCell] = OrderedDict()
 
@@ -89,23 +109,26 @@ class SessionScope:
             await self._app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        credential = request_credential(scope, headers)
         session_id = headers.get(SESSION_HEADER)
         cell = self._cells.get(session_id) if session_id else None
         if session_id and cell is not None:
             self._cells.move_to_end(session_id)
+            if cell.key != session_key(session_id, credential):
+                cell = SessionCell.of(session_id, credential)  # another key: none of the session's events
         last_event_id = headers.get("last-event-id")
         if session_id and cell is None and last_event_id and self._follow and scope["method"] == "GET":
             # A session another replica created: its stream is in the shared store, not in this process.
-            await _sse(self._follow(last_event_id, session_key(session_id)), send)
+            await self._resume_elsewhere(scope, receive, send, last_event_id, session_key(session_id, credential))
             return
         if cell is None:
-            cell = SessionCell.of(session_id) if session_id else SessionCell()
+            cell = SessionCell.of(session_id, credential) if session_id else SessionCell()
 
         async def remember(message: Message) -> None:
             if message["type"] == "http.response.start" and not session_id:
                 created = MutableHeaders(raw=message["headers"]).get(SESSION_HEADER)
                 if created:
-                    cell.key = session_key(created)
+                    cell.key = session_key(created, credential)
                     self._cells[created] = cell
                     while len(self._cells) > self._max:
                         self._cells.popitem(last=False)
@@ -116,6 +139,15 @@ class SessionScope:
             await self._app(scope, receive, remember)
         finally:
             _current.reset(token)
+
+    async def _resume_elsewhere(self, scope: Scope, receive: Receive, send: Send, last_event_id: str, key: str) -> None:
+        if self._security is not None:
+            refusal = await self._security.validate_request(Request(scope, receive), is_post=False)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        assert self._follow is not None
+        await _sse(self._follow(last_event_id, key), send)
 
 
 async def _sse(frames: AsyncIterator[bytes], send: Send) -> None:
@@ -204,8 +236,8 @@ class Events:
     retry_ms: int = RETRY_MS
     follow: Follow | None = None  # set when the store is shared: resume streams other replicas started
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        return SessionScope(app, self.follow)
+    def wrap(self, app: ASGIApp, security: TransportSecuritySettings) -> ASGIApp:
+        return SessionScope(app, self.follow, security)
 
 
 def resumable(settings: Settings) -> bool:

@@ -49,7 +49,7 @@ def _gated_app(server: MCPServer, settings: Settings) -> ASGIApp:
             event_store=events.store if events else None,
             retry_interval=events.retry_ms if events else None,
         )
-        app: ASGIApp = JsonRpcShapeGuard(events.wrap(mcp_app) if events else mcp_app)
+        app: ASGIApp = JsonRpcShapeGuard(events.wrap(mcp_app, security) if events else mcp_app)
     else:
         app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
     if settings.auth_token is not None:
