@@ -36,4 +36,3 @@ def test_ranking_puts_prefixes_first_and_caps_the_list() -> None:
     assert len(many.values) == MAX_VALUES
     assert many.total == 250
     assert many.has_more
-

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orq_mcp.orq.models import ChoiceMessage, CompletionChunk, Retrieval, ToolCallDelta
+from orq_mcp.orq.tracing import note_orq_trace_id
 
 
 @dataclass
@@ -152,8 +153,9 @@ class CompletionAccumulator:
             value = getattr(chunk, name)
             if value:
                 self._meta[name] = value
-        if chunk.telemetry and chunk.telemetry.trace_id:
+        if chunk.telemetry and chunk.telemetry.trace_id and self._meta.get("trace_id") != chunk.telemetry.trace_id:
             self._meta["trace_id"] = chunk.telemetry.trace_id
+            note_orq_trace_id(chunk.telemetry.trace_id)
         if chunk.usage:
             self._meta["usage"] = chunk.usage
         if chunk.retrievals and chunk.is_final:  # the SDK: "returned in the last streamed chunk"

@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -50,13 +51,15 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
         ("--multi-tenant",),
         {"action": "store_true", "help": "http/sse: each client sends its own orq key as `Authorization: Bearer`"},
     ),
+    (("--workers",), {"type": int, "help": "http: server processes sharing the port (implies --stateless)"}),
+    (("--stateless",), {"action": "store_true", "help": "http: serve handshake-era requests without sessions"}),
     (
         ("--query-config",),
         {"action": "store_true", "help": "http: each connection's orq key comes from its `config` query (Smithery)"},
     ),
 ]
 SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only")
-SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config")
+SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config", "workers", "stateless")
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -158,15 +161,24 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if settings.verbose else logging.WARNING)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
+    """Serve until stopped; `sockets` is a worker's inherited listening socket (see workers.py)."""
     from orq_mcp.orq.client import create_http_client
+    from orq_mcp.orq.tracing import instrument, tracing_configured
     from orq_mcp.surface.server import create_server
 
     async with AsyncExitStack() as stack:
         if settings.sandbox:
             settings = await stack.enter_async_context(sandbox(settings))
+        if settings.workers > 1 and sockets is None:
+            from orq_mcp.serving.workers import run_workers
+
+            await run_workers(settings)
+            return
         proxy = transport_options(settings.base_url)
         http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts, **proxy))
+        if tracing_configured():  # e.g. under `opentelemetry-instrument` (the otel extra)
+            instrument(http)
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
             from orq_mcp.serving.stdio import serve_stdio
@@ -174,10 +186,10 @@ async def serve(settings: Settings) -> None:
             logger.info("orq-mcp %s serving on stdio", __version__)
             await serve_stdio(server)
             return
-        await serve_http(server, settings)
+        await serve_http(server, settings, sockets)
 
 
-async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
+async def serve_http(server: OrqMCPServer, settings: Settings, sockets: list[socket.socket] | None = None) -> None:
     import asyncio
 
     import uvicorn
@@ -189,7 +201,10 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
     app = build_http_app(server, settings)
     path = PATHS[settings.transport]
 
-    sock = bind(settings.host, settings.port)  # first: a busy port stops here, before anything is announced
+    # A worker is handed its listening socket; otherwise bind first, so a busy port stops here, before anything
+    # is announced.
+    owned = [bind(settings.host, settings.port)] if sockets is None else []
+    sockets = sockets or owned
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -204,10 +219,13 @@ async def serve_http(server: OrqMCPServer, settings: Settings) -> None:
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KiB
     )
     FdExhaustionLog().install(asyncio.get_running_loop())
-    where = f"http://{settings.host}:{sock.getsockname()[1]}{path}"
+    where = f"http://{settings.host}:{sockets[0].getsockname()[1]}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
-    with sock:
-        await uvicorn.Server(config).serve(sockets=[sock])
+    try:
+        await uvicorn.Server(config).serve(sockets=sockets)
+    finally:
+        for sock in owned:
+            sock.close()
 
 
 def warn_about_exposure(settings: Settings) -> None:

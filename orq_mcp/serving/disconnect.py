@@ -6,7 +6,9 @@ import json
 import logging
 from typing import Any
 
+import anyio
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orq_mcp.serving.asgi import handshake_era_post, read_body
@@ -28,10 +30,15 @@ class AbandonOnDisconnect:
     (2026-07-28 requests and legacy SSE already end with their connection.)
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, grace: float = 0.0) -> None:
         self._app = app
+        # With resumable streams (an event store), a client may come back with Last-Event-ID: the request
+        # is only abandoned if none does within `grace` seconds.
+        self._grace = grace
+        self._resumed: dict[str, anyio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._note_resume(scope)
         headers = handshake_era_post(scope)
         if headers is None or "mcp-session-id" not in headers:
             await self._app(scope, receive, send)
@@ -55,9 +62,29 @@ class AbandonOnDisconnect:
             await send(message)
 
         await self._app(scope, watch_receive, watch_send)
-        if hung_up and not answered:
+        if hung_up and not answered and not await self._resumed_within_grace(headers["mcp-session-id"]):
             for request_id in request_ids:
                 await self._cancel(scope, request_id)
+
+    async def _resumed_within_grace(self, session: str) -> bool:
+        if self._grace <= 0:
+            return False
+        resumed = self._resumed.setdefault(session, anyio.Event())
+        try:
+            with anyio.move_on_after(self._grace):
+                await resumed.wait()
+        finally:
+            self._resumed.pop(session, None)
+        return resumed.is_set()
+
+    def _note_resume(self, scope: Scope) -> None:
+        """A GET carrying Last-Event-ID resumes a session's stream: its abandoned request may live on."""
+        if scope["type"] != "http" or scope["method"] != "GET" or not self._resumed:
+            return
+        headers = Headers(scope=scope)
+        waiting = self._resumed.get(headers.get("mcp-session-id", ""))
+        if waiting is not None and headers.get("last-event-id"):
+            waiting.set()
 
     async def _cancel(self, scope: Scope, request_id: str | int) -> None:
         notification = {

@@ -24,6 +24,8 @@ from orq_mcp.serving.asgi import handshake_era_post, read_body
 from orq_mcp.serving.connections import BodyDeadline
 from orq_mcp.serving.credentials import bearer_token
 from orq_mcp.serving.disconnect import AbandonOnDisconnect
+from orq_mcp.serving.events import abandon_grace, event_store_for
+from orq_mcp.serving.health import Health
 from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
 from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
@@ -37,17 +39,28 @@ PATHS = {"http": "/mcp", "sse": "/sse"}
 
 def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
+    return Health(_gated_app(server, settings))
+
+
+def _gated_app(server: MCPServer, settings: Settings) -> ASGIApp:
     security = transport_security(settings)
     if settings.transport == "http":
+        events = event_store_for(settings)
         sdk_app = server.streamable_http_app(
             transport_security=security,
             host=settings.host,
             session_idle_timeout=settings.session_idle_timeout,
             max_sessions=settings.max_sessions,
+            stateless_http=settings.sessionless,
+            event_store=events.store if events else None,
+            retry_interval=events.retry_ms if events else None,
         )
-        per_client = settings.max_sessions_per_client
-        guarded = AbandonOnDisconnect(JsonRpcShapeGuard(sdk_app))
-        app: ASGIApp = SessionGuard(guarded, per_client, settings.session_idle_timeout)
+        resumable = events.wrap(sdk_app, security) if events else sdk_app
+        guarded = AbandonOnDisconnect(JsonRpcShapeGuard(resumable), grace=abandon_grace(settings))
+        shared = settings.event_store.startswith(("redis://", "rediss://", "unix://"))
+        app: ASGIApp = SessionGuard(
+            guarded, settings.max_sessions_per_client, settings.session_idle_timeout, shared_resumes=shared
+        )
     else:
         sse_app = SseGuard(server.sse_app(transport_security=security, host=settings.host), security)
         app = SseSessionGuard(sse_app, settings.max_sessions_per_client, PATHS["sse"])

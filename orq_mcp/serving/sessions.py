@@ -35,6 +35,10 @@ class _Session:
     last_active: float = 0.0
 
 
+def _is_resume(scope: Scope) -> bool:
+    return scope["method"] == "GET" and "last-event-id" in Headers(scope=scope)
+
+
 def owner_digest(scope: Scope) -> bytes:
     """What a session is bound to: the SHA-256 of the request's credentials, the bearer token and the orq key
     of a query-string configuration (`--query-config`), each "" when absent."""
@@ -58,9 +62,18 @@ class SessionGuard:
     """
 
     def __init__(
-        self, app: ASGIApp, per_client: int, idle_timeout: float, clock: Callable[[], float] = time.monotonic
+        self,
+        app: ASGIApp,
+        per_client: int,
+        idle_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        shared_resumes: bool = False,
     ) -> None:
         self._app = app
+        # A Redis event store lets a client resume, on any replica, a stream another replica served: such a
+        # GET (with Last-Event-ID) for a session unknown here goes on to the store, which checks its owner.
+        self._shared_resumes = shared_resumes
         self._per_client = per_client
         self._idle_timeout = idle_timeout
         self._clock = clock
@@ -105,6 +118,9 @@ class SessionGuard:
 
     async def _in_session(self, session_id: str, owner: bytes, scope: Scope, receive: Receive, send: Send) -> None:
         session = self._sessions.get(session_id)
+        if session is None and self._shared_resumes and _is_resume(scope):
+            await self._app(scope, receive, send)
+            return
         if session is None or not hmac.compare_digest(session.owner, owner):
             await jsonrpc_error("Session not found", 404)(scope, receive, send)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -46,6 +47,10 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_MAX_SESSIONS_PER_CLIENT": "max_sessions_per_client",
     "ORQ_MCP_MAX_CONNECTIONS": "max_connections",
     "ORQ_MCP_REQUEST_TIMEOUT": "request_timeout",
+    "ORQ_MCP_WORKERS": "workers",
+    "ORQ_MCP_STATELESS": "stateless",
+    "ORQ_MCP_EVENT_STORE": "event_store",
+    "ORQ_MCP_RESUME_GRACE": "resume_grace",
 }
 # Shorter access tokens can be guessed; the message that refuses one says how to make a good one.
 MIN_AUTH_TOKEN_CHARS = 32
@@ -122,6 +127,15 @@ class Settings(BaseModel):
     max_connections: int = Field(1000, ge=8)
     # Seconds a client has to send a request's headers, and then its body; slower requests are dropped.
     request_timeout: float = Field(10.0, gt=0, le=300)
+    # -- scaling (HTTP transport; see serving/workers.py and serving/events.py) --------------------
+    # Server processes sharing the port; more than one implies `stateless`.
+    workers: int = Field(1, ge=1, le=64)
+    # Handshake-era requests each stand alone (no Mcp-Session-Id), so any process or replica may answer them.
+    stateless: bool = False
+    # Where resumable streams keep their events: "memory" (default), "off", or a redis:// URL shared by replicas.
+    event_store: str = "memory"
+    # How long a dropped stream stays worth resuming: a resume waits this long for a silent stream.
+    resume_grace: float = Field(30.0, ge=0, le=30)
 
     @field_validator("allowed_hosts", "allowed_origins", "deployments", "expose", mode="before")
     @classmethod
@@ -150,6 +164,8 @@ class Settings(BaseModel):
     def _consistent(self) -> Settings:
         if self.read_only and self.expose:
             raise ValueError("--expose adds tools that invoke deployments, which --read-only leaves out; pick one")
+        if self.workers > 1 and self.transport != "http":
+            raise ValueError("--workers needs --transport http (an SSE or stdio connection lives in one process)")
         if self.transport == "stdio":
             if self.multi_tenant or self.query_config:
                 raise ValueError("multi-tenant and query-config modes need --transport http (stdio has one client)")
@@ -174,6 +190,22 @@ class Settings(BaseModel):
                 f"{MAKE_A_TOKEN}"
             )
         return value
+
+    @field_validator("event_store")
+    @classmethod
+    def _event_store(cls, value: str) -> str:
+        if value in ("memory", "off"):
+            return value
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('must be "memory", "off" or a redis://, rediss:// or unix:// URL')
+        if importlib.util.find_spec("redis") is None:
+            raise ValueError("a Redis event store needs the redis extra: pip install 'orq-mcp[redis]'")
+        return value
+
+    @property
+    def sessionless(self) -> bool:
+        """Whether handshake-era requests are served without sessions (always so with several workers)."""
+        return self.stateless or self.workers > 1
 
     @field_validator("base_url")
     @classmethod

@@ -6,11 +6,10 @@ import base64
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
-import anyio
 import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -29,6 +28,7 @@ from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
 from orq_mcp.surface.live import LiveLists
 from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
+from orq_mcp.surface.shared import SharedRuntime
 from orq_mcp.surface.tenant import (
     CALLER_KEY_HINT,
     CONFIG_KEY_HINT,
@@ -149,40 +149,38 @@ def create_server(
     """
     bus = InMemorySubscriptionBus()
 
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
-        async with AsyncExitStack() as stack:
-            http = http_client
-            if http is None:
-                options = transport_options(settings.base_url)  # honours HTTPS_PROXY and NO_PROXY
-                http = await stack.enter_async_context(
-                    create_http_client(settings.base_url, settings.timeouts, **options)
-                )
-            orq = OrqClient(
-                http,
-                "",
-                timeouts=settings.timeouts,
-                retry=retry or settings.retry,
-                max_response_chars=settings.max_response_chars,
-                streams=settings.stream_slots(),
-            )
-            if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
-                hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
-                factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
-                yield Runtime(TenantPerKey(factory, settings))
-                return
-            if settings.api_key is None:
-                yield Runtime(keyless())
-                return
-            tenant = new_tenant(settings, orq, settings.api_key.get_secret_value())
-            tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
-            if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
-                yield Runtime(OneTenant(tenant))
-                return
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(tenant.live.run, max(settings.cache_ttl, MIN_REFRESH_INTERVAL))
-                yield Runtime(OneTenant(tenant))
-                tg.cancel_scope.cancel()
+    async def build(stack: AsyncExitStack) -> tuple[Runtime, Callable[[], Awaitable[None]] | None]:
+        http = http_client
+        if http is None:
+            options = transport_options(settings.base_url)  # honours HTTPS_PROXY and NO_PROXY
+            http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts, **options))
+        orq = OrqClient(
+            http,
+            "",
+            timeouts=settings.timeouts,
+            retry=retry or settings.retry,
+            max_response_chars=settings.max_response_chars,
+            streams=settings.stream_slots(),
+        )
+        if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
+            hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
+            factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
+            return Runtime(TenantPerKey(factory, settings)), None
+        if settings.api_key is None:
+            return Runtime(keyless()), None
+        tenant = new_tenant(settings, orq, settings.api_key.get_secret_value())
+        tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
+        if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
+            return Runtime(OneTenant(tenant)), None
+        return Runtime(OneTenant(tenant)), functools.partial(
+            tenant.live.run, max(settings.cache_ttl, MIN_REFRESH_INTERVAL)
+        )
+
+    # Legacy SSE enters the lifespan once per connection: they all share one runtime (see shared.py).
+    shared = SharedRuntime(build)
+
+    def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
+        return shared.use()
 
     server = OrqMCPServer(
         "orq-mcp",

@@ -1,0 +1,265 @@
+"""Resumable streams over Streamable HTTP: the events of each response stream, kept for a while.
+
+A client whose connection drops mid-stream reconnects with `GET` and `Last-Event-ID`; the SDK asks
+the store for every event after that one and then joins the stream's live tail. The SDK hands the
+store only the stream's id, which is the JSON-RPC request id: "1" in one session is "1" in every
+other, so a store keyed by it alone would replay one client's generation to another. Here every
+stream is scoped to the MCP session it belongs to (see `SessionScope`), and a `Last-Event-ID` from
+another session replays nothing.
+
+Kept in memory, bounded three ways: events per stream, events in all, and age; or in Redis (see
+redis_events.py), shared by replicas, so a client may resume on any of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp_types import JSONRPCMessage
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orq_mcp.serving.credentials import bearer_token, query_config_key
+from orq_mcp.serving.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+MAX_EVENTS_PER_STREAM = 10_000  # a five-minute generation at the default 50 ms progress window is ~6 000
+MAX_EVENTS = 50_000
+EVENT_TTL = 300.0  # seconds; a client that has been away longer starts over
+RETRY_MS = 1_000  # told to clients in each stream's first event: how soon to reconnect
+MAX_SESSIONS = 10_000  # the SDK's own default cap on sessions
+
+
+@dataclass(eq=False)
+class SessionCell:
+    """One MCP session's identity for the store: a digest of its id (random until the id is known)."""
+
+    key: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @classmethod
+    def of(cls, session_id: str, credential: str) -> SessionCell:
+        return cls(key=session_key(session_id, credential))
+
+
+def session_key(session_id: str, credential: str) -> str:
+    """The store's name for a session: every replica derives the same, and only with the same credential.
+
+    The credential (bearer token or query-string key, "" without) binds a stream to whoever started it:
+    the session id and an event id are not enough to replay it under another key. The store never
+    holds either in the clear.
+    """
+    return hashlib.sha256(f"{session_id}\0{credential}".encode()).hexdigest()[:32]
+
+
+def request_credential(scope: Scope, headers: Headers) -> str:
+    return bearer_token(headers) or query_config_key(QueryParams(scope.get("query_string", b""))) or ""
+
+
+# Replays a stream this process does not have, from a shared store: (Last-Event-ID, session key) -> SSE frames.
+Follow = Callable[[str, str], AsyncIterator[bytes]]
+
+
+# The session of the request being served; the SDK's session tasks inherit the value of the
+# request that created them (tasks copy their context), so the store sees it in both places.
+_current: ContextVar[SessionCell | None] = ContextVar("orq_mcp_session", default=None)
+
+
+def current_session_key() -> str | None:
+    """The store key of the session being served, or None outside any (such events are never replayed)."""
+    cell = _current.get()
+    return cell.key if cell is not None else None
+
+
+class SessionScope:
+    """Gives each HTTP request the `SessionCell` of the MCP session it belongs to.
+
+    A request without `Mcp-Session-Id` gets a new cell; if its answer creates a session (an
+    initialize), the session's id is remembered with that cell, so later requests carrying it
+    find the same one.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        follow: Follow | None = None,
+        security: TransportSecuritySettings | None = None,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
+        self._app = app
+        self._follow = follow
+        # The SDK checks Host/Origin for what it serves; a replay from the shared store is served here.
+        self._security = TransportSecurityMiddleware(security) if security is not None else None
+        self._max = max_sessions
+        self._cells: OrderedDict[str, SessionCell] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        credential = request_credential(scope, headers)
+        session_id = headers.get(SESSION_HEADER)
+        cell = self._cells.get(session_id) if session_id else None
+        if session_id and cell is not None:
+            self._cells.move_to_end(session_id)
+            if cell.key != session_key(session_id, credential):
+                cell = SessionCell.of(session_id, credential)  # another key: none of the session's events
+        last_event_id = headers.get("last-event-id")
+        if session_id and cell is None and last_event_id and self._follow and scope["method"] == "GET":
+            # A session another replica created: its stream is in the shared store, not in this process.
+            await self._resume_elsewhere(scope, receive, send, last_event_id, session_key(session_id, credential))
+            return
+        if cell is None:
+            cell = SessionCell.of(session_id, credential) if session_id else SessionCell()
+
+        async def remember(message: Message) -> None:
+            if message["type"] == "http.response.start" and not session_id:
+                created = MutableHeaders(raw=message["headers"]).get(SESSION_HEADER)
+                if created:
+                    cell.key = session_key(created, credential)
+                    self._cells[created] = cell
+                    while len(self._cells) > self._max:
+                        self._cells.popitem(last=False)
+            await send(message)
+
+        token = _current.set(cell)
+        try:
+            await self._app(scope, receive, remember)
+        finally:
+            _current.reset(token)
+
+    async def _resume_elsewhere(self, scope: Scope, receive: Receive, send: Send, last_event_id: str, key: str) -> None:
+        if self._security is not None:
+            refusal = await self._security.validate_request(Request(scope, receive), is_post=False)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        assert self._follow is not None
+        await _sse(self._follow(last_event_id, key), send)
+
+
+async def _sse(frames: AsyncIterator[bytes], send: Send) -> None:
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache, no-transform")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    async for frame in frames:
+        await send({"type": "http.response.body", "body": frame, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@dataclass
+class _Event:
+    stream: tuple[str, StreamId]
+    seq: int
+    message: JSONRPCMessage | None
+    at: float
+
+
+class MemoryEventStore(EventStore):
+    """Events per (session, stream), bounded per stream, in total and by age."""
+
+    def __init__(
+        self, per_stream: int = MAX_EVENTS_PER_STREAM, total: int = MAX_EVENTS, ttl: float = EVENT_TTL
+    ) -> None:
+        self._per_stream = per_stream
+        self._total = total
+        self._ttl = ttl
+        self._events: OrderedDict[EventId, _Event] = OrderedDict()  # oldest first
+        self._streams: dict[tuple[str, StreamId], deque[EventId]] = {}
+        self._seq = 0
+
+    @property
+    def size(self) -> int:
+        # Not __len__: the SDK tests the store for truth, and an empty store must still count as one.
+        return len(self._events)
+
+    async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        session = current_session_key() or "unscoped-" + secrets.token_hex(8)  # never replayable
+        stream = (session, stream_id)
+        self._seq += 1
+        event_id = secrets.token_hex(12)  # unguessable: it is the only thing a resuming client shows
+        self._events[event_id] = _Event(stream, self._seq, message, time.monotonic())
+        ids = self._streams.setdefault(stream, deque())
+        ids.append(event_id)
+        if len(ids) > self._per_stream:
+            self._forget(ids[0])
+        self._expire()
+        return event_id
+
+    async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:
+        self._expire()
+        last = self._events.get(last_event_id)
+        if last is None:
+            logger.info("A client resumed after an event this server no longer has (expired, or another process)")
+            return None
+        if last.stream[0] != current_session_key():
+            logger.warning("Refused to replay a stream to a client of another session")
+            return None
+        for event_id in list(self._streams.get(last.stream, ())):
+            event = self._events[event_id]
+            if event.seq > last.seq and event.message is not None:
+                await send_callback(EventMessage(event.message, event_id))
+        return last.stream[1]
+
+    def _expire(self) -> None:
+        oldest = time.monotonic() - self._ttl
+        while self._events:
+            event_id, event = next(iter(self._events.items()))
+            if len(self._events) <= self._total and event.at >= oldest:
+                return
+            self._forget(event_id)
+
+    def _forget(self, event_id: EventId) -> None:
+        event = self._events.pop(event_id)
+        ids = self._streams[event.stream]
+        ids.remove(event_id)  # almost always the leftmost: streams age front to back
+        if not ids:
+            del self._streams[event.stream]
+
+
+@dataclass(frozen=True)
+class Events:
+    """The event store of one server process, and the middleware that scopes it to sessions."""
+
+    store: EventStore
+    retry_ms: int = RETRY_MS
+    follow: Follow | None = None  # set when the store is shared: resume streams other replicas started
+
+    def wrap(self, app: ASGIApp, security: TransportSecuritySettings) -> ASGIApp:
+        return SessionScope(app, self.follow, security)
+
+
+def resumable(settings: Settings) -> bool:
+    return settings.event_store != "off" and not settings.sessionless
+
+
+def abandon_grace(settings: Settings) -> float:
+    """How long a request whose client dropped its stream keeps its upstream stream before abandoning it.
+
+    The hook for freeing upstream streams nobody will read (issue 11): at once (0) when no client could
+    resume the stream, else ORQ_MCP_RESUME_GRACE, time for the client to come back with Last-Event-ID.
+    """
+    return settings.resume_grace if resumable(settings) else 0.0
+
+
+def event_store_for(settings: Settings) -> Events | None:
+    """The store for the settings, or None when streams are not resumable (off, or no sessions to resume)."""
+    if not resumable(settings):
+        return None
+    if settings.event_store == "memory":
+        return Events(MemoryEventStore())
+    from orq_mcp.serving.redis_events import RedisEventStore
+
+    store = RedisEventStore.from_url(settings.event_store, idle=settings.resume_grace)
+    return Events(store, follow=store.follow)

@@ -1,0 +1,92 @@
+"""Real infrastructure the scale tests start: HAProxy in front of replicas, Redis for shared events.
+
+A missing binary fails the test under CI (CI=true), where .ci/run installs it, and skips it elsewhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.processes import HttpServer, free_port, stop_process
+
+HAPROXY_CONFIG = """\
+global
+    maxconn 512
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    # Only a request no replica ever received is sent again: a tools/call spends money, never twice.
+    retries 2
+    retry-on conn-failure
+    option redispatch
+frontend mcp
+    bind 127.0.0.1:{port}
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter 300ms fall 1 rise 2
+{servers}
+"""
+
+
+def require(binary: str, package: str) -> str:
+    path = shutil.which(binary) or next(
+        (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if Path(p).exists()), None
+    )
+    if path:
+        return path
+    missing(f"{binary} is not installed (apt-get install {package})")
+    raise AssertionError("unreachable: missing() fails or skips")
+
+
+def missing(message: str) -> None:
+    """Fail under CI, which installs everything these tests need; skip elsewhere, saying what to install."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + ": CI must install it (.ci/run)")
+    pytest.skip(message)
+
+
+@contextmanager
+def haproxy(replicas: Sequence[HttpServer], log_dir: Path) -> Iterator[int]:
+    """HAProxy on a free loopback port, round-robin over `replicas`, health-checking /healthz; yields the port."""
+    binary = require("haproxy", "haproxy")
+    port = free_port()
+    servers = "\n".join(f"    server r{i} 127.0.0.1:{r.port} check" for i, r in enumerate(replicas))
+    config = log_dir / "haproxy.cfg"
+    config.write_text(HAPROXY_CONFIG.format(port=port, servers=servers))
+    with (log_dir / "haproxy.log").open("wb") as log:
+        process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        HttpServer("http", process, port, log_dir).ready()
+        yield port
+    finally:
+        stop_process(process)
+
+
+@contextmanager
+def redis_server(log_dir: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (no persistence); yields its URL."""
+    binary = require("redis-server", "redis-server")
+    if importlib.util.find_spec("redis") is None:
+        missing("the redis Python package is not installed (pip install 'orq-mcp[redis]')")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with (log_dir / "redis.log").open("wb") as log:
+        process = subprocess.Popen([*args, "--dir", str(log_dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        HttpServer("http", process, port, log_dir).ready()  # waits for the port (or fails with the log)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop_process(process)

@@ -1,0 +1,112 @@
+"""Resumable streams shared by replicas through a real Redis: a client resumes on a replica it never spoke to.
+
+Two replicas share one redis-server (started here). A handshake-era client starts a generation on replica A,
+drops its connection, and resumes with Last-Event-ID on replica B, which replays from Redis and follows the
+stream to its answer. When A dies instead, B replays what A kept and ends the stream after the grace period.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from tests.conftest import API_KEY
+from tests.mcp_wire import Session, assert_every_piece_once, call_and_drop, messages, resume
+from tests.processes import HttpServer, loopback_http_client
+from tests.scale_tools import redis_server
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CHUNK_DELAY = 0.03
+GRACE = 2  # seconds a resumed, silent stream is followed before it is ended unanswered
+
+
+@pytest.fixture(scope="module")
+def replicas(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HttpServer]]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        env = {
+            "ORQ_API_KEY": API_KEY,
+            "ORQ_BASE_URL": emulator.base_url,
+            "ORQ_MCP_PROGRESS_INTERVAL": "0.02",
+            "ORQ_MCP_EVENT_STORE": url,
+            "ORQ_MCP_RESUME_GRACE": str(GRACE),
+        }
+        started: list[HttpServer] = []
+        try:
+            for name in ("a", "b"):
+                started.append(HttpServer.start("http", env, tmp_path_factory.mktemp(f"orq-mcp-redis-{name}")))
+            yield [server.ready() for server in started]
+        finally:
+            for server in started:
+                server.stop()
+        for server in started:
+            assert "Traceback" not in server.stderr(), server.stderr()
+            assert API_KEY not in server.stderr()
+            assert url not in server.stderr()
+
+
+async def test_a_client_resumes_on_another_replica_and_gets_every_piece_once(
+    replicas: list[HttpServer], emulator_state: EmulatorState
+) -> None:
+    a, b = replicas
+    emulator_state.chunk_delay = CHUNK_DELAY
+    async with loopback_http_client() as http:
+        session = Session(http, a.url)
+        await session.open()
+        with anyio.fail_after(20):
+            before = await call_and_drop(session, 2, after_messages=3)
+            after = await resume(session, b.url, before[-1].id or "", 2)
+        assert_every_piece_once(before, after, 2)
+
+        # Another session (same request id) gets nothing from that stream, on either replica.
+        intruder = Session(http, a.url)
+        await intruder.open()
+        for replica in (a, b):
+            with anyio.fail_after(10):
+                assert await nothing_replayed(intruder, replica.url, before[0].id or "", 2)
+
+        # Nor does the owner's own session id under another credential: a stream is bound to its key.
+        session.http.headers["Authorization"] = "Bearer someone-else-entirely"
+        for replica in (a, b):
+            with anyio.fail_after(10):
+                assert await nothing_replayed(session, replica.url, before[0].id or "", 2)
+        del session.http.headers["Authorization"]
+
+        # A replay from the shared store keeps the DNS-rebinding checks of everything else.
+        headers = session.headers(**{"Last-Event-ID": before[0].id or "", "Host": "evil.example"})
+        assert (await http.get(b.url, headers=headers)).status_code == 421
+
+
+async def nothing_replayed(session: Session, url: str, last_event_id: str, request_id: int) -> bool:
+    """A resume by the wrong session or credential: refused as an unknown session (404) where the session lives,
+    an empty replay where it does not (the shared store checks the owner)."""
+    headers = session.headers(**{"Last-Event-ID": last_event_id})
+    async with session.http.stream("GET", url, headers=headers) as response:
+        if response.status_code == 404:
+            return True
+    return messages(await resume(session, url, last_event_id, request_id)) == []
+
+
+async def test_when_the_streaming_replica_dies_the_resume_ends_after_the_grace_period(
+    replicas: list[HttpServer], emulator_state: EmulatorState
+) -> None:
+    a, b = replicas
+    emulator_state.chunk_delay = CHUNK_DELAY * 3
+    async with loopback_http_client() as http:
+        session = Session(http, a.url)
+        await session.open()
+        with anyio.fail_after(20):
+            before = await call_and_drop(session, 2, after_messages=3)
+        await anyio.sleep(CHUNK_DELAY * 3 * 10)  # A streams on without the client, keeping events in Redis
+        a.process.send_signal(signal.SIGKILL)
+        with anyio.fail_after(GRACE + 10):  # bounded: B gives up on a silent stream
+            after = await resume(session, b.url, before[1].id or "", 2)
+    replayed = messages(after)
+    kept = messages(before)[1:]  # resumed after the first message: the others came again, in order, then more
+    assert replayed[: len(kept)] == kept
+    assert len(replayed) > len(kept)
+    assert not any(m.get("id") == 2 for m in replayed)  # no answer: the request died with A
