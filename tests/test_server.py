@@ -49,6 +49,7 @@ async def test_the_four_tools_with_schemas_and_annotations(client: Client) -> No
         "messages",
         "context",
         "metadata",
+        "options",
     }
     assert tools["invoke_deployment"].input_schema["required"] == ["key"]
     assert set(tools["invoke_deployment"].output_schema["properties"]) == {
@@ -60,6 +61,9 @@ async def test_the_four_tools_with_schemas_and_annotations(client: Client) -> No
         "trace_id",
         "usage",
         "tool_calls",
+        "reasoning",
+        "citations",
+        "outputs",
     }
 
 
@@ -213,7 +217,7 @@ async def test_invoke_passes_context_and_metadata(client: Client, emulator_state
     sent = emulator_state.requests_for("stream")[-1].body
     assert sent["context"] == {"environments": "production"}
     assert sent["metadata"] == {"ticket": "T-1"}
-    assert sent["invoke_options"] == {"include_usage": True}
+    assert sent["invoke_options"] == {"include_usage": True, "include_retrievals": True}
 
 
 async def test_invoke_rejects_malformed_messages_before_calling_orq(

@@ -21,13 +21,14 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from orq_mcp.orq.models import Deployment
+from orq_mcp.orq.requests import Message
 from orq_mcp.orq.templates import Variable
 from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tools import INVOKE, TOOLS, ChatMessage, missing_inputs, run_invocation
+from orq_mcp.surface.tools import INVOKE, TOOLS, missing_inputs, run_invocation
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,13 @@ class DeploymentTool:
         inputs, messages = self.parse(arguments)
         return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
 
-    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage] | None]:
+    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[Message] | None]:
         try:
             parsed = self.arguments.model_validate(arguments)
         except ValidationError as exc:
             raise ToolError(invalid_arguments(self.name, exc)) from None
         turns: list[Turn] | None = getattr(parsed, "messages", None)
-        messages = [ChatMessage(role=t.role, content=t.content) for t in turns] if turns else None
+        messages = [Message(role=t.role, content=t.content) for t in turns] if turns else None
         given = {v.name: getattr(parsed, _field(v.name)) for v in self.variables}
         return {name: value for name, value in given.items() if value is not None}, messages
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
-from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt
-from orq_mcp.orq.outputs import invocation_mode
+from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
+from orq_mcp.orq.outputs import Invocation, invocation_mode
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json, fit_text
@@ -111,6 +111,46 @@ class ToolCall(BaseModel):
     )
 
 
+# A knowledge-base chunk is quoted up to this many characters; the file and page say where the rest is.
+CITATION_CHARS = 600
+MAX_CITATIONS = 20
+_NONE = {"exclude_if": lambda value: value is None}
+
+
+class Citation(BaseModel):
+    """A knowledge-base chunk orq gave the model (requested with every invocation)."""
+
+    document: str
+    file_name: str | None = Field(None, **_NONE)
+    page_number: float | None = Field(None, **_NONE)
+    search_score: float | None = Field(None, **_NONE)
+    rerank_score: float | None = Field(None, **_NONE)
+
+    @classmethod
+    def of(cls, retrieval: Retrieval) -> Citation:
+        text = retrieval.document or ""
+        if len(text) > CITATION_CHARS:
+            text = text[:CITATION_CHARS] + f"… [{len(text) - CITATION_CHARS:,} more]"
+        meta = retrieval.metadata
+        return cls(
+            document=text,
+            file_name=meta.file_name if meta else None,
+            page_number=meta.page_number if meta else None,
+            search_score=meta.search_score if meta else None,
+            rerank_score=meta.rerank_score if meta else None,
+        )
+
+
+class Output(BaseModel):
+    """What a non-chat deployment produced: an image (a link, or inline as an image block) or an embedding."""
+
+    type: Literal["image", "embedding"]
+    url: str | None = Field(None, **_NONE)
+    mime_type: str | None = Field(None, **_NONE)
+    dimensions: int | None = Field(None, **_NONE)
+    preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
+
+
 class InvocationResult(BaseModel):
     text: str
     finish_reason: str | None
@@ -122,9 +162,13 @@ class InvocationResult(BaseModel):
     tool_calls: list[ToolCall] | None = Field(
         description="Tool calls the model asked for; run them and send the results back as `tool` messages."
     )
+    reasoning: str | None = Field(None, description="The model's reasoning, when it streams it (not part of text).")
+    citations: list[Citation] | None = Field(None, description="Knowledge-base chunks the answer drew on.")
+    outputs: list[Output] | None = Field(None, description="Images or embeddings (non-chat deployments).")
 
     @classmethod
-    def of(cls, completion: Completion) -> InvocationResult:
+    def of(cls, completion: Completion, outputs: list[Output] | None = None) -> InvocationResult:
+        retrievals = completion.retrievals or []
         return cls(
             text=completion.text,
             finish_reason=completion.finish_reason,
@@ -134,16 +178,30 @@ class InvocationResult(BaseModel):
             trace_id=completion.trace_id,
             usage=completion.usage,
             tool_calls=[ToolCall(**call) for call in completion.tool_calls] if completion.tool_calls else None,
+            reasoning=completion.reasoning or None,
+            citations=[Citation.of(r) for r in retrievals[:MAX_CITATIONS]] or None,
+            outputs=outputs or None,
         )
 
     def as_text(self) -> str:
-        """What the model reads: the completion itself, plus any tool calls it requested."""
+        """What the model reads: the completion, any tool calls it requested, and what else it produced.
+
+        Citations stay in the structured result: the text block is the answer as streamed."""
         parts = [self.text] if self.text else []
         for call in self.tool_calls or []:
             parts.append(f"Tool call requested: {call.name}({compact_json(call.arguments)}) [id: {call.id}]")
+        for output in self.outputs or []:
+            parts.append(_describe_output(output))
         if not parts:
             parts.append(f"(The model returned no text; finish_reason: {self.finish_reason}.)")
         return "\n".join(parts)
+
+
+def _describe_output(output: Output) -> str:
+    if output.type == "image":
+        return f"Generated image: {output.url}" if output.url else f"Generated image ({output.mime_type}), attached."
+    preview = ", ".join(f"{v:.4g}" for v in output.preview or [])
+    return f"Embedding with {output.dimensions} dimensions: [{preview}, …]"
 
 
 class PromptSummary(BaseModel):
@@ -181,8 +239,11 @@ def result_size(result: CallToolResult) -> int:
     return blocks + (len(compact_json(result.structured_content)) if result.structured_content is not None else 0)
 
 
-def fitted_invocation(result: InvocationResult, limit: int, hint: str) -> CallToolResult:
-    """The invocation's tool result within `limit` characters in all: its text is carried twice, so cut to fit."""
+def fitted_invocation(
+    result: InvocationResult, limit: int, hint: str, media: list[ImageContent | ResourceLink] | None = None
+) -> CallToolResult:
+    """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
+    to fit. `media` (images) ride along as their own blocks, which hosts show rather than read as text."""
     full, budget = result.text, len(result.text)
     for _ in range(_FIT_ROUNDS):
         result.text = fit_text(full, budget, hint, announced=limit)
@@ -191,7 +252,37 @@ def fitted_invocation(result: InvocationResult, limit: int, hint: str) -> CallTo
         if excess <= 0 or budget == 0:
             break
         budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
+    if media:
+        fitted.content = [*fitted.content, *media]
     return fitted
+
+
+EMBEDDING_PREVIEW = 8
+
+
+def outputs_of(invocation: Invocation) -> list[Output]:
+    """What a non-chat deployment produced, described for the structured result (image data goes in blocks)."""
+    images = [Output(type="image", url=i.url, mime_type=i.mime_type) for i in invocation.images]
+    vectors = [
+        Output(type="embedding", dimensions=e.dimensions, preview=(e.vector or [])[:EMBEDDING_PREVIEW] or None)
+        for e in invocation.embeddings
+    ]
+    return images + vectors
+
+
+def media_of(invocation: Invocation) -> list[ImageContent | ResourceLink]:
+    """Each generated image as a block: inline data as an image, a URL as a link the client may open (we never
+    fetch it)."""
+    blocks: list[ImageContent | ResourceLink] = []
+    for number, image in enumerate(invocation.images, start=1):
+        if image.data is not None:
+            mime = image.mime_type or "image/png"
+            blocks.append(ImageContent(type="image", data=image.data, mime_type=mime))
+        elif image.url is not None:
+            blocks.append(
+                ResourceLink(type="resource_link", uri=image.url, name=f"image-{number}", mime_type=image.mime_type)
+            )
+    return blocks
 
 
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:

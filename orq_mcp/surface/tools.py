@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, InputRequiredResult, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
+from orq_mcp.orq.outputs import invocation_mode
+from orq_mcp.orq.requests import Message, RequestOptions, request_body
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
@@ -26,6 +27,8 @@ from orq_mcp.surface.results import (
     PromptPage,
     PromptSummary,
     fitted_invocation,
+    media_of,
+    outputs_of,
     page_json,
     tool_result,
 )
@@ -50,41 +53,12 @@ Cursor = Annotated[
 ]
 
 
-class ToolCallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    name: str
-    arguments: dict[str, Any] | str = Field(description="The arguments, as an object or a JSON string.")
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | None = Field(description="The message text (may be null for an assistant turn with tool_calls).")
-    tool_call_id: str | None = Field(None, description="For role `tool`: the id of the tool call this answers.")
-    tool_calls: list[ToolCallIn] | None = Field(None, description="For role `assistant`: tool calls it made.")
-
-    def to_orq(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": self.role, "content": self.content}
-        if self.tool_call_id is not None:
-            message["tool_call_id"] = self.tool_call_id
-        if self.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {
-                        "name": call.name,
-                        "arguments": call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments),
-                    },
-                }
-                for call in self.tool_calls
-            ]
-        return message
-
-
+OPTIONS_DESCRIPTION = (
+    "Rarely needed. thread {id, tags} groups calls in orq's traces; identity {id, ...} is the end user; "
+    "documents [{text, metadata}] are RAG chunks; file_ids; prefix_messages go after the system prompt; "
+    "extra_params override the model's; knowledge_filter filters the knowledge base; "
+    "invoke_options.mock_response answers that text without calling the model (a free dry run)."
+)
 TEXT_CUT_HINT = (
     "The whole text was streamed as progress notifications; to get it in one result, ask for a shorter answer."
 )
@@ -140,7 +114,7 @@ async def get_deployment_config(
     tenant = tenant_of(ctx)
     await _require_allowed(tenant, key)
     try:
-        config = await tenant.orq.get_config(_body(key, inputs=inputs, context=context))
+        config = await tenant.orq.get_config(request_body(key, inputs=inputs, context=context))
     except OrqError as exc:
         raise await _deployment_error(tenant, exc, key) from None
     variables = await _variables(tenant, key)
@@ -156,20 +130,23 @@ async def invoke_deployment(
     key: DeploymentKey,
     inputs: Inputs = None,
     messages: Annotated[
-        list[ChatMessage] | None,
+        list[Message] | None,
         Field(description="Conversation turns appended after the deployment's own prompt."),
     ] = None,
     context: RoutingContext = None,
     metadata: Annotated[
         dict[str, Any] | None, Field(description='Stored on orq\'s log of this call, e.g. {"ticket": "T-1"}.')
     ] = None,
+    options: Annotated[RequestOptions | None, Field(description=OPTIONS_DESCRIPTION)] = None,
 ) -> Annotated[CallToolResult, InvocationResult] | InputRequiredResult:
-    """Run a deployment and return the model's completion (text and any tool calls).
+    """Run a deployment and return the model's completion (text, tool calls, sources).
 
     Fill the prompt's {{variables}} with `inputs` (see list_deployments) and add chat
     turns with `messages`. The text streams back live as progress notifications.
     """
-    return await run_invocation(ctx, key, inputs=inputs, messages=messages, context=context, metadata=metadata)
+    return await run_invocation(
+        ctx, key, inputs=inputs, messages=messages, context=context, metadata=metadata, options=options
+    )
 
 
 async def run_invocation(
@@ -177,11 +154,12 @@ async def run_invocation(
     key: str,
     *,
     inputs: dict[str, Any] | None = None,
-    messages: list[ChatMessage] | None = None,
+    messages: list[Message] | None = None,
     context: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    options: RequestOptions | None = None,
 ) -> CallToolResult | InputRequiredResult:
-    """Stream one completion, relaying its text as progress; shared by every invoking tool."""
+    """Run one invocation, relaying streamed text as progress; shared by every invoking tool."""
     tenant = tenant_of(ctx)
     await _require_allowed(tenant, key)
     if can_ask(ctx):
@@ -189,18 +167,30 @@ async def run_invocation(
         if isinstance(asked, InputRequiredResult):
             return asked
         inputs = asked
-    body = _body(key, inputs=inputs, context=context, metadata=metadata)
-    if messages:
-        body["messages"] = [m.to_orq() for m in messages]
-    body["invoke_options"] = {"include_usage": True}
-    scrub = tenant.redactor.stream()
+    body = request_body(key, inputs=inputs, context=context, metadata=metadata, messages=messages, options=options)
+    # Usage and the knowledge-base chunks used come with every answer; what the caller asked for wins.
+    body["invoke_options"] = {"include_usage": True, "include_retrievals": True, **body.get("invoke_options", {})}
     try:
+        if await _answers_once(tenant, key):  # image, embedding, ...: orq does not stream these
+            invocation = await tenant.orq.invoke_unstreamed(body)
+            result = InvocationResult.of(invocation.completion, outputs_of(invocation))
+            return fitted_invocation(result, tenant.settings.max_result_chars, TEXT_CUT_HINT, media_of(invocation))
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
+        scrub = tenant.redactor.stream()
         async with relay_progress(_progress_sender(ctx), tenant.settings.progress_interval, scrub=scrub) as relay:
             completion = await tenant.orq.invoke(body, on_text=relay.add)
     except OrqError as exc:
         raise await _deployment_error(tenant, exc, key) from None
     return fitted_invocation(InvocationResult.of(completion), tenant.settings.max_result_chars, TEXT_CUT_HINT)
+
+
+async def _answers_once(tenant: Tenant, key: str) -> bool:
+    """Whether the deployment is of a type orq answers in one response (its model_type says; unknown: stream)."""
+    try:
+        deployment = await tenant.deployment(key)
+    except OrqError:
+        return False  # the stream request will say what is wrong, if anything is
+    return deployment is not None and invocation_mode(deployment.prompt_config.model_type) == "invoke"
 
 
 async def _ask_for_missing(
@@ -253,10 +243,6 @@ def missing_inputs(key: str, missing: list[str]) -> ToolError:
 def _one_copy(tenant: Tenant) -> int:
     # A JSON result goes out twice (text block and structured content), so each copy gets half the budget.
     return tenant.settings.max_result_chars // 2
-
-
-def _body(key: str, **fields: Any) -> dict[str, Any]:
-    return {"key": key, **{name: value for name, value in fields.items() if value is not None}}
 
 
 def _progress_sender(ctx: Context) -> SendProgress:
