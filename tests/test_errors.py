@@ -1,4 +1,4 @@
-"""Error bodies in every shape orq uses (reference §10), mapped to typed errors."""
+"""Error bodies in every shape orq uses (docs/orq-api.md, Errors), mapped to typed errors."""
 
 from __future__ import annotations
 

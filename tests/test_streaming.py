@@ -125,7 +125,8 @@ def test_a_final_chunk_that_is_not_an_exact_restatement_is_a_delta(last: str) ->
 
 
 def test_a_cumulative_stream_is_not_guessed_at() -> None:
-    # Delta is the rule (reference §13): a stream that restated its text would be shown restated, not repaired.
+    # Delta is the rule (docs/orq-api.md, Streams): a stream that restated its text would be shown restated,
+    # not repaired.
     assert feed_all(content("Hi"), content("Hi there")).text == "HiHi there"
 
 

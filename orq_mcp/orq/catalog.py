@@ -1,6 +1,6 @@
 """Short-lived caches of a workspace's deployments and prompts.
 
-orq has no "get one deployment" endpoint (reference §1), and tools/list, resources/list and
+orq has no "get one deployment" endpoint (docs/orq-api.md, Endpoints), and tools/list, resources/list and
 prompts/list should not cost an orq call each, so these lists are kept for `ttl` seconds.
 One refresh pages through the whole list; concurrent callers share it.
 

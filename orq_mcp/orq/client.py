@@ -1,4 +1,4 @@
-"""Async client for the parts of the orq API the server uses (reference §2-§6).
+"""Async client for the parts of the orq API the server uses (docs/orq-api.md, Endpoints).
 
 One injected `httpx2.AsyncClient` carries the base URL, timeouts and connection pool; the
 API key travels per request, so tenants with different keys can share one pool safely.

@@ -12,7 +12,7 @@ from typing import Any
 
 # JSON nested past what a parser's recursion allows: a malformed answer, never a crash.
 DEEP_JSON = "orq sent JSON nested too deeply to read."
-# orq bodies come in four shapes (reference §10); a long HTML page or stack trace is cut here.
+# orq bodies come in four shapes (docs/orq-api.md, Errors); a long HTML page or stack trace is cut here.
 _MAX_DETAIL = 300
 
 
@@ -141,7 +141,7 @@ _STATUS_CLASSES: dict[int, type[OrqAPIError]] = {
 def extract_message(body: Any, fallback: str) -> tuple[str, str | None]:
     """Find the human message and machine code in any of orq's error body shapes.
 
-    Order from reference §10: `message`, then `error.message`, then `error` as a string,
+    Order from docs/orq-api.md, Errors: `message`, then `error.message`, then `error` as a string,
     then the raw body (trimmed).
     """
     if isinstance(body, dict):

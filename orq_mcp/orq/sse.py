@@ -1,4 +1,4 @@
-"""Reading a server-sent-events body (reference §5c), one event at a time.
+"""Reading a server-sent-events body (docs/orq-api.md, Streams), one event at a time.
 
 Follows the SSE rules orq's stream needs: lines end in LF, CRLF or CR (also across reads), `:`
 starts a comment, several `data:` lines join with newlines, a blank line ends an event, and a

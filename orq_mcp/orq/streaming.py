@@ -1,4 +1,4 @@
-"""Turning orq stream chunks into one completion (reference §5c-§5d, §13).
+"""Turning orq stream chunks into one completion (docs/orq-api.md, Streams).
 
 Each chunk's `choices[0].message.content` is new text (a delta): the SDKs describe "partial
 content ... as tokens become available" and every client we know appends it. The one exception

@@ -2,7 +2,7 @@
 
 Each exchange keeps the request we sent and orq's raw answer (status, content type, body text), so a
 transcript can be replayed to the client later (`orq_mcp.sandbox.replay`) and read by a person.
-`findings` answers the questions the SDKs leave open (reference §12) from those raw answers.
+`findings` answers the questions the SDKs leave open (docs/orq-api.md, Unverified) from those raw answers.
 """
 
 from __future__ import annotations

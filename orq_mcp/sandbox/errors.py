@@ -1,4 +1,4 @@
-"""Error bodies in the shapes orq.ai returns (see reference §10 and examples/error-*.json)."""
+"""Error bodies in the shapes orq.ai returns (docs/orq-api.md, Errors; samples in tests/data/error-*.json)."""
 
 from __future__ import annotations
 

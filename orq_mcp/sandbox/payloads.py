@@ -68,7 +68,7 @@ class Generation:
     def invoke_body(
         self, completion: Completion, request: DeploymentRequest, messages: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """The non-streaming response (reference §5a)."""
+        """The non-streaming response (docs/orq-api.md, Responses)."""
         body = self.envelope(is_final=True)
         body["finalized"] = iso_now()
         message = _final_message(completion)

@@ -1,4 +1,4 @@
-"""Validation of the JSON body shared by get_config, invoke and stream (reference §3)."""
+"""Validation of the JSON body shared by get_config, invoke and stream (docs/orq-api.md, Request body)."""
 
 from __future__ import annotations
 
