@@ -14,7 +14,15 @@ from typing import Any
 import httpx2
 import pytest
 
-from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, Workspace, sample_workspace, serve_emulator
+from orq_mcp.sandbox import (
+    EmulatorState,
+    EmulatorThread,
+    Fault,
+    Workspace,
+    sample_state,
+    sample_workspace,
+    serve_emulator,
+)
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
 from orq_mcp.sandbox.ids import new_ulid
 from orq_mcp.sandbox.payloads import split_words
@@ -823,7 +831,7 @@ def test_fault_validation() -> None:
 
 
 async def test_serve_emulator_in_current_loop() -> None:
-    state = EmulatorState.sample("loop-key", chunk_delay=0.001, strict_sdk=True)
+    state = sample_state("loop-key", chunk_delay=0.001, strict_sdk=True)
     async with serve_emulator(state) as url:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         async with httpx2.AsyncClient(base_url=url, headers={"Authorization": "Bearer loop-key"}) as client:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.sandbox import EmulatorThread, sample_state
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS, STREAMABLE_DEPLOYMENTS
 from orq_mcp.sandbox.sdk_schema import unknown_keys
 from orq_mcp.sandbox.sse import parse_sse
@@ -30,7 +30,7 @@ DELIVERY_QUESTION = [{"role": "user", "content": "Please also tell me the expect
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorThread]:
-    with EmulatorThread(EmulatorState.sample(KEY, chunk_delay=0.0, strict_sdk=True)) as emu:
+    with EmulatorThread(sample_state(KEY, chunk_delay=0.0, strict_sdk=True)) as emu:
         yield emu
 
 

@@ -121,7 +121,8 @@ async def test_an_agent_over_stdio_gets_every_delta(
 
 
 async def test_an_agent_over_stdio_is_told_what_a_204_means(stdio_agent: Client, emulator_state: EmulatorState) -> None:
-    emulator_state.add_faults([Fault("stream", "no_content"), Fault("get_config", "no_content")])
+    for route in ("stream", "get_config"):
+        emulator_state.add_fault(Fault(route, "no_content"))
     for tool in ("invoke_deployment", "get_deployment_config"):
         message = error_text(await stdio_agent.call_tool(tool, {"key": "faq-assistant"}))
         assert "204 No Content" in message
@@ -264,8 +265,8 @@ def test_the_sandbox_serves_loose_bodies_without_the_sdk() -> None:
     """`--sandbox` is not strict and must not need orq-ai-sdk, a test-only dependency."""
     script = (
         "import sys, httpx2\n"
-        "from orq_mcp.sandbox import EmulatorThread, EmulatorState\n"
-        "with EmulatorThread(EmulatorState.sample('k', chunk_delay=0)) as emu:\n"
+        "from orq_mcp.sandbox import EmulatorThread, sample_state\n"
+        "with EmulatorThread(sample_state('k', chunk_delay=0)) as emu:\n"
         f"    body = {{'key': 'faq-assistant', 'messages': {LOOSE_TOOL_TURN!r}}}\n"
         "    auth = {'Authorization': 'Bearer k'}\n"
         "    r = httpx2.post(emu.base_url + '/v2/deployments/stream', json=body, headers=auth)\n"

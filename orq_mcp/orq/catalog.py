@@ -83,8 +83,8 @@ class Catalog(Generic[T]):
             if len(items) > MAX_ITEMS or (more and len(items) == MAX_ITEMS):
                 logger.warning("Caching only the first %d items of a larger orq workspace.", MAX_ITEMS)
                 return list(items.values())[:MAX_ITEMS], False
-            if not more:
-                return list(items.values()), True
+            if not more:  # an empty page that claims more cannot be followed, nor trusted to be the end
+                return list(items.values()), not page.has_more
             cursor = page.data[-1].id
             if cursor in seen:  # orq pointed back to a page already read: following it would never end
                 logger.warning("orq's list cursors went round in a loop; stopped after %d items.", len(items))

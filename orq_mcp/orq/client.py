@@ -193,23 +193,19 @@ class OrqClient:
 
     # -- read operations: safe to retry ------------------------------------------------------
 
-    async def list_deployments(
-        self, limit: int = 10, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page[Deployment]:
-        params = _page_params(limit, starting_after, ending_before)
+    async def list_deployments(self, limit: int = 10, starting_after: str | None = None) -> Page[Deployment]:
+        params = _page_params(limit, starting_after)
         return await self._get_page("/v2/deployments", Deployment, limit, params)
 
-    async def list_prompts(
-        self, limit: int = 10, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page[Prompt]:
-        params = _page_params(limit, starting_after, ending_before)
+    async def list_prompts(self, limit: int = 10, starting_after: str | None = None) -> Page[Prompt]:
+        params = _page_params(limit, starting_after)
         return await self._get_page("/v2/prompts", Prompt, limit, params)
 
     async def deployment_versions(
         self, key_or_id: str, limit: int = 10, starting_after: str | None = None
     ) -> Page[DeploymentVersion]:
         """Saved versions of a deployment, drafts included, newest first (SDK 4.17 `list_versions`)."""
-        params = _page_params(limit, starting_after, None)
+        params = _page_params(limit, starting_after)
         path = f"/v2/deployments/{quote(key_or_id, safe='')}/versions"
         return await self._get_page(path, DeploymentVersion, limit, params)
 
@@ -411,12 +407,10 @@ def _no_content(path: str) -> NoContentError:
     )
 
 
-def _page_params(limit: int, starting_after: str | None, ending_before: str | None) -> dict[str, Any]:
+def _page_params(limit: int, starting_after: str | None) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": limit}
     if starting_after:
         params["starting_after"] = starting_after
-    if ending_before:
-        params["ending_before"] = ending_before
     return params
 
 

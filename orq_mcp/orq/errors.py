@@ -19,11 +19,12 @@ _MAX_DETAIL = 300
 class OrqError(Exception):
     """Base class for every failure talking to orq."""
 
-    def __init__(self, message: str, *, partial_text: str = "") -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        # Text already streamed to the caller before the failure, so it is never silently lost.
-        self.partial_text = partial_text
+        # Text already streamed to the caller before the failure (set by the client's invoke), so it is never
+        # silently lost.
+        self.partial_text = ""
 
 
 class OrqAPIError(OrqError):
@@ -31,8 +32,8 @@ class OrqAPIError(OrqError):
 
     status: int = 0
 
-    def __init__(self, message: str, *, status: int, code: str | None = None, partial_text: str = "") -> None:
-        super().__init__(message, partial_text=partial_text)
+    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+        super().__init__(message)
         self.status = status
         self.code = code
 
@@ -89,8 +90,8 @@ class InvalidResponseError(OrqError):
     produce: a read may try again. (A body of the wrong shape or size would come back the same.)
     """
 
-    def __init__(self, message: str, *, retryable: bool = False, partial_text: str = "") -> None:
-        super().__init__(message, partial_text=partial_text)
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
         self.retryable = retryable
 
 
@@ -109,8 +110,8 @@ class InvocationTimeoutError(OrqTimeoutError):
 class StreamError(OrqError):
     """orq reported an error in the middle of a stream."""
 
-    def __init__(self, message: str, *, code: str | None = None, partial_text: str = "") -> None:
-        super().__init__(message, partial_text=partial_text)
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
         self.code = code
 
 

@@ -4,15 +4,12 @@ This package is independent of the rest of ``orq_mcp`` and of ``mcp``.
 """
 
 from .app import create_app
-from .data import sample_workspace
+from .data import sample_state, sample_workspace
 from .faults import Fault, FaultKind
 from .serve import EmulatorThread, serve_emulator
 from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
 
-DEFAULT_API_KEY = "sandbox"
-
 __all__ = [
-    "DEFAULT_API_KEY",
     "EmulatorState",
     "EmulatorThread",
     "Fault",
@@ -21,6 +18,7 @@ __all__ = [
     "SdkViolation",
     "Workspace",
     "create_app",
+    "sample_state",
     "sample_workspace",
     "serve_emulator",
 ]

@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 
+from .data import sample_state
 from .serve import serve_emulator
-from .state import EmulatorState
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> None:
-    state = EmulatorState.sample(args.api_key, chunk_delay=args.chunk_delay)
+    state = sample_state(args.api_key, chunk_delay=args.chunk_delay)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

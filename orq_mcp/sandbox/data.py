@@ -12,7 +12,7 @@ from typing import Any
 
 from .data_media import MEDIA_DEPLOYMENTS
 from .data_templates import REFUND_REPLY_PROMPT, SAMPLE_REFERENCES, TEMPLATE_DEPLOYMENTS, template_versions
-from .state import Workspace
+from .state import EmulatorState, Workspace
 from .versions import make_version
 
 DOMAIN_ID = "5d3b7a9e-1c2f-4e6a-8b0d-9f1e2a3c4b5d"
@@ -335,3 +335,8 @@ def sample_versions() -> dict[str, list[dict[str, Any]]]:
         ),
     ]
     return versions
+
+
+def sample_state(api_key: str = "sandbox", *, chunk_delay: float = 0.005, strict_sdk: bool = False) -> EmulatorState:
+    """A state serving the sample workspace for ``api_key``."""
+    return EmulatorState({api_key: sample_workspace()}, chunk_delay=chunk_delay, strict_sdk=strict_sdk)

@@ -12,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from .app import create_app
+from .data import sample_state
 from .state import EmulatorState
 
 
@@ -81,7 +82,7 @@ class EmulatorThread:
 
     Usage::
 
-        with EmulatorThread(EmulatorState.sample("key")) as emu:
+        with EmulatorThread(sample_state("key")) as emu:
             httpx2.get(emu.base_url + "/v2/deployments", headers={"Authorization": "Bearer key"})
     """
 
@@ -94,7 +95,7 @@ class EmulatorThread:
         api_key: str = "sandbox",
         startup_timeout: float = 10.0,
     ) -> None:
-        self.state = state if state is not None else EmulatorState.sample(api_key)
+        self.state = state if state is not None else sample_state(api_key)
         self.host, self.port = host, port
         self._startup_timeout = startup_timeout
         self._ready = threading.Event()

@@ -81,13 +81,6 @@ class EmulatorState:
         self._log: list[RequestRecord] = []
         self._violations: list[SdkViolation] = []
 
-    @classmethod
-    def sample(cls, api_key: str = "sandbox", *, chunk_delay: float = 0.005, strict_sdk: bool = False) -> EmulatorState:
-        """A state serving the sample workspace for ``api_key``."""
-        from .data import sample_workspace
-
-        return cls({api_key: sample_workspace()}, chunk_delay=chunk_delay, strict_sdk=strict_sdk)
-
     # Workspaces -----------------------------------------------------------------------------------------------
     def add_workspace(self, api_key: str, workspace: Workspace) -> None:
         with self._lock:
@@ -99,20 +92,10 @@ class EmulatorState:
         with self._lock:
             return self._workspaces.get(api_key)
 
-    @property
-    def api_keys(self) -> list[str]:
-        with self._lock:
-            return list(self._workspaces)
-
-    # Faults ---------------------------------------------------------------------------------------------------
     def add_fault(self, fault: Fault) -> Fault:
         with self._lock:
             self._faults.append(fault)
         return fault
-
-    def add_faults(self, faults: Iterable[Fault]) -> None:
-        for fault in faults:
-            self.add_fault(fault)
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
 from orq_mcp.serving.commands import LiveCheck, check, live_check
 from orq_mcp.serving.listen import PortInUse, bind
 from orq_mcp.serving.proxy import transport_options
-from orq_mcp.serving.settings import Settings, SettingsError, is_loopback
+from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback
 
 if TYPE_CHECKING:
     from orq_mcp.surface.server import OrqMCPServer
@@ -58,8 +58,7 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
         {"action": "store_true", "help": "http: each connection's orq key comes from its `config` query (Smithery)"},
     ),
 ]
-SETTINGS_FLAGS = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only")
-SETTINGS_FLAGS += ("allow_remote", "multi_tenant", "query_config", "workers", "stateless")
+SETTINGS_FLAGS = FLAGGED  # the settings the options above set
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:

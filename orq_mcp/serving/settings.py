@@ -64,8 +64,12 @@ UNEXPANDED = re.compile(r"\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-
 EXAMPLE = re.compile(r"<[^<>]*>|your[-_ ]?(orq[-_ ]?)?(api[-_ ]?)?key", re.IGNORECASE)
 KEY_SOURCE = "orq.ai: Settings > API Keys"
 
-# Settings that have no command-line flag (a key on the command line would show in `ps`).
-ENV_ONLY = frozenset({"api_key"})
+# Settings that also have a command-line flag (`--base-url` for base_url, ...); the rest are environment-only
+# (a key on the command line would show in `ps`; tuning knobs stay out of --help).
+FLAGGED = frozenset(
+    {"transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only"}
+    | {"allow_remote", "multi_tenant", "query_config", "workers", "stateless"}
+)
 
 
 class SettingsError(ValueError):
@@ -175,6 +179,8 @@ class Settings(BaseModel):
                 f"refusing to listen on {self.host}: other machines could reach the server and spend your orq "
                 "credits. Pass --allow-remote (and set ORQ_MCP_AUTH_TOKEN) if that is what you want"
             )
+        if self.query_config and self.transport != "http":
+            raise ValueError("--query-config needs --transport http (the Streamable HTTP endpoint Smithery calls)")
         if self.multi_tenant and self.query_config:
             raise ValueError("choose one source of each caller's orq key: --multi-tenant or --query-config")
         if self.multi_tenant and self.auth_token is not None:
@@ -282,7 +288,7 @@ def _describe(exc: ValidationError) -> str:
             problems.append(error["msg"].removeprefix("Value error, "))
             continue
         field = str(error["loc"][0])
-        flag = f"--{field.replace('_', '-')}"
-        label = names[field] if field in ENV_ONLY else f"{names[field]} / {flag}" if field in names else flag
+        flag = f"--{field.replace('_', '-')}" if field in FLAGGED else None
+        label = " / ".join(part for part in (names.get(field), flag) if part) or field
         problems.append(f"{label}: {error['msg'].removeprefix('Value error, ')}")
     return "Invalid configuration: " + "; ".join(problems)

@@ -51,7 +51,10 @@ def shrink_strings(value: Any, limit: int) -> Any:
         if longest is None or len(longest) <= MIN_STRING:
             return value  # nothing left worth cutting: the numbers and keys alone are this large
         keep = max(MIN_STRING, len(longest) // 2)
-        value = _replace(value, path, f"{longest[:keep]}… [{len(longest) - keep:,} characters cut by orq-mcp]")
+        shorter = f"{longest[:keep]}… [{len(longest) - keep:,} characters cut by orq-mcp]"
+        if len(shorter) >= len(longest):
+            return value  # the longest string is as short as cutting makes it: nothing more to gain
+        value = _replace(value, path, shorter)
     return value
 
 

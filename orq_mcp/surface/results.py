@@ -245,13 +245,18 @@ def fitted_invocation(
     """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
     to fit. `media` (images) ride along as their own blocks, which hosts show rather than read as text."""
     full, budget = result.text, len(result.text)
-    for _ in range(_FIT_ROUNDS):
+    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length()):
         result.text = fit_text(full, budget, hint, announced=limit)
         fitted = tool_result(result, text=result.as_text())
         excess = result_size(fitted) - limit
-        if excess <= 0 or budget == 0:
+        if excess <= 0:
             break
-        budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
+        if len(result.text) <= budget > 0:  # the text can still give way (it is not down to its notice)
+            budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
+        elif result.citations:  # the text is down to its notice: the sources give way next, half at a time
+            result.citations = result.citations[: len(result.citations) // 2] or None
+        else:
+            break
     if media:
         fitted.content = [*fitted.content, *media]
     return fitted

@@ -1,4 +1,4 @@
-"""Issue #4 across real processes: per-deployment tools, MCP prompts and live change notifications."""
+"""Across real processes: per-deployment tools, MCP prompts and live change notifications."""
 
 from __future__ import annotations
 

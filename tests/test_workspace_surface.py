@@ -1,4 +1,4 @@
-"""Issue #4 through the SDK client: per-deployment tools, MCP prompts, live lists, results that fit."""
+"""The workspace-drawn surface through the SDK client: exposed tools, MCP prompts, live lists, fitting results."""
 
 from __future__ import annotations
 
