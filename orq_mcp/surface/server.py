@@ -188,6 +188,7 @@ def create_server(
         version=__version__,
         instructions=READ_ONLY_INSTRUCTIONS if settings.read_only else INSTRUCTIONS,
         icons=[ICON],
+        website_url="https://orq.ai",
         lifespan=lifespan,
         log_level="DEBUG" if settings.verbose else "INFO",
         subscriptions=bus,
