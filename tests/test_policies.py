@@ -78,6 +78,7 @@ async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings, 
         assert "Text generated before the failure" in message
         assert len(message) < 10_000  # the partial text is quoted, not dumped
         (record,) = emulator_state.requests_for("stream")
-        assert emulator_state.wait_for(lambda: record.disconnected_at is not None)
+        # A loaded machine may take a while to notice the closed socket; what matters is that it closes.
+        assert emulator_state.wait_for(lambda: record.disconnected_at is not None, timeout=10)
         assert record.chunks_sent < 3_000_000 / 4096  # reading stopped; the stream was closed early
         assert not (await client.call_tool("invoke_deployment", {"key": "faq-assistant"})).is_error

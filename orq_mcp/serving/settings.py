@@ -66,10 +66,9 @@ KEY_SOURCE = "orq.ai: Settings > API Keys"
 
 # Settings that also have a command-line flag (`--base-url` for base_url, ...); the rest are environment-only
 # (a key on the command line would show in `ps`; tuning knobs stay out of --help).
-FLAGGED = frozenset(
-    {"transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only"}
-    | {"allow_remote", "multi_tenant", "query_config", "workers", "stateless"}
-)
+# In --help order, which `orq-mcp config` keeps when it repeats the flags a user gave.
+FLAGGED = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only")
+FLAGGED += ("allow_remote", "multi_tenant", "query_config", "workers", "stateless")
 
 
 class SettingsError(ValueError):
