@@ -382,16 +382,9 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         "|---|---|---|---|---|---|",
     ]
     conns = s.get("connections_per_call", {})
-    for name in (
-        "mcp-stdio",
-        "mcp-http",
-        "base-stdio",
-        "base-http",
-        "floor-asyncio",
-        "floor-fd",
-        "floor",
-        "floor-const",
-    ):
+    from bench.overhead import VARIANTS  # the variants the section measured, in its order
+
+    for name in (v for v in VARIANTS if v not in ("httpx2", "sdk")):
         if name in s:
             cpu, notes = s.get(f"{name}-cpu-ms"), s.get(f"{name}-notifications")
             row = f"| {name} | {f(s[name]['p50'])} | {f(s[name]['p99'])} | {f(cpu)} | {f(notes, 1)} |"

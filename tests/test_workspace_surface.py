@@ -12,6 +12,7 @@ from mcp import Client, MCPError
 
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
 from orq_mcp.surface.naming import unique_names
+from orq_mcp.surface.results import result_size
 from tests.conftest import API_KEY
 from tests.helpers import text_of
 
@@ -276,6 +277,7 @@ async def test_huge_configs_are_shortened(connect: Any, emulator_state: Emulator
         result = await client.call_tool("get_deployment_config", {"key": "faq-assistant"})
         assert not result.is_error
         assert len(text_of(result)) <= 4_000
+        assert result_size(result) <= 4_000  # the text block and the structured copy together
         assert "characters cut by orq-mcp" in text_of(result)
         assert result.structured_content is not None
         assert result.structured_content["model"] == "mistral-small-latest"
