@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from mcp import Client, MCPError
 
-from orq_mcp.sandbox import EmulatorState, Fault
+from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_state
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.server import create_server
-from tests.conftest import FAST_RETRY, held_open
+from tests.conftest import API_KEY, FAST_RETRY, held_open
 from tests.helpers import error_text
 
 ALLOWED = ("faq-assistant", "support-triage", "release-notes-writer")
@@ -68,17 +68,22 @@ async def test_allow_list_filters_resources(restricted: Client) -> None:
         await restricted.read_resource("orq://deployments/product-copywriter/prompt_config")
 
 
-async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings, emulator_state: EmulatorState) -> None:
-    emulator_state.add_fault(Fault("stream", "huge_response", size=3_000_000, chunk_size=4096))
-    server = create_server(settings.model_copy(update={"max_response_chars": 100_000}), retry=FAST_RETRY)
-    async with held_open(Client(server, raise_exceptions=True)) as client:
-        message = error_text(await client.call_tool("invoke_deployment", {"key": "faq-assistant"}))
-        assert "grew past 100,000 characters" in message
-        assert "Ask for a shorter answer" in message
-        assert "Text generated before the failure" in message
-        assert len(message) < 10_000  # the partial text is quoted, not dumped
-        (record,) = emulator_state.requests_for("stream")
-        # A loaded machine may take a while to notice the closed socket; what matters is that it closes.
-        assert emulator_state.wait_for(lambda: record.disconnected_at is not None, timeout=10)
-        assert record.chunks_sent < 3_000_000 / 4096  # reading stopped; the stream was closed early
-        assert not (await client.call_tool("invoke_deployment", {"key": "faq-assistant"})).is_error
+async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings) -> None:
+    # An emulator of its own: the session's may still be busy with a fuzz test's megabyte bodies, and then
+    # notices a closed socket late; this test is about orq-mcp closing it, not about that emulator's load.
+    state = sample_state(API_KEY, chunk_delay=0.002, strict_sdk=True)
+    state.add_fault(Fault("stream", "huge_response", size=3_000_000, chunk_size=4096))
+    with EmulatorThread(state) as emulator:
+        changes = {"max_response_chars": 100_000, "base_url": emulator.base_url}
+        server = create_server(settings.model_copy(update=changes), retry=FAST_RETRY)
+        async with held_open(Client(server, raise_exceptions=True)) as client:
+            message = error_text(await client.call_tool("invoke_deployment", {"key": "faq-assistant"}))
+            assert "grew past 100,000 characters" in message
+            assert "Ask for a shorter answer" in message
+            assert "Text generated before the failure" in message
+            assert len(message) < 10_000  # the partial text is quoted, not dumped
+            (record,) = state.requests_for("stream")
+            # A loaded machine may take a while to notice the closed socket; what matters is that it closes.
+            assert state.wait_for(lambda: record.disconnected_at is not None, timeout=10)
+            assert record.chunks_sent < 3_000_000 / 4096  # reading stopped; the stream was closed early
+            assert not (await client.call_tool("invoke_deployment", {"key": "faq-assistant"})).is_error
