@@ -69,8 +69,7 @@ async def test_allow_list_filters_resources(restricted: Client) -> None:
 
 
 async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings) -> None:
-    # An emulator of its own: the session's may still be busy with a fuzz test's megabyte bodies, and then
-    # notices a closed socket late; this test is about orq-mcp closing it, not about that emulator's load.
+    # An emulator of its own, so that no other test's connection to it is in play.
     state = sample_state(API_KEY, chunk_delay=0.002, strict_sdk=True)
     state.add_fault(Fault("stream", "huge_response", size=3_000_000, chunk_size=4096))
     with EmulatorThread(state) as emulator:
@@ -82,8 +81,21 @@ async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings) 
             assert "Ask for a shorter answer" in message
             assert "Text generated before the failure" in message
             assert len(message) < 10_000  # the partial text is quoted, not dumped
-            (record,) = state.requests_for("stream")
-            # A loaded machine may take a while to notice the closed socket; what matters is that it closes.
-            assert state.wait_for(lambda: record.disconnected_at is not None, timeout=10)
-            assert record.chunks_sent < 3_000_000 / 4096  # reading stopped; the stream was closed early
+            # Reading stopped and the stream's connection was closed, not kept or pooled. (Checked on our side:
+            # after the fuzz tests uvicorn in the emulator sometimes notices the close only late.)
+            assert not open_connections_to(emulator.base_url)
             assert not (await client.call_tool("invoke_deployment", {"key": "faq-assistant"})).is_error
+
+
+def open_connections_to(base_url: str) -> list[object]:
+    """This process's TCP connections to `base_url`'s port that are still open."""
+    import os
+
+    import psutil
+
+    port = int(base_url.rsplit(":", 1)[1])
+    return [
+        c
+        for c in psutil.Process(os.getpid()).net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    ]
