@@ -10,10 +10,14 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
+from orq_mcp.orq.client import OrqClient, create_http_client
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.exposed import exposed_tools
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.results import result_size
-from tests.conftest import API_KEY
+from orq_mcp.surface.tenant import new_tenant
+from tests.conftest import API_KEY, FAST_RETRY
 from tests.helpers import text_of
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hello"}
@@ -283,3 +287,14 @@ async def test_huge_configs_are_shortened(connect: Any, emulator_state: Emulator
         assert result.structured_content["model"] == "mistral-small-latest"
     finally:
         faq["prompt_config"]["messages"][0]["content"] = original
+
+
+async def test_deployment_tools_are_built_once_per_deployment_list(settings: Settings) -> None:
+    """Building a tool means a pydantic model and its schema: done when the cached list changes, not per call."""
+    async with create_http_client(settings.base_url) as http:
+        orq = OrqClient(http, "", retry=FAST_RETRY)
+        tenant = new_tenant(settings.model_copy(update={"expose": ("all",)}), orq, API_KEY)
+        first = await exposed_tools(tenant)
+        again = await exposed_tools(tenant)
+    assert first
+    assert all(again[name] is tool for name, tool in first.items())

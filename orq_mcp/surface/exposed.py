@@ -82,15 +82,18 @@ class DeploymentTool:
         return {name: value for name, value in given.items() if value is not None}, messages
 
 
-async def exposed_tools(tenant: Tenant, deployments: list[Deployment] | None = None) -> dict[str, DeploymentTool]:
-    """The per-deployment tools this tenant's callers see (none unless --expose names some)."""
+async def exposed_tools(tenant: Tenant) -> dict[str, DeploymentTool]:
+    """The per-deployment tools this tenant's callers see (none unless --expose names some).
+
+    Building one means a pydantic model and its schema, so they are rebuilt only when the catalog's list
+    is replaced (a refresh), keyed on that list itself: a filtered copy would be new on every call.
+    """
     if not tenant.settings.expose:
         return {}
-    if deployments is None:
-        deployments = await tenant.visible_deployments()
+    deployments = await tenant.deployments.all()
     cache = tenant.exposed_cache
-    if cache.get("source") is not deployments:  # rebuilt only when the cached list is replaced
-        chosen = [d for d in deployments if tenant.settings.exposes(d.key)]
+    if cache.get("source") is not deployments:
+        chosen = [d for d in deployments if tenant.allows(d.key) and tenant.settings.exposes(d.key)]
         known = await tenant.variables_of(chosen)
         cache.update(source=deployments, tools=deployment_tools(chosen, known, STATIC_TOOL_NAMES))
         _warn_past_budget(cache, len(chosen))

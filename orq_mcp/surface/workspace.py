@@ -168,7 +168,7 @@ async def snapshot(tenant: Tenant, refresh: bool) -> Snapshot:
     except OrqError as exc:  # a key without access to prompts still gets deployment changes announced
         logger.debug("Prompts unavailable for the live lists: %s", exc.message)
         prompt_list = None
-    tools = await exposed_tools(tenant, deployments)
+    tools = await exposed_tools(tenant)  # the catalog's list was just refreshed (or read) above
     return Snapshot(
         tools=digest([tool.definition.model_dump(mode="json") for tool in tools.values()]),
         resources=digest([(d.key, d.description) for d in deployments]),
