@@ -21,13 +21,17 @@ from orq_mcp.surface.fit import compact_json, fit_text
 _FIT_ROUNDS = 8
 
 
+# Optional fields that are left out of a result rather than sent as null.
+_NONE = {"exclude_if": lambda value: value is None}
+
+
 class VariableInfo(BaseModel):
     """One {{variable}} of a prompt: what to pass in `inputs`."""
 
     name: str
     required: bool = Field(description="False when orq fills it from a default.")
-    default: Any = Field(None, exclude_if=lambda value: value is None)
-    description: str | None = Field(None, exclude_if=lambda value: value is None)
+    default: Any = Field(None, **_NONE)
+    description: str | None = Field(None, **_NONE)
 
     @classmethod
     def of(cls, variable: Variable) -> VariableInfo:
@@ -114,7 +118,6 @@ class ToolCall(BaseModel):
 # A knowledge-base chunk is quoted up to this many characters; the file and page say where the rest is.
 CITATION_CHARS = 600
 MAX_CITATIONS = 20
-_NONE = {"exclude_if": lambda value: value is None}
 
 
 class Citation(BaseModel):

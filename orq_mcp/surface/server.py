@@ -134,7 +134,9 @@ class OrqMCPServer(MCPServer[Runtime]):
             raise UnexpectedToolError(f"Error executing tool {name}") from exc
 
     async def _reject_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
-        allowed = {tool.name: tool.input_schema.get("properties", {}) for tool in await self.list_tools()}.get(name)
+        await self.list_tools()  # builds the trimmed tools once; read the cached ones, not fresh copies
+        fixed = self._fixed_tools or []
+        allowed = next((tool.input_schema.get("properties", {}) for tool in fixed if tool.name == name), None)
         if allowed is not None and (unknown := sorted(set(arguments) - set(allowed))):
             raise unknown_arguments(name, unknown, allowed)
 
