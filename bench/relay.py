@@ -37,6 +37,7 @@ from bench.common import (
     stdio_params,
     wait_listening,
 )
+from bench.upstream import contents
 
 VARIANTS = ("mcp-stdio", "mcp-http", "base-stdio", "httpx2")
 
@@ -104,18 +105,9 @@ async def _direct(http: httpx2.AsyncClient, received: list[tuple[float, float]])
     headers = {"Authorization": f"Bearer {API_KEY}", "Accept": "text/event-stream"}
     body = {**UPSTREAM_BODY, "stream": True}
     async with http.stream("POST", "/v2/deployments/stream", json=body, headers=headers) as response:
-        lines = response.aiter_lines()
-        async for line in lines:
-            if not line.startswith("data: "):
-                continue
-            if line == "data: [DONE]":
-                break
-            content = json.loads(line[6:])["choices"][0]["message"].get("content")
-            if isinstance(content, str) and content:
-                chars += len(content)
-                received.append((time.perf_counter(), chars))
-        async for _ in lines:
-            pass
+        async for content in contents(response):
+            chars += len(content)
+            received.append((time.perf_counter(), chars))
 
 
 async def run(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx2
@@ -29,24 +29,30 @@ async def stream_text(http: httpx2.AsyncClient, arguments: dict[str, Any], send:
     try:
         async with http.stream("POST", "/v2/deployments/stream", json=body, headers=headers) as response:
             response.raise_for_status()
-            lines = response.aiter_lines()
-            async for line in lines:
-                if not line.startswith("data: "):
-                    continue
-                if line == "data: [DONE]":
-                    break
-                content = json.loads(line[6:])["choices"][0]["message"].get("content")
-                if isinstance(content, str) and content:
-                    text.append(content)
-                    if relay is not None:
-                        relay.add(content)
-            async for _ in lines:  # drain, so the keep-alive connection goes back to the pool
-                pass
+            async for content in contents(response):
+                text.append(content)
+                if relay is not None:
+                    relay.add(content)
     finally:
         if relay is not None and sender is not None:
             relay.close()
             await sender
     return "".join(text)
+
+
+async def contents(response: httpx2.Response) -> AsyncIterator[str]:
+    """The text of each chunk of an orq SSE stream, to [DONE]; then drained, so the connection is pooled again."""
+    lines = response.aiter_lines()
+    async for line in lines:
+        if not line.startswith("data: "):
+            continue
+        if line == "data: [DONE]":
+            break
+        content = json.loads(line[6:])["choices"][0]["message"].get("content")
+        if isinstance(content, str) and content:
+            yield content
+    async for _ in lines:
+        pass
 
 
 class Relay:
