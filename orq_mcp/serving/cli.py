@@ -25,7 +25,7 @@ from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
 from orq_mcp.serving.commands import LiveCheck, check, live_check
 from orq_mcp.serving.listen import PortInUse, bind
 from orq_mcp.serving.proxy import transport_options
-from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback
+from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback, stand_in_advice
 
 if TYPE_CHECKING:
     from orq_mcp.surface.server import OrqMCPServer
@@ -178,17 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     keyless = settings.api_key is None and not settings.sandbox and not settings.per_caller_keys
     if keyless and command == "check":
-        print(
-            "orq-mcp: ORQ_API_KEY is not set. Set it to your orq.ai API key, or run with --sandbox to try the "
-            "server against the built-in emulator.",
-            file=sys.stderr,
-        )
+        print(f"orq-mcp: {_missing_key(settings)}, or run with --sandbox to try the emulator.", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings)
     if keyless:  # GUI hosts hide stderr: the tools themselves will say where the key goes
         logger.warning(
-            "ORQ_API_KEY is not set: serving the tool list only, and every call will ask for the key. "
-            "Set ORQ_API_KEY in this server's env in your MCP client's config, or run with --sandbox."
+            "%s in this server's env in your MCP client's config, or run with --sandbox. Serving the tool list "
+            "only until then; every call says so.",
+            _missing_key(settings),
         )
     if command == "check":
         live = LiveCheck(args.record, args.deployment) if args.live else None
@@ -200,6 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orq-mcp: {exc}", file=sys.stderr)
         return EXIT_PORT_IN_USE
     return 0
+
+
+def _missing_key(settings: Settings) -> str:
+    """ "ORQ_API_KEY is not set ..." or what it holds instead of a key, and what to put there."""
+    if settings.api_key_stand_in:
+        return f"ORQ_API_KEY is {settings.api_key_stand_in}{stand_in_advice(settings.api_key_stand_in)}"
+    return "ORQ_API_KEY is not set. Set it to your orq.ai API key"
 
 
 def _tolerant_console() -> None:

@@ -169,7 +169,7 @@ def create_server(
             factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
             return Runtime(TenantPerKey(factory, settings)), None
         if settings.api_key is None:
-            return Runtime(keyless()), None
+            return Runtime(keyless(settings.api_key_stand_in)), None
         tenant = new_tenant(settings, orq, settings.api_key.get_secret_value())
         tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
         if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch

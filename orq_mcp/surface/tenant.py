@@ -27,7 +27,7 @@ from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import Variable
 from orq_mcp.orq.variables import variables_by_key
 from orq_mcp.serving.credentials import bearer_token, query_config_key
-from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.settings import Settings, stand_in_advice
 from orq_mcp.surface.tool_errors import Subject
 
 if TYPE_CHECKING:
@@ -38,12 +38,15 @@ MAX_CACHED_VERSIONS = 10_000
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
 CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
 CONFIG_KEY_HINT = "Check the orqApiKey in this connection's configuration."
+WHERE_THE_KEY_GOES = (
+    "in the `env` of this server's entry in your MCP client's configuration: Claude Desktop's "
+    "claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's .vscode/mcp.json, or "
+    "`claude mcp add orq -e ORQ_API_KEY=<key> -- uvx orq-mcp` for Claude Code. Then restart the server (or reload "
+    "the client). To try it without an account, start it with --sandbox."
+)
 NO_KEY = (
     "orq-mcp has no orq API key, so it cannot reach orq yet. Set ORQ_API_KEY to your orq.ai API key (create "
-    "one in your orq.ai workspace settings, under API Keys) in the `env` of this server's entry in your MCP "
-    "client's configuration: Claude Desktop's claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's "
-    ".vscode/mcp.json, or `claude mcp add orq -e ORQ_API_KEY=<key> -- uvx orq-mcp` for Claude Code. Then restart "
-    "the server (or reload the client). To try it without an account, start it with --sandbox."
+    f"one in your orq.ai workspace settings, under API Keys) {WHERE_THE_KEY_GOES}"
 )
 MISSING_CONFIG_KEY = (
     "No orq API key was configured for this connection: set `orqApiKey` in this server's configuration "
@@ -170,9 +173,13 @@ class TenantPerKey:
         return len(self._tenants)
 
 
-def keyless() -> OneTenant:
-    """A server started without a key: it lists what it offers, and every call says where the key goes."""
-    return OneTenant(Unresolved(NO_KEY, Redactor([])))
+def keyless(stand_in: str | None = None) -> OneTenant:
+    """A server started without a key (or with a placeholder for one, `stand_in` saying which): it lists what
+    it offers, and every call says what to put where."""
+    if stand_in is None:
+        return OneTenant(Unresolved(NO_KEY, Redactor([])))
+    reason = f"ORQ_API_KEY is {stand_in}{stand_in_advice(stand_in)}, {WHERE_THE_KEY_GOES}"
+    return OneTenant(Unresolved(reason, Redactor([])))
 
 
 def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:
