@@ -537,6 +537,19 @@ async def test_an_unknown_key_listing_is_told_to_check_its_authorization_header(
     assert TENANT_KEY_HINT in text, text
 
 
+async def test_the_printed_configs_placeholder_as_a_bearer_is_named_and_orq_not_called(
+    servers: dict[str, HttpServer], emulator_state: EmulatorState
+) -> None:
+    """`orq-mcp config cursor --transport http --multi-tenant` prints `Bearer your-orq-api-key`."""
+    server = ready(servers, "tenant_http")
+    emulator_state.clear_log()
+    async with connect(server, bearer("your-orq-api-key")) as client:
+        text = error_text(await client.call_tool("invoke_deployment", {"key": "faq-assistant"}))
+    assert "The key after `Authorization: Bearer` is the example placeholder" in text, text
+    assert "ORQ_API_KEY" not in text, text
+    assert emulator_state.requests == []
+
+
 async def test_a_tenants_cached_lists_never_hold_another_tenants_deployments(
     servers: dict[str, HttpServer], emulator_state: EmulatorState
 ) -> None:

@@ -27,7 +27,7 @@ from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import Variable
 from orq_mcp.orq.variables import variables_by_key
 from orq_mcp.serving.credentials import bearer_token, query_config_key
-from orq_mcp.serving.settings import Settings, stand_in_advice
+from orq_mcp.serving.settings import Settings, stand_in_advice, stand_in_for_key
 from orq_mcp.surface.tool_errors import Subject
 
 if TYPE_CHECKING:
@@ -152,6 +152,8 @@ class TenantPerKey:
         self._query_config = settings.query_config
         missing = MISSING_CONFIG_KEY if settings.query_config else MISSING_CALLER_KEY
         self._anonymous = Unresolved(missing, Redactor(_server_keys(settings)))
+        # A placeholder (Smithery's example config, a printed HTTP config) is answered here, not by orq's 401.
+        self._key_field = "orqApiKey" if settings.query_config else "The key after `Authorization: Bearer`"
 
     def find(self, request: Any) -> Caller:
         if self._query_config:
@@ -160,6 +162,9 @@ class TenantPerKey:
             key = bearer_token(getattr(request, "headers", None))
         if not key:
             return self._anonymous
+        if stand_in := stand_in_for_key(key):
+            advice = f"{self._key_field} is {stand_in}{stand_in_advice(stand_in)}, then reconnect."
+            return Unresolved(advice, self._anonymous.redactor)
         digest = hashlib.sha256(key.encode()).digest()
         tenant = self._tenants.get(digest)
         if tenant is None:
