@@ -582,7 +582,7 @@ async def test_the_allow_list_holds_over_http(servers: dict[str, HttpServer], em
         for hidden in ("product-copywriter", "release-notes-writer"):
             for tool in ("invoke_deployment", "get_deployment_config"):
                 message = error_text(await client.call_tool(tool, {"key": hidden}))
-                assert f"Deployment '{hidden}' was not found" in message, message
+                assert f"Deployment '{hidden}' is in the workspace, but this server's allow-list" in message, message
             with pytest.raises(MCPError):
                 await client.read_resource(f"orq://deployments/{hidden}/prompt_config")
         assert emulator_state.requests_for("stream") == []

@@ -120,12 +120,18 @@ class Unresolved:
 Caller = Tenant | Unresolved
 
 
-def new_tenant(settings: Settings, orq: OrqClient, key: str, key_hint: str = SERVER_KEY_HINT) -> Tenant:
+def new_tenant(
+    settings: Settings,
+    orq: OrqClient,
+    key: str,
+    key_hint: str = SERVER_KEY_HINT,
+    on_deployments: Callable[[list[Deployment], bool], None] | None = None,
+) -> Tenant:
     client = orq.with_api_key(key)
     return Tenant(
         settings=settings,
         orq=client,
-        deployments=deployment_catalog(client, settings.cache_ttl),
+        deployments=deployment_catalog(client, settings.cache_ttl, on_deployments),
         prompts=prompt_catalog(client, settings.cache_ttl),
         redactor=Redactor([*_server_keys(settings), key]),
         key_hint=key_hint,
