@@ -37,6 +37,9 @@ async def test_without_a_key_the_server_lists_its_tools_and_each_call_says_where
                 assert isinstance(block, TextContent)
                 for needle in ("ORQ_API_KEY", "claude_desktop_config.json", ".cursor/mcp.json", "--sandbox"):
                     assert needle in block.text, (tool, block.text)
+                # Not `uvx orq-mcp`: before the first release it finds nothing, and it is not how this runs.
+                assert "uvx" not in block.text
+                assert "`orq-mcp config <client>` prints" in block.text
     warnings = [line for line in read_log(errlog).splitlines() if "WARNING" in line]
     assert len(warnings) == 1, warnings
     assert "ORQ_API_KEY is not set" in warnings[0]

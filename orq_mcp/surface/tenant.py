@@ -40,9 +40,9 @@ CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization
 CONFIG_KEY_HINT = "Check the orqApiKey in this connection's configuration."
 WHERE_THE_KEY_GOES = (
     "in the `env` of this server's entry in your MCP client's configuration: Claude Desktop's "
-    "claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's .vscode/mcp.json, or "
-    "`claude mcp add orq -e ORQ_API_KEY=<key> -- uvx orq-mcp` for Claude Code. Then restart the server (or reload "
-    "the client). To try it without an account, start it with --sandbox."
+    "claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's .vscode/mcp.json, or Claude Code's "
+    "`claude mcp add` (in a terminal, `orq-mcp config <client>` prints the entry for this installation). Then "
+    "restart the server (or reload the client). To try it without an account, start it with --sandbox."
 )
 NO_KEY = (
     "orq-mcp has no orq API key, so it cannot reach orq yet. Set ORQ_API_KEY to your orq.ai API key (create "
