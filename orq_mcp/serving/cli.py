@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _missing_key(settings: Settings) -> str:
-    """ "ORQ_API_KEY is not set ..." or what it holds instead of a key, and what to put there."""
+    """Why there is no key (unset, or a placeholder in its place) and what to put there."""
     if settings.api_key_stand_in:
         return f"ORQ_API_KEY is {settings.api_key_stand_in}{stand_in_advice(settings.api_key_stand_in)}"
     return "ORQ_API_KEY is not set. Set it to your orq.ai API key"

@@ -64,14 +64,15 @@ def problems(settings: Settings, keys: list[str], complete: bool) -> list[str]:
 
 async def left_out(tenant: Tenant, key: str) -> ToolError:
     """The answer for a deployment the allow-list leaves out: said so when the workspace has it."""
-    subject = tenant.subject("deployment", key)
-    subject.suggestions = await tenant.suggestions(key)
+    keys: set[str] = set()
     try:
         in_workspace = await tenant.deployments.get(key) is not None
         keys = {d.key for d in await tenant.deployments.all()}
     except OrqError:
-        return not_found(subject)  # orq will not say: the plain answer
+        in_workspace = False  # orq will not say: the plain answer
     if not in_workspace:
+        subject = tenant.subject("deployment", key)
+        subject.suggestions = await tenant.suggestions(key)  # among the deployments the caller may see
         return not_found(subject)
     if tenant.settings.per_caller_keys:  # the operator's list: say it is left out, not what is in it
         return ToolError(
