@@ -13,6 +13,7 @@ from pathlib import Path
 
 # hatchling always adds .gitignore to an sdist (it decides what a rebuild from the sdist includes).
 SDIST_TOP = {"orq_mcp", "README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "PKG-INFO", ".gitignore"}
+USER_EXTRAS = ("redis", "otel")
 NEVER = ("tests/", "bench/", "clients/", ".ci/", "node_modules/", "__pycache__/", ".pyc")
 
 
@@ -37,6 +38,11 @@ def check(dist: Path) -> list[str]:
     ]
     if not any(name.endswith(".dist-info/licenses/LICENSE") for name in files):
         problems.append("wheel lacks the LICENSE file")
+    # Tools for working on orq-mcp are dependency groups (PEP 735); only these extras are for users.
+    for requirement in metadata.get_all("Requires-Dist", []):
+        marker = requirement.partition(";")[2]
+        if "extra ==" in marker and not any(f"extra == {q}{name}{q}" in marker for name in USER_EXTRAS for q in "'\""):
+            problems.append(f"the wheel's metadata requires {requirement!r}: a tool of ours, not a user's extra")
     if metadata["License-Expression"] != "MIT":
         problems.append(f"License-Expression is {metadata['License-Expression']!r}, not 'MIT'")
     if any(c.startswith("License ::") for c in metadata.get_all("Classifier", [])):

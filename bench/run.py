@@ -180,7 +180,7 @@ def run_sections(plan: Plan, sections: list[str], baseline: Path | None, stamp: 
             label: {"path": p["path"], "text": p["text"], "brief": p["brief"]} for label, p in profiler.results.items()
         }
     elif plan.profile:
-        results["profiles_note"] = "py-spy is not installed (pip install -e '.[bench]'); profiles skipped"
+        results["profiles_note"] = "py-spy is not installed (pip install -e . --group bench); profiles skipped"
     results["timings"] = timings
     if skipped:
         results["skipped_note"] = f"skipped (suite time budget of {plan.total_budget:.0f} s): {', '.join(skipped)}"

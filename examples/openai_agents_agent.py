@@ -1,6 +1,6 @@
 """The OpenAI Agents SDK drives orq-mcp over stdio.
 
-    pip install -e ".[frameworks]" && python -m examples.openai_agents_agent
+    pip install -e . --group frameworks && python -m examples.openai_agents_agent
 
 Runs offline: the server uses its built-in orq emulator (--sandbox), the agent's model is scripted and tracing
 (which would upload to OpenAI) is off. For real use, start `orq-mcp` (or `uvx orq-mcp`) with ORQ_API_KEY in

@@ -1,6 +1,6 @@
 """pydantic-ai drives orq-mcp over stdio, with the generation's progress streamed to a handler.
 
-    pip install -e ".[frameworks]" && python -m examples.pydantic_ai_agent
+    pip install -e . --group frameworks && python -m examples.pydantic_ai_agent
 
 Runs offline: the server uses its built-in orq emulator (--sandbox) and the agent's model is scripted. For real
 use, start `orq-mcp` (or `uvx orq-mcp`) with ORQ_API_KEY in `env` and pass a real model, e.g.

@@ -305,3 +305,56 @@ def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(transport: 
     assert "--port" in line
     assert "ORQ_MCP_PORT" in line
     assert API_KEY not in done.stderr
+
+
+# Unknown options -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "named", "says"),
+    [
+        # argparse took the value after the unknown flag for the subcommand: "invalid choice: 'abc'", the key echoed.
+        (["--sandbox", "--api-key", "sk-orq-typed-on-the-command-line"], "--api-key", "ORQ_API_KEY"),
+        (["--api-key=sk-orq-typed-on-the-command-line", "check"], "--api-key", "ORQ_API_KEY"),
+        (["--sandbox", "--transprot", "http"], "--transprot", "--transport"),
+        (["check", "--liev", "--deployment", "faq"], "--liev", "--live"),
+        (["config", "cursor", "--depolyments", "support-triage"], "--depolyments", "--deployments"),
+        (["--record", "out.json", "check"], "--record", "orq-mcp check"),  # an option of `check`, given before it
+    ],
+)
+def test_an_unknown_option_is_named_and_its_value_never_shown(
+    capsys: pytest.CaptureFixture[str], argv: list[str], named: str, says: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"unrecognized option {named}" in err, err
+    assert says in err
+    assert "invalid choice" not in err
+    assert "sk-orq-typed-on-the-command-line" not in err  # a value after an unknown flag may be a secret
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--deployments", "check", "--expose", "config", "config", "cursor"],  # keys that look like commands
+        ["--dep", "faq-assistant", "config", "cursor"],  # an abbreviation argparse accepts
+        ["-v", "config", "cursor", "--entry"],
+    ],
+)
+def test_a_valid_command_line_is_not_taken_for_an_unknown_option(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert main(argv) == 0
+    assert "unrecognized option" not in capsys.readouterr().err
+
+
+def test_after_a_double_dash_argparse_speaks_for_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["config", "cursor", "--", "--not-an-option"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized option" not in err
+    assert "unrecognized arguments: --not-an-option" in err

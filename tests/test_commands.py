@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tests.test_exposure import connect
 
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 
 
 def run(*args: str, env: dict[str, str] | None = None, encoding: str = "utf-8") -> subprocess.CompletedProcess[str]:
@@ -131,15 +133,16 @@ def test_check_accepts_a_key_pasted_with_whitespace(
         ("<your orq api key>", "example placeholder"),
     ],
 )
-@pytest.mark.parametrize("command", [["check"], []])
-def test_a_placeholder_key_is_named_as_such(command: list[str], placeholder: str, says: str) -> None:
-    done = run(*command, env={"ORQ_API_KEY": placeholder})
+def test_check_names_a_placeholder_key_as_such(placeholder: str, says: str) -> None:
+    """`check` is run by a person at a terminal: it stops there. Serving goes on without a key (test_keyless.py)."""
+    done = run("check", env={"ORQ_API_KEY": placeholder})
     assert done.returncode == 2
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
-    assert line.startswith("orq-mcp: Invalid configuration: ORQ_API_KEY: ")
+    assert line.startswith("orq-mcp: ORQ_API_KEY is ")
     assert says in line
     assert "Settings > API Keys" in line
+    assert placeholder not in line
 
 
 def test_a_key_broken_over_lines_is_refused_without_echoing_it() -> None:
@@ -177,26 +180,47 @@ def config_json(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str
     return json.loads(done.stdout), done.stderr
 
 
-def test_config_run_through_uvx_prints_the_uvx_form(tmp_path: Path) -> None:
-    """An interpreter inside uv's cache (where `uvx` puts its throwaway environments) prints `uvx orq-mcp`."""
+def config_through_uvx(tmp_path: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`orq-mcp config ...` from an interpreter inside uv's cache (where `uvx` puts its throwaway environments)."""
     ephemeral = tmp_path / "cache" / "uv" / "archive-v0" / "x7Fq2"
     venv.create(ephemeral, with_pip=False)
     # The throwaway environment sees this installation, as uvx's would see the one it installed.
     (site,) = (ephemeral / "lib").glob("python3.*/site-packages")
     (site / "orq_mcp_under_test.pth").write_text(f"{SITE_PACKAGES}\n{REPO}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORQ_", "UV_"))}
     done = subprocess.run(
-        [str(ephemeral / "bin" / "python"), "-m", "orq_mcp", "config", "cursor", "--expose", "support-triage"],
-        env={k: v for k, v in os.environ.items() if not k.startswith(("ORQ_", "UV_"))},
+        [str(ephemeral / "bin" / "python"), "-m", "orq_mcp", "config", *args],
+        env=env if path is None else {**env, "PATH": path},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_config_run_through_uvx_prints_the_uvx_form(tmp_path: Path) -> None:
+    done = config_through_uvx(tmp_path, "cursor", "--expose", "support-triage")
     server = json.loads(done.stdout)["mcpServers"]["orq"]
     assert Path(server["command"]).name == "uvx"
     assert server["args"] == ["orq-mcp", "--expose", "support-triage"]
     assert "archive-v0" not in done.stdout
+
+
+def test_the_quick_starts_uvx_block_says_when_it_works_and_is_what_config_prints_under_uvx(tmp_path: Path) -> None:
+    """Before the first release `uvx orq-mcp` finds nothing on PyPI: the block must say so, and what works now."""
+    quick_start = README.read_text(encoding="utf-8").split("## 30-second quick start", 1)[1].split("\n## ", 1)[0]
+    before, block = re.search(r"```\n(.*?)```json\n(.*?\"uvx\".*?)\n```", quick_start, re.DOTALL).groups()  # type: ignore[union-attr]
+    assert "first release" in before, before
+    assert "orq-mcp config" in before, before  # what prints a block for a clone or wheel install
+    empty = tmp_path / "bin"
+    empty.mkdir()  # no uvx on PATH: the bare name, as the README shows it
+    printed = json.loads(config_through_uvx(tmp_path, "claude-desktop", path=str(empty)).stdout)
+    assert json.loads(block) == printed["mcpServers"]["orq"]
+    installed = json.loads(run("config", "claude-desktop").stdout)["mcpServers"]["orq"]
+    assert Path(installed["command"]).is_absolute()  # this (venv) installation: its own launcher, not uvx
+    assert installed["env"] == printed["mcpServers"]["orq"]["env"]
 
 
 def test_uv_cache_dir_counts_as_uvs_cache(tmp_path: Path) -> None:

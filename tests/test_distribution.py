@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import requires, version
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import Requirement
 
 import orq_mcp
 from orq_mcp.serving.settings import ENV_VARS
@@ -63,3 +65,16 @@ def test_bundle_passes_its_user_config_to_variables_the_server_reads() -> None:
     key_field = user_config[referenced["ORQ_API_KEY"].group(1)]  # type: ignore[union-attr]
     assert key_field["sensitive"] is True
     assert key_field["required"] is True
+
+
+def test_the_published_metadata_names_no_tool_of_ours() -> None:
+    """Test, bench and framework tools are dependency groups (PEP 735): no user's resolver ever sees them."""
+    published = [Requirement(text) for text in requires("orq-mcp") or []]
+    extras = {
+        str(r.marker).split("extra == ")[1].strip("\"'") for r in published if r.marker and "extra" in str(r.marker)
+    }
+    assert extras == {"redis", "otel"}
+    names = {r.name.lower() for r in published}
+    for group in tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"].values():
+        for tool in {Requirement(text).name.lower() for text in group} - {"redis", "opentelemetry-sdk"}:
+            assert tool not in names, tool

@@ -537,6 +537,19 @@ async def test_an_unknown_key_listing_is_told_to_check_its_authorization_header(
     assert TENANT_KEY_HINT in text, text
 
 
+async def test_the_printed_configs_placeholder_as_a_bearer_is_named_and_orq_not_called(
+    servers: dict[str, HttpServer], emulator_state: EmulatorState
+) -> None:
+    """`orq-mcp config cursor --transport http --multi-tenant` prints `Bearer your-orq-api-key`."""
+    server = ready(servers, "tenant_http")
+    emulator_state.clear_log()
+    async with connect(server, bearer("your-orq-api-key")) as client:
+        text = error_text(await client.call_tool("invoke_deployment", {"key": "faq-assistant"}))
+    assert "The key after `Authorization: Bearer` is the example placeholder" in text, text
+    assert "ORQ_API_KEY" not in text, text
+    assert emulator_state.requests == []
+
+
 async def test_a_tenants_cached_lists_never_hold_another_tenants_deployments(
     servers: dict[str, HttpServer], emulator_state: EmulatorState
 ) -> None:
@@ -569,7 +582,7 @@ async def test_the_allow_list_holds_over_http(servers: dict[str, HttpServer], em
         for hidden in ("product-copywriter", "release-notes-writer"):
             for tool in ("invoke_deployment", "get_deployment_config"):
                 message = error_text(await client.call_tool(tool, {"key": hidden}))
-                assert f"Deployment '{hidden}' was not found" in message, message
+                assert f"Deployment '{hidden}' is in the workspace, but this server's allow-list" in message, message
             with pytest.raises(MCPError):
                 await client.read_resource(f"orq://deployments/{hidden}/prompt_config")
         assert emulator_state.requests_for("stream") == []

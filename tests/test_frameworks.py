@@ -2,7 +2,7 @@
 
 Each runs the example in examples/ with its scripted model (no network), against a real `python -m orq_mcp`
 over stdio whose orq is the test emulator, so the test sees what reached orq. They need the `frameworks` extra;
-without it they skip, unless CI_REQUIRE_FRAMEWORKS is set (.ci/run sets it), where a missing extra fails.
+without it they skip, unless CI_REQUIRE_FRAMEWORKS is set (.ci/run sets it), where a missing group fails.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def example(name: str, framework: str) -> ModuleType:
         importlib.import_module(framework)
     except ImportError as exc:
         if os.environ.get("CI_REQUIRE_FRAMEWORKS"):
-            pytest.fail(f"{framework} is not installed ({exc}); CI installs it with pip install -e '.[frameworks]'")
-        pytest.skip(f"{framework} is not installed: pip install -e '.[frameworks]'")
+            pytest.fail(f"{framework} is not installed ({exc}); CI installs it: pip install -e . --group frameworks")
+        pytest.skip(f"{framework} is not installed: pip install -e . --group frameworks")
     return importlib.import_module(f"examples.{name}")
 
 

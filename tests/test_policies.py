@@ -39,11 +39,11 @@ async def test_allow_list_limits_listing_and_pages_within_it(restricted: Client)
 
 
 @pytest.mark.parametrize("tool", ["get_deployment_config", "invoke_deployment"])
-async def test_hidden_deployments_are_reported_as_not_found(
+async def test_a_hidden_deployment_is_said_to_be_left_out_by_the_allow_list_and_orq_is_not_called(
     restricted: Client, emulator_state: EmulatorState, tool: str
 ) -> None:
     message = error_text(await restricted.call_tool(tool, {"key": "product-copywriter"}))
-    assert "Deployment 'product-copywriter' was not found" in message
+    assert "Deployment 'product-copywriter' is in the workspace, but this server's allow-list" in message
     assert "list_deployments" in message
     assert emulator_state.requests_for("stream") == []
     assert emulator_state.requests_for("get_config") == []

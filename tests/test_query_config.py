@@ -69,6 +69,22 @@ async def test_without_configuration_tools_are_listed_and_calls_say_what_to_conf
         assert "orqApiKey" in block.text
 
 
+async def test_the_example_config_key_is_named_a_placeholder_and_orq_is_not_called(
+    hosted: HttpServer, emulator: EmulatorThread
+) -> None:
+    """smithery.yaml's exampleConfig (and the printed HTTP configs) hold `your-orq-api-key`: say so, not a 401."""
+    emulator.state.reset()
+    async with Client(f"{hosted.url}?config={encoded({'orqApiKey': 'your-orq-api-key'})}") as client:
+        assert "invoke_deployment" in {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("list_deployments", {})
+        assert result.is_error
+        block = result.content[0]
+        assert isinstance(block, TextContent)
+        assert "orqApiKey is the example placeholder" in block.text, block.text
+        assert "Settings > API Keys" in block.text
+    assert emulator.state.requests == []
+
+
 async def test_a_session_is_bound_to_the_key_in_the_url_that_opened_it(hosted: HttpServer) -> None:
     own = f"{hosted.url}?config={encoded({'orqApiKey': API_KEY})}"
     other = f"{hosted.url}?config={encoded({'orqApiKey': 'sk-orq-someone-else-0123456789abcdef'})}"

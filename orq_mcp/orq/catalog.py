@@ -40,8 +40,11 @@ class Catalog(Generic[T]):
         page_size: int,
         ttl: float = 60.0,
         clock: Callable[[], float] = anyio.current_time,
+        on_list: Callable[[list[T], bool], None] | None = None,
     ) -> None:
         self._fetch_page = fetch_page
+        # Told each list fetched, and whether it is complete (the surface checks configured names against it).
+        self._on_list = on_list
         self._name_of = name_of
         self._page_size = page_size
         self._ttl = ttl
@@ -58,6 +61,8 @@ class Catalog(Generic[T]):
             if refresh or self._items is None or self._clock() - self._fetched_at >= self._ttl:
                 self._items, self.complete = await self._fetch_all()
                 self._fetched_at = self._clock()
+                if self._on_list is not None:
+                    self._on_list(self._items, self.complete)
             return self._items
 
     async def get(self, name: str) -> T | None:
@@ -105,11 +110,13 @@ class Catalog(Generic[T]):
                 logger.info("orq's page was too large to read; asking for %d items a page.", self._page_size)
 
 
-def deployment_catalog(orq: OrqClient, ttl: float) -> Catalog[Deployment]:
+def deployment_catalog(
+    orq: OrqClient, ttl: float, on_list: Callable[[list[Deployment], bool], None] | None = None
+) -> Catalog[Deployment]:
     async def fetch(cursor: str | None, size: int) -> Page[Deployment]:
         return await orq.list_deployments(limit=size, starting_after=cursor)
 
-    return Catalog(fetch, lambda d: d.key, page_size=50, ttl=ttl)  # orq's largest page
+    return Catalog(fetch, lambda d: d.key, page_size=50, ttl=ttl, on_list=on_list)  # orq's largest page
 
 
 def prompt_catalog(orq: OrqClient, ttl: float) -> Catalog[Prompt]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import io
 import logging
 import os
@@ -13,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import SecretStr
@@ -24,7 +25,7 @@ from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
 from orq_mcp.serving.commands import LiveCheck, check, live_check
 from orq_mcp.serving.listen import PortInUse, bind
 from orq_mcp.serving.proxy import transport_options
-from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback
+from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback, stand_in_advice
 
 if TYPE_CHECKING:
     from orq_mcp.surface.server import OrqMCPServer
@@ -61,21 +62,87 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
 SETTINGS_FLAGS = FLAGGED  # the settings the options above set
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that knows, for each option, whether a value follows it, and each command's own parser.
+
+    Plain argparse passes over an option it does not know and takes the word after it for the command:
+    `orq-mcp --sandbox --api-key KEY` answered "invalid choice: 'KEY'", naming the key and not the flag.
+    `unknown_option` reads the command line the way argparse will and names the first option nobody knows.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.takes_value: dict[str, bool] = {}  # set before argparse adds -h/--help through add_argument
+        self.commands: dict[str, Parser] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *names: Any, **options: Any) -> argparse.Action:
+        action = super().add_argument(*names, **options)
+        self.takes_value.update(dict.fromkeys(action.option_strings, action.nargs != 0))
+        return action
+
+    def matches(self, option: str) -> list[str]:
+        """The options `option` stands for: itself, or those it abbreviates (argparse accepts a unique prefix)."""
+        if option in self.takes_value:
+            return [option]
+        if option.startswith("--"):
+            return [name for name in self.takes_value if name.startswith(option)]
+        return [option[:2]] if option[:2] in self.takes_value else []  # -vh: short flags run together
+
+    def unknown_option(self, argv: Sequence[str]) -> tuple[Parser, str] | None:
+        """The parser that would meet the first option nobody knows, and the option; None when all are known."""
+        current = self
+        words = iter(argv)
+        for word in words:
+            if word == "--":
+                return None  # everything after it is positional
+            if not word.startswith("-") or word == "-" or word[1:2].isdigit():
+                current = self.commands.get(word, current) if current is self else current
+                continue
+            option = word.split("=", 1)[0]
+            found = current.matches(option)
+            if not found:
+                return current, option
+            if len(found) == 1 and current.takes_value[found[0]] and "=" not in word and option.startswith("--"):
+                next(words, None)  # its value, whatever it looks like
+        return None
+
+    def refuse_unknown(self, argv: Sequence[str]) -> None:
+        """Exit 2 naming the first unknown option and what to do instead, never the words around it."""
+        unknown = self.unknown_option(argv)
+        if unknown is None:
+            return
+        parser, option = unknown
+        owners = [name for name, command in self.commands.items() if command is not parser and command.matches(option)]
+        if "key" in option.lower():
+            hint = "the orq API key comes from the ORQ_API_KEY environment variable only (an argument would show "
+            hint += "in `ps`); --sandbox needs no key"
+        elif "token" in option.lower():
+            hint = "the access token comes from the ORQ_MCP_AUTH_TOKEN environment variable only"
+        elif owners:
+            hint = f"it is an option of `orq-mcp {owners[0]}`: give it after the command"
+        elif close := difflib.get_close_matches(option, [o for o in parser.takes_value if o[1] == "-"], 1, 0.75):
+            hint = f"did you mean {close[0]}?"
+        else:
+            hint = f"see `{parser.prog} --help`"
+        parser.error(f"unrecognized option {option}: {hint}")
+
+
 def _add_options(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: an option not given sets nothing, so a subcommand's parser cannot reset one given before it.
     for flags, options in _OPTIONS:
         parser.add_argument(*flags, default=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="orq-mcp",
         description="MCP server for orq.ai deployments. The API key comes from ORQ_API_KEY.",
     )
     parser.add_argument("--version", action="version", version=f"orq-mcp {__version__}")
     _add_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="{serve,check,config}")
-    _add_options(commands.add_parser("serve", help="run the MCP server (the default)"))
+    commands = parser.add_subparsers(dest="command", metavar="{serve,check,config}", parser_class=Parser)
+    serve_parser = commands.add_parser("serve", help="run the MCP server (the default)")
+    _add_options(serve_parser)
     check_parser = commands.add_parser("check", help="verify the API key and connectivity, show what is there")
     _add_options(check_parser)
     check_parser.add_argument(
@@ -89,11 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--entry", action="store_true", help="print only the server's entry, to add beside your other servers"
     )
     _add_options(config)
+    parser.commands = {"serve": serve_parser, "check": check_parser, "config": config}
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser.refuse_unknown(argv)
+    args = parser.parse_args(argv)
     command = args.command or "serve"
     if command != "serve":  # stdout is for people here, not the protocol
         _tolerant_console()
@@ -107,17 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     keyless = settings.api_key is None and not settings.sandbox and not settings.per_caller_keys
     if keyless and command == "check":
-        print(
-            "orq-mcp: ORQ_API_KEY is not set. Set it to your orq.ai API key, or run with --sandbox to try the "
-            "server against the built-in emulator.",
-            file=sys.stderr,
-        )
+        print(f"orq-mcp: {_missing_key(settings)}, or run with --sandbox to try the emulator.", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings)
     if keyless:  # GUI hosts hide stderr: the tools themselves will say where the key goes
         logger.warning(
-            "ORQ_API_KEY is not set: serving the tool list only, and every call will ask for the key. "
-            "Set ORQ_API_KEY in this server's env in your MCP client's config, or run with --sandbox."
+            "%s in this server's env in your MCP client's config, or run with --sandbox. Serving the tool list "
+            "only until then; every call says so.",
+            _missing_key(settings),
         )
     if command == "check":
         live = LiveCheck(args.record, args.deployment) if args.live else None
@@ -129,6 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orq-mcp: {exc}", file=sys.stderr)
         return EXIT_PORT_IN_USE
     return 0
+
+
+def _missing_key(settings: Settings) -> str:
+    """Why there is no key (unset, or a placeholder in its place) and what to put there."""
+    if settings.api_key_stand_in:
+        return f"ORQ_API_KEY is {settings.api_key_stand_in}{stand_in_advice(settings.api_key_stand_in)}"
+    return "ORQ_API_KEY is not set. Set it to your orq.ai API key"
 
 
 def _tolerant_console() -> None:

@@ -79,6 +79,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key: SecretStr | None = None
+    # What ORQ_API_KEY held instead of a key ("the example placeholder", ...); api_key is then None.
+    api_key_stand_in: str | None = None
     base_url: str = DEFAULT_BASE_URL
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
@@ -146,6 +148,18 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stand_in_key(cls, values: Any) -> Any:
+        """A placeholder where the key goes counts as no key, said why (a server that exits instead shows a
+        GUI host's user only "Connection closed"); `orq-mcp check` refuses it (cli.py)."""
+        key = values.get("api_key") if isinstance(values, dict) else None
+        if isinstance(key, SecretStr):
+            key = key.get_secret_value()
+        if isinstance(key, str) and (stand_in := stand_in_for_key(key)):
+            return {**values, "api_key": None, "api_key_stand_in": stand_in}
+        return values
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -252,19 +266,33 @@ class Settings(BaseModel):
         return RetryPolicy(max_retries=self.max_retries)
 
 
-def check_pasted_key(value: str) -> str:
-    """The key without the whitespace a paste brings along; a clear error for an unexpanded placeholder.
-
-    The messages never contain the value: it may be a real key with a typo in it.
-    """
+def stand_in_for_key(value: str) -> str | None:
+    """What `value` is when it stands for a key without being one (the value itself is never repeated:
+    it may be a real key in angle brackets), or None."""
     key = value.strip()
     if UNEXPANDED.fullmatch(key):
-        raise ValueError(
-            "is an unexpanded variable reference (like ${ORQ_API_KEY}), not a key: the program that started "
-            f"orq-mcp passed it on literally. Put the key itself in that client's config ({KEY_SOURCE})"
-        )
+        return "an unexpanded variable reference"
     if EXAMPLE.fullmatch(key):
-        raise ValueError(f"is still the example placeholder, not a key. Replace it with your API key ({KEY_SOURCE})")
+        return "the example placeholder"
+    return None
+
+
+def stand_in_advice(stand_in: str) -> str:
+    """What to do about a stand-in key, after "ORQ_API_KEY is {stand_in}"."""
+    if stand_in.startswith("an unexpanded"):
+        return (
+            f", not a key: the program that started orq-mcp passed it on as written. Replace it with the key "
+            f"itself ({KEY_SOURCE})"
+        )
+    return f", not a key. Replace it with your orq.ai API key ({KEY_SOURCE})"
+
+
+def check_pasted_key(value: str) -> str:
+    """The key without the whitespace a paste brings along; refused when broken over lines or spaces.
+
+    The message never contains the value: it may be a real key with a typo in it.
+    """
+    key = value.strip()
     if any(char.isspace() for char in key):
         raise ValueError("contains spaces or line breaks inside it; paste the key again, on one line")
     return key

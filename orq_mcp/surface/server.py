@@ -26,6 +26,7 @@ from orq_mcp.surface import prompts
 from orq_mcp.surface.arguments import invalid_arguments, require_plain_json, unknown_arguments
 from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
 from orq_mcp.surface.live import LiveLists
+from orq_mcp.surface.named_keys import NamedKeysCheck
 from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.shared import SharedRuntime
@@ -169,8 +170,9 @@ def create_server(
             factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
             return Runtime(TenantPerKey(factory, settings)), None
         if settings.api_key is None:
-            return Runtime(keyless()), None
-        tenant = new_tenant(settings, orq, settings.api_key.get_secret_value())
+            return Runtime(keyless(settings.api_key_stand_in)), None
+        # The server's own key: the keys its settings name are held against its workspace (named_keys.py).
+        tenant = new_tenant(settings, orq, settings.api_key.get_secret_value(), on_deployments=NamedKeysCheck(settings))
         tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
         if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
             return Runtime(OneTenant(tenant)), None

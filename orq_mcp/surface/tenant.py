@@ -27,7 +27,7 @@ from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import Variable
 from orq_mcp.orq.variables import variables_by_key
 from orq_mcp.serving.credentials import bearer_token, query_config_key
-from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.settings import Settings, stand_in_advice, stand_in_for_key
 from orq_mcp.surface.tool_errors import Subject
 
 if TYPE_CHECKING:
@@ -38,12 +38,15 @@ MAX_CACHED_VERSIONS = 10_000
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
 CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
 CONFIG_KEY_HINT = "Check the orqApiKey in this connection's configuration."
+WHERE_THE_KEY_GOES = (
+    "in the `env` of this server's entry in your MCP client's configuration: Claude Desktop's "
+    "claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's .vscode/mcp.json, or Claude Code's "
+    "`claude mcp add` (in a terminal, `orq-mcp config <client>` prints the entry for this installation). Then "
+    "restart the server (or reload the client). To try it without an account, start it with --sandbox."
+)
 NO_KEY = (
     "orq-mcp has no orq API key, so it cannot reach orq yet. Set ORQ_API_KEY to your orq.ai API key (create "
-    "one in your orq.ai workspace settings, under API Keys) in the `env` of this server's entry in your MCP "
-    "client's configuration: Claude Desktop's claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's "
-    ".vscode/mcp.json, or `claude mcp add orq -e ORQ_API_KEY=<key> -- uvx orq-mcp` for Claude Code. Then restart "
-    "the server (or reload the client). To try it without an account, start it with --sandbox."
+    f"one in your orq.ai workspace settings, under API Keys) {WHERE_THE_KEY_GOES}"
 )
 MISSING_CONFIG_KEY = (
     "No orq API key was configured for this connection: set `orqApiKey` in this server's configuration "
@@ -117,12 +120,18 @@ class Unresolved:
 Caller = Tenant | Unresolved
 
 
-def new_tenant(settings: Settings, orq: OrqClient, key: str, key_hint: str = SERVER_KEY_HINT) -> Tenant:
+def new_tenant(
+    settings: Settings,
+    orq: OrqClient,
+    key: str,
+    key_hint: str = SERVER_KEY_HINT,
+    on_deployments: Callable[[list[Deployment], bool], None] | None = None,
+) -> Tenant:
     client = orq.with_api_key(key)
     return Tenant(
         settings=settings,
         orq=client,
-        deployments=deployment_catalog(client, settings.cache_ttl),
+        deployments=deployment_catalog(client, settings.cache_ttl, on_deployments),
         prompts=prompt_catalog(client, settings.cache_ttl),
         redactor=Redactor([*_server_keys(settings), key]),
         key_hint=key_hint,
@@ -149,6 +158,8 @@ class TenantPerKey:
         self._query_config = settings.query_config
         missing = MISSING_CONFIG_KEY if settings.query_config else MISSING_CALLER_KEY
         self._anonymous = Unresolved(missing, Redactor(_server_keys(settings)))
+        # A placeholder (Smithery's example config, a printed HTTP config) is answered here, not by orq's 401.
+        self._key_field = "orqApiKey" if settings.query_config else "The key after `Authorization: Bearer`"
 
     def find(self, request: Any) -> Caller:
         if self._query_config:
@@ -157,6 +168,9 @@ class TenantPerKey:
             key = bearer_token(getattr(request, "headers", None))
         if not key:
             return self._anonymous
+        if stand_in := stand_in_for_key(key):
+            advice = f"{self._key_field} is {stand_in}{stand_in_advice(stand_in)}, then reconnect."
+            return Unresolved(advice, self._anonymous.redactor)
         digest = hashlib.sha256(key.encode()).digest()
         tenant = self._tenants.get(digest)
         if tenant is None:
@@ -170,9 +184,13 @@ class TenantPerKey:
         return len(self._tenants)
 
 
-def keyless() -> OneTenant:
-    """A server started without a key: it lists what it offers, and every call says where the key goes."""
-    return OneTenant(Unresolved(NO_KEY, Redactor([])))
+def keyless(stand_in: str | None = None) -> OneTenant:
+    """A server started without a key (or with a placeholder for one, `stand_in` saying which): it lists what
+    it offers, and every call says what to put where."""
+    if stand_in is None:
+        return OneTenant(Unresolved(NO_KEY, Redactor([])))
+    reason = f"ORQ_API_KEY is {stand_in}{stand_in_advice(stand_in)}, {WHERE_THE_KEY_GOES}"
+    return OneTenant(Unresolved(reason, Redactor([])))
 
 
 def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:

@@ -17,6 +17,7 @@ from orq_mcp.orq.requests import Message, RequestOptions, request_body
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
+from orq_mcp.surface.named_keys import left_out
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.progress import SendProgress, relay_progress
 from orq_mcp.surface.results import (
@@ -33,7 +34,7 @@ from orq_mcp.surface.results import (
     tool_result,
 )
 from orq_mcp.surface.tenant import Tenant, tenant_of
-from orq_mcp.surface.tool_errors import Subject, not_found, tool_error
+from orq_mcp.surface.tool_errors import Subject, tool_error
 
 DeploymentKey = Annotated[
     str,
@@ -262,10 +263,8 @@ async def _variables(tenant: Tenant, key: str) -> list[Variable] | None:
 
 
 async def _require_allowed(tenant: Tenant, key: str) -> None:
-    if not tenant.allows(key):  # hidden deployments are reported exactly like missing ones
-        subject = tenant.subject("deployment", key)
-        subject.suggestions = await tenant.suggestions(key)
-        raise not_found(subject)
+    if not tenant.allows(key):
+        raise await left_out(tenant, key)
 
 
 async def _deployment_error(tenant: Tenant, exc: OrqError, key: str) -> ToolError:
