@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp.server.streamable_http import EventMessage
 from mcp_types import JSONRPCError, JSONRPCMessage, JSONRPCNotification, JSONRPCResponse
+from starlette.types import Receive, Scope, Send
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
@@ -173,6 +174,28 @@ async def test_a_resume_from_another_session_gets_nothing_even_after_eviction(se
     assert await replay(store, ids[0]) == Replay([], [], None)
     assert await replay(store, ids[5]) == Replay([], [], None)
     assert await replay(store, "not-an-event") == Replay([], [], None)
+
+
+async def session_key_seen(query: str, bearer: str = "gateway-token") -> str | None:
+    """The store key SessionScope gives a request for session "s-1" with these credentials."""
+    seen: list[str | None] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(events.current_session_key())
+
+    headers = [(b"authorization", f"Bearer {bearer}".encode()), (b"mcp-session-id", b"s-1")]
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": headers, "query_string": query.encode()}
+    await events.SessionScope(app)(scope, None, None)  # type: ignore[arg-type]
+    return seen[0]
+
+
+async def test_a_stream_is_bound_to_the_tenant_key_as_well_as_the_bearer() -> None:
+    """Behind one gateway token (--query-config with ORQ_MCP_AUTH_TOKEN), tenants differ only by their key."""
+    tenant_a = await session_key_seen("orqApiKey=sk-orq-tenant-a-0123456789")
+    assert tenant_a == await session_key_seen("orqApiKey=sk-orq-tenant-a-0123456789")
+    assert tenant_a != await session_key_seen("orqApiKey=sk-orq-tenant-b-0123456789")
+    assert tenant_a != await session_key_seen("orqApiKey=sk-orq-tenant-a-0123456789", bearer="another-token")
+    assert tenant_a != await session_key_seen("")
 
 
 def test_the_abandon_grace_is_zero_unless_a_client_could_resume() -> None:

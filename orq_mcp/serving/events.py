@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 from mcp.server.streamable_http import EventStore
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.credentials import bearer_token, query_config_key
+from orq_mcp.serving.credentials import caller_credential
 from orq_mcp.serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -54,15 +54,11 @@ class SessionCell:
 def session_key(session_id: str, credential: str) -> str:
     """The store's name for a session: every replica derives the same, and only with the same credential.
 
-    The credential (bearer token or query-string key, "" without) binds a stream to whoever started it:
-    the session id and an event id are not enough to replay it under another key. The store never
-    holds either in the clear.
+    The credential (the bearer token and the query-string key: `caller_credential`) binds a stream to
+    whoever started it: the session id and an event id are not enough to replay it under another key, nor
+    under another tenant's key behind the same gateway token. The store never holds either in the clear.
     """
     return hashlib.sha256(f"{session_id}\0{credential}".encode()).hexdigest()[:32]
-
-
-def request_credential(scope: Scope, headers: Headers) -> str:
-    return bearer_token(headers) or query_config_key(QueryParams(scope.get("query_string", b""))) or ""
 
 
 # Replays a stream this process does not have, from a shared store: (Last-Event-ID, session key) -> SSE frames.
@@ -107,7 +103,7 @@ class SessionScope:
             await self._app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        credential = request_credential(scope, headers)
+        credential = caller_credential(scope)
         session_id = headers.get(SESSION_HEADER)
         cell = self._cells.get(session_id) if session_id else None
         if session_id and cell is not None:
