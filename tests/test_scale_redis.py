@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import anyio
+import httpx2
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
-from tests.mcp_wire import Session, assert_every_piece_once, call_and_drop, messages, resume
+from tests.mcp_wire import Session, Sse, assert_every_piece_once, call_and_drop, messages, resume
 from tests.processes import HttpServer, loopback_http_client
 from tests.scale_tools import redis_server
 from tests.test_exposure import TENANT_B_KEY, TOKEN
@@ -67,16 +68,22 @@ def replicas(
         yield started
 
 
+async def dropped_mid_stream(http: httpx2.AsyncClient, url: str) -> tuple[Session, list[Sse]]:
+    """A new session at `url` whose invocation (request 2) is dropped after its first messages."""
+    session = Session(http, url)
+    await session.open()
+    with anyio.fail_after(20):
+        return session, await call_and_drop(session, 2, after_messages=3)
+
+
 async def test_a_client_resumes_on_another_replica_and_gets_every_piece_once(
     replicas: list[HttpServer], emulator_state: EmulatorState
 ) -> None:
     a, b = replicas
     emulator_state.chunk_delay = CHUNK_DELAY
     async with loopback_http_client() as http:
-        session = Session(http, a.url)
-        await session.open()
+        session, before = await dropped_mid_stream(http, a.url)
         with anyio.fail_after(20):
-            before = await call_and_drop(session, 2, after_messages=3)
             after = await resume(session, b.url, before[-1].id or "", 2)
         assert_every_piece_once(before, after, 2)
 
@@ -149,10 +156,7 @@ async def test_a_tenant_cannot_replay_another_tenants_stream_under_the_same_toke
     a, b = tenant_replicas
     emulator_state.chunk_delay = CHUNK_DELAY
     async with loopback_http_client(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        owner = Session(http, f"{a.url}?orqApiKey={API_KEY}")
-        await owner.open()
-        with anyio.fail_after(20):
-            before = await call_and_drop(owner, 2, after_messages=3)
+        owner, before = await dropped_mid_stream(http, f"{a.url}?orqApiKey={API_KEY}")
         # Tenant B knows A's session id and event id (a log line, a shared proxy), and holds the gateway token.
         intruder = Session(http, f"{a.url}?orqApiKey={TENANT_B_KEY}")
         intruder.id = owner.id
