@@ -118,15 +118,17 @@ async def test_all_streams_together_stay_under_their_bytes() -> None:
     assert oldest_first == [None] * 10  # not an event id: nothing
 
 
-async def test_the_byte_count_is_what_the_store_holds() -> None:
-    """EVENT_OVERHEAD is what an event costs beyond its JSON, so the byte caps bound real memory."""
+@pytest.mark.parametrize("per_stream", [1, 2, 100, 5000])
+async def test_the_byte_count_is_what_the_store_holds(per_stream: int) -> None:
+    """EVENT_OVERHEAD and STREAM_OVERHEAD are what events and streams cost beyond their JSON, so the byte caps
+    bound real memory, for streams of one event (a quick call's answer) as for long ones."""
     store = MemoryEventStore(per_stream=10**6, total=10**6, per_stream_bytes=10**9, total_bytes=10**9)
     pieces = [note(n, "y" * 200) for n in range(5000)]
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for n, piece in enumerate(pieces):
-            await store.store_event(str(n // 100), piece)  # streams of 100 events
+            await store.store_event(str(n // per_stream), piece)
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()

@@ -48,10 +48,12 @@ MAX_STREAM_BYTES = 8 * MIB
 # In all: 30 s of resume grace for thousands of streams at a model's pace (~400 bytes/s each), or four
 # streams of the largest answers; a small share of a 512 MB container.
 MAX_BYTES = 32 * MIB
-# What keeping an event costs beyond its JSON: its id, its record, its place in two indexes (measured with
-# tracemalloc: ~325 bytes; checked by tests/test_scale_events.py).
-EVENT_OVERHEAD = 330
-# Streams whose events are all gone, remembered (~300 bytes each) so that a late resume gets a clear answer.
+# What keeping an event costs beyond its JSON: its id, its record, its place in two indexes; and what a stream
+# with events costs (its record, its queue, its index entry). Measured with tracemalloc (~330 and ~1,060 bytes)
+# and checked by tests/test_scale_events.py, so that many short streams stay within the byte cap too.
+EVENT_OVERHEAD = 340
+STREAM_OVERHEAD = 1100
+# Streams whose events are all gone, remembered (~1 KB each: 4 MiB at most) so a late resume gets a clear answer.
 MAX_GONE_STREAMS = 4096
 
 
@@ -69,15 +71,12 @@ class _Stream:
 
 @dataclass(eq=False, slots=True)
 class _Event:
+    id: str  # `<stream token>-<seq>`: the same string object is the store's key, so it costs one pointer here
     stream: _Stream
     seq: int
     body: bytes | None  # None: the SDK's priming event, which carries no message
     size: int
     at: float
-
-    @property
-    def id(self) -> str:
-        return f"{self.stream.token}-{self.seq}"
 
 
 class MemoryEventStore(EventStore):
@@ -117,9 +116,13 @@ class MemoryEventStore(EventStore):
         if session is None:
             return "unscoped-" + secrets.token_hex(12)  # outside any session: nothing can resume it
         stream = self._stream(session, stream_id)
+        if not stream.events:  # a new stream, or one coming back from gone: it costs its own bookkeeping
+            stream.bytes += STREAM_OVERHEAD
+            self._bytes += STREAM_OVERHEAD
         body = message.model_dump_json(by_alias=True, exclude_unset=True).encode() if message is not None else None
-        event = _Event(stream, stream.next_seq, body, len(body or b"") + EVENT_OVERHEAD, time.monotonic())
+        seq = stream.next_seq
         stream.next_seq += 1
+        event = _Event(f"{stream.token}-{seq}", stream, seq, body, len(body or b"") + EVENT_OVERHEAD, time.monotonic())
         if message is None:  # a priming event starts a request: one that reuses an answered request's id
             stream.answered = False
         if isinstance(message, JSONRPCResponse | JSONRPCError) and str(message.id) == stream_id:
@@ -182,6 +185,8 @@ class MemoryEventStore(EventStore):
         stream.bytes -= event.size
         self._bytes -= event.size
         if not stream.events:
+            stream.bytes -= STREAM_OVERHEAD
+            self._bytes -= STREAM_OVERHEAD
             del self._streams[stream.token]
             self._gone.touch(stream.token, stream)
 
