@@ -11,10 +11,12 @@ import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
+from orq_ai_sdk.models import DeploymentInvokeResponseBody
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
@@ -142,3 +144,25 @@ def test_the_media_cap_is_a_setting_with_a_floor() -> None:
 def test_an_image_url_fault_needs_its_url() -> None:
     with pytest.raises(ValueError, match="needs the URL"):
         Fault("invoke", "image_url")
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault("invoke", "huge_response", size=ONE_MB), Fault("invoke", "image_url", body="file:///x")]
+)
+def test_the_emulators_odd_images_are_still_answers_the_sdk_reads(
+    emulator: EmulatorThread, emulator_state: EmulatorState, fault: Fault
+) -> None:
+    emulator_state.add_fault(fault)
+    response = httpx2.post(
+        f"{emulator.base_url}/v2/deployments/invoke",
+        json={"key": "sticker-maker", "inputs": {"subject": "a bell"}},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    (choice,) = DeploymentInvokeResponseBody.model_validate(response.json()).choices
+    url = choice.message.url  # type: ignore[union-attr]
+    if fault.kind == "image_url":
+        assert url == "file:///x"
+    else:
+        assert len(base64.b64decode(url.removeprefix("data:image/png;base64,"))) == ONE_MB
