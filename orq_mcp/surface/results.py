@@ -150,8 +150,8 @@ class Output(BaseModel):
     type: Literal["image", "embedding"]
     url: str | None = Field(None, **_NONE)
     mime_type: str | None = Field(None, **_NONE)
-    size_bytes: int | None = Field(None, description="An inline image's size.", **_NONE)
-    note: str | None = Field(None, description="Why an image was left out, and where to find it.", **_NONE)
+    size_bytes: int | None = Field(None, **_NONE)  # an inline image's
+    note: str | None = Field(None, description="Why an image was left out.", **_NONE)
     dimensions: int | None = Field(None, **_NONE)
     preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
 
