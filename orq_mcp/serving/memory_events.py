@@ -7,11 +7,10 @@ so the byte caps bound the memory the store really holds.
 An event id names its stream and its place in it (`<stream token>-<sequence>`; the token is keyed with a
 secret of this process, so ids cannot be guessed), which gives a resume that asks for an evicted event a
 clear answer instead of silence:
-- the stream still has later events: a warning notice that some were dropped (the progress text has a gap),
-  then every event still kept, then the live tail (the answer still arrives);
-- the stream's events are all gone and it was answered: an error for the request saying its answer is
-  no longer kept and to send it again;
-- the stream's events are all gone and it was not answered yet: the live tail alone.
+- events after it were dropped, but not the answer: a warning notice that some are missing (the progress
+  text has a gap), then every event still kept, then the live tail (the answer still arrives);
+- the stream's events are all gone, its answer too: an error for the request saying its answer is no
+  longer kept and to send it again.
 """
 
 from __future__ import annotations
