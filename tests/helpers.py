@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
 from mcp_types import CallToolResult, TextContent
+
+from orq_mcp.sandbox import EmulatorState
 
 
 def text_of(result: CallToolResult) -> str:
@@ -44,3 +48,22 @@ async def wait_until(predicate: Callable[[], object], within: float) -> bool:
 def names(variables: list[dict[str, Any]]) -> list[str]:
     """The names in a tool result's `variables` (each a {name, required, default?, description?} object)."""
     return [variable["name"] for variable in variables]
+
+
+@contextmanager
+def variant_deployment(
+    state: EmulatorState, api_key: str, base: str, key: str, deployment_id: str, **parameters: Any
+) -> Iterator[str]:
+    """A copy of sample deployment `base`, named `key`, with more model parameters, in the workspace while open."""
+    workspace = state.workspace_for(api_key)
+    assert workspace is not None
+    original = workspace.deployment(base)
+    assert original is not None
+    variant = copy.deepcopy(original)
+    variant["id"], variant["key"] = deployment_id, key
+    variant["prompt_config"]["model_parameters"].update(parameters)
+    workspace.deployments.append(variant)
+    try:
+        yield key
+    finally:
+        workspace.deployments.remove(variant)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import resource
 import socket
 import struct
@@ -29,7 +30,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
-from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES, FailureThrottle, RefusalLog
+from orq_mcp.serving.shared_buckets import SharedBuckets
+from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import MODULE, HttpServer, clean_env, free_port, loopback_http_client
@@ -495,9 +497,21 @@ class FakeClock:
         return self.now
 
 
-def test_a_throttled_address_earns_attempts_back_over_time() -> None:
+def local_buckets() -> Buckets:
+    return LocalBuckets()
+
+
+def shared_buckets() -> Buckets:
+    return SharedBuckets(multiprocessing.get_context("spawn"), MAX_TRACKED_ADDRESSES)
+
+
+BUCKETS = pytest.mark.parametrize("buckets", [local_buckets, shared_buckets], ids=["one process", "workers"])
+
+
+@BUCKETS
+def test_a_throttled_address_earns_attempts_back_over_time(buckets: Callable[[], Buckets]) -> None:
     clock = FakeClock()
-    throttle = FailureThrottle(burst=3, per_minute=6, clock=clock)
+    throttle = FailureThrottle(burst=3, per_minute=6, clock=clock, buckets=buckets())
     for _ in range(3):
         assert throttle.retry_after("10.0.0.1") == 0
         throttle.failed("10.0.0.1")
@@ -516,6 +530,40 @@ def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
     assert throttle.tracked == MAX_TRACKED_ADDRESSES
     assert throttle.retry_after("10.0.0.0") == 0  # the oldest was forgotten
     assert throttle.retry_after(f"10.0.{(MAX_TRACKED_ADDRESSES + 99) // 256}.{(MAX_TRACKED_ADDRESSES + 99) % 256}") > 0
+
+
+def test_the_workers_table_forgets_the_longest_refused_first_and_stays_bounded() -> None:
+    clock = FakeClock()
+    throttle = FailureThrottle(
+        burst=1, per_minute=1, clock=clock, buckets=SharedBuckets(multiprocessing.get_context("spawn"), 64)
+    )
+    for index in range(1000):
+        clock.now += 1
+        throttle.failed(f"10.0.{index // 256}.{index % 256}")
+    assert throttle.tracked == 64  # a fixed table: never more
+    assert throttle.retry_after("10.0.3.231") > 0  # the last refused (index 999) is remembered
+    assert throttle.retry_after("10.0.0.0") == 0  # the first long forgotten
+
+
+def refuse_often(buckets: SharedBuckets, times: int) -> None:
+    """In a spawned process: count `times` refusals of one address."""
+    throttle = FailureThrottle(burst=10_000, per_minute=1e-9, buckets=buckets)
+    for _ in range(times):
+        throttle.failed("192.0.2.7")
+
+
+def test_refusals_counted_by_several_processes_at_once_are_none_lost() -> None:
+    context = multiprocessing.get_context("spawn")
+    buckets = SharedBuckets(context, 64)
+    processes = [context.Process(target=refuse_often, args=(buckets, 500)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0] * 4
+    counted = buckets.get("192.0.2.7")
+    assert counted is not None
+    assert round(counted[0]) == 10_000 - 4 * 500  # every read-modify-write whole, across processes
 
 
 def test_refusals_log_one_line_per_address_a_minute_and_a_summary(caplog: pytest.LogCaptureFixture) -> None:

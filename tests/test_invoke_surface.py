@@ -3,7 +3,6 @@ citations, and non-chat deployments answered in MCP form."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from mcp_types import ImageContent, ResourceLink
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
-from tests.helpers import text_of
+from tests.helpers import text_of, variant_deployment
 from tests.processes import MODULE, clean_env
 
 
@@ -57,18 +56,11 @@ async def test_citations_come_back_in_the_structured_result(client: Client) -> N
 
 
 async def test_reasoning_is_returned_apart_from_the_text(client: Client, emulator_state: EmulatorState) -> None:
-    workspace = emulator_state.workspace_for(API_KEY)
-    assert workspace is not None
-    faq = workspace.deployment("faq-assistant")
-    assert faq is not None
-    thinker = copy.deepcopy(faq)
-    thinker["id"], thinker["key"] = "00000000-0000-4000-8000-00000000beef", "deep-thinker"
-    thinker["prompt_config"]["model_parameters"]["reasoningEffort"] = "high"
-    workspace.deployments.append(thinker)
-    try:
-        result = await client.call_tool("invoke_deployment", {"key": "deep-thinker"})
-    finally:
-        workspace.deployments.remove(thinker)
+    thinker_id = "00000000-0000-4000-8000-00000000beef"
+    with variant_deployment(
+        emulator_state, API_KEY, "faq-assistant", "deep-thinker", thinker_id, reasoningEffort="high"
+    ) as key:
+        result = await client.call_tool("invoke_deployment", {"key": key})
     assert result.structured_content is not None
     reasoning = result.structured_content["reasoning"]
     assert reasoning

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import anyio
+import httpx2
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
-from tests.mcp_wire import Session, assert_every_piece_once, call_and_drop, messages, resume
+from tests.mcp_wire import Session, Sse, assert_every_piece_once, call_and_drop, messages, resume
 from tests.processes import HttpServer, loopback_http_client
 from tests.scale_tools import redis_server
+from tests.test_exposure import TENANT_B_KEY, TOKEN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -26,27 +29,51 @@ GRACE = 2  # seconds a resumed, silent stream is followed before it is ended una
 
 
 @pytest.fixture(scope="module")
-def replicas(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HttpServer]]:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        env = {
-            "ORQ_API_KEY": API_KEY,
-            "ORQ_BASE_URL": emulator.base_url,
-            "ORQ_MCP_PROGRESS_INTERVAL": "0.02",
-            "ORQ_MCP_EVENT_STORE": url,
-            "ORQ_MCP_RESUME_GRACE": str(GRACE),
-        }
-        started: list[HttpServer] = []
-        try:
-            for name in ("a", "b"):
-                started.append(HttpServer.start("http", env, tmp_path_factory.mktemp(f"orq-mcp-redis-{name}")))
-            yield [server.ready() for server in started]
-        finally:
-            for server in started:
-                server.stop()
+        yield url
+
+
+@contextmanager
+def two_replicas(
+    env: dict[str, str], redis_url: str, tmp_path_factory: pytest.TempPathFactory, args: tuple[str, ...] = ()
+) -> Iterator[list[HttpServer]]:
+    """Replicas a and b sharing `redis_url`; their logs must hold no traceback, key, token or Redis URL."""
+    started: list[HttpServer] = []
+    try:
+        for name in ("a", "b"):
+            log_dir = tmp_path_factory.mktemp(f"orq-mcp-redis-{name}")
+            started.append(HttpServer.start("http", {**env, "ORQ_MCP_EVENT_STORE": redis_url}, log_dir, args))
+        yield [server.ready() for server in started]
+    finally:
         for server in started:
-            assert "Traceback" not in server.stderr(), server.stderr()
-            assert API_KEY not in server.stderr()
-            assert url not in server.stderr()
+            server.stop()
+    for server in started:
+        assert "Traceback" not in server.stderr(), server.stderr()
+        for secret in (API_KEY, TENANT_B_KEY, TOKEN, redis_url):
+            assert secret not in server.stderr()
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    emulator: EmulatorThread, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[HttpServer]]:
+    env = {
+        "ORQ_API_KEY": API_KEY,
+        "ORQ_BASE_URL": emulator.base_url,
+        "ORQ_MCP_PROGRESS_INTERVAL": "0.02",
+        "ORQ_MCP_RESUME_GRACE": str(GRACE),
+    }
+    with two_replicas(env, redis_url, tmp_path_factory) as started:
+        yield started
+
+
+async def dropped_mid_stream(http: httpx2.AsyncClient, url: str) -> tuple[Session, list[Sse]]:
+    """A new session at `url` whose invocation (request 2) is dropped after its first messages."""
+    session = Session(http, url)
+    await session.open()
+    with anyio.fail_after(20):
+        return session, await call_and_drop(session, 2, after_messages=3)
 
 
 async def test_a_client_resumes_on_another_replica_and_gets_every_piece_once(
@@ -55,10 +82,8 @@ async def test_a_client_resumes_on_another_replica_and_gets_every_piece_once(
     a, b = replicas
     emulator_state.chunk_delay = CHUNK_DELAY
     async with loopback_http_client() as http:
-        session = Session(http, a.url)
-        await session.open()
+        session, before = await dropped_mid_stream(http, a.url)
         with anyio.fail_after(20):
-            before = await call_and_drop(session, 2, after_messages=3)
             after = await resume(session, b.url, before[-1].id or "", 2)
         assert_every_piece_once(before, after, 2)
 
@@ -110,3 +135,37 @@ async def test_when_the_streaming_replica_dies_the_resume_ends_after_the_grace_p
     assert replayed[: len(kept)] == kept
     assert len(replayed) > len(kept)
     assert not any(m.get("id") == 2 for m in replayed)  # no answer: the request died with A
+
+
+# Smithery-style hosting behind a shared gateway token: every tenant sends the same bearer token, and its own orq
+# key in the URL. A stream is bound to both, so one tenant cannot replay another's, on any replica.
+
+
+@pytest.fixture(scope="module")
+def tenant_replicas(
+    emulator: EmulatorThread, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[HttpServer]]:
+    env = {"ORQ_BASE_URL": emulator.base_url, "ORQ_MCP_AUTH_TOKEN": TOKEN}  # no server key: each URL brings one
+    with two_replicas(env, redis_url, tmp_path_factory, ("--query-config",)) as started:
+        yield started
+
+
+async def test_a_tenant_cannot_replay_another_tenants_stream_under_the_same_token(
+    tenant_replicas: list[HttpServer], emulator_state: EmulatorState
+) -> None:
+    a, b = tenant_replicas
+    emulator_state.chunk_delay = CHUNK_DELAY
+    async with loopback_http_client(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        owner, before = await dropped_mid_stream(http, f"{a.url}?orqApiKey={API_KEY}")
+        # Tenant B knows A's session id and event id (a log line, a shared proxy), and holds the gateway token.
+        intruder = Session(http, f"{a.url}?orqApiKey={TENANT_B_KEY}")
+        intruder.id = owner.id
+        for replica in (a, b):
+            with anyio.fail_after(10):
+                assert await nothing_replayed(
+                    intruder, f"{replica.url}?orqApiKey={TENANT_B_KEY}", before[0].id or "", 2
+                )
+        # The owner still resumes, on the other replica: the stream is theirs.
+        with anyio.fail_after(20):
+            after = await resume(owner, f"{b.url}?orqApiKey={API_KEY}", before[-1].id or "", 2)
+    assert_every_piece_once(before, after, 2)

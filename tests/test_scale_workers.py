@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,9 +13,11 @@ import pytest
 from mcp import Client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.serving.throttle import FAILURE_BURST, FAILURES_PER_MINUTE
 from tests.conftest import API_KEY
 from tests.helpers import ok
 from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client
+from tests.test_exposure import INITIALIZE, MCP_HEADERS, TOKEN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -164,3 +167,44 @@ async def test_sandbox_workers_share_the_parents_emulator_and_print_nothing(
         started.stop()
     assert started.stdout() == ""  # nothing on stdout, the emulator's access log included
     assert "Traceback" not in started.stderr()
+
+
+# The token throttle is shared by the workers: four workers allow the guesses of one process, not four times that.
+
+GUESSES = 100
+WORKERS = 4
+
+
+async def guess(url: str, token: str) -> int:
+    """One initialize with `token`, on a connection of its own (so the kernel may hand it to any worker)."""
+    async with loopback_http_client(timeout=10) as http:
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+        return (await http.post(url, json=INITIALIZE, headers=headers)).status_code
+
+
+async def test_workers_share_one_guessing_budget(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url, "ORQ_MCP_AUTH_TOKEN": TOKEN}
+    server = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-guesses"), ["--workers", str(WORKERS)])
+    try:
+        server.ready()
+        with anyio.fail_after(60):  # every worker is accepting, so the guesses below spread over all of them
+            answering: set[int] = set()
+            while len(answering) < WORKERS:
+                answering |= await serving_pids(server, probes=20)
+        started = time.monotonic()
+        statuses = [await guess(server.url, f"{TOKEN[:-4]}{n:04d}") for n in range(GUESSES)]
+        right_token = await guess(server.url, TOKEN)
+        elapsed = time.monotonic() - started
+        spread = await serving_pids(server, probes=20)
+    finally:
+        server.stop()
+    # Exactly one process's budget (20 at once), plus what the clock earned back meanwhile (10 a minute).
+    earned = int(elapsed * FAILURES_PER_MINUTE / 60)
+    assert FAILURE_BURST <= statuses.count(401) <= FAILURE_BURST + earned, (statuses, elapsed)
+    assert statuses[:FAILURE_BURST] == [401] * FAILURE_BURST
+    assert right_token == 429  # throttled on every worker, whatever it sends
+    assert len(spread) > 1  # the connections really reached several workers
+    assert "Traceback" not in server.stderr()
+    assert TOKEN not in server.stderr()

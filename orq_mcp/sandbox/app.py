@@ -18,7 +18,15 @@ from starlette.routing import Route
 
 from .engines import template_filler
 from .errors import ApiError, bad_request, deployment_not_found, prompt_not_found, unauthorized_body
-from .faults import GENERATION_KINDS, REQUEST_KINDS, STREAM_KINDS, Fault, non_json_response, status_response
+from .faults import (
+    GENERATION_KINDS,
+    MEDIA_KINDS,
+    REQUEST_KINDS,
+    STREAM_KINDS,
+    Fault,
+    non_json_response,
+    status_response,
+)
 from .media import STREAMABLE_TYPES, media_body, stream_not_supported
 from .model import Completion, complete
 from .pagination import paginate
@@ -240,7 +248,10 @@ async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bo
     if model_type not in STREAMABLE_TYPES:
         if force_stream or request.stream:
             raise stream_not_supported(request.key, model_type)
-        return JSONResponse(media_body(deployment, messages, request))
+        shaping = ctx.state.take_fault(ctx.route, MEDIA_KINDS) if model_type == "image" else None
+        if shaping is not None:
+            ctx.record.faults.append(shaping.kind)
+        return JSONResponse(media_body(deployment, messages, request, shaping))
     shaping = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
     if shaping is not None:
         ctx.record.faults.append(shaping.kind)

@@ -20,6 +20,7 @@ FaultKind = Literal[
     "hang",
     "no_content",
     "scripted_deltas",
+    "image_url",
 ]
 ROUTES: Final = frozenset(
     {"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt", "versions"}
@@ -29,9 +30,11 @@ ROUTES: Final = frozenset(
 REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", "hang", "no_content"})
 # Kinds that change the generated completion; taken when an invoke/stream produces its answer.
 GENERATION_KINDS: Final = frozenset({"huge_response", "scripted_deltas"})
+# Kinds that change what an image deployment generates; taken when an invoke answers with images.
+MEDIA_KINDS: Final = frozenset({"huge_response", "image_url"})
 # Kinds that only make sense for an SSE response; taken when a stream starts.
 STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk"})
-KINDS: Final = REQUEST_KINDS | GENERATION_KINDS | STREAM_KINDS
+KINDS: Final = REQUEST_KINDS | GENERATION_KINDS | STREAM_KINDS | MEDIA_KINDS
 
 MIDSTREAM_ERROR: Final[dict[str, Any]] = {
     "error": {
@@ -54,7 +57,9 @@ class Fault:
       error_event:            after_chunks
       malformed_chunk:        after_chunks
       non_json_body:          status (default 502), headers
-      huge_response:          size (characters), chunk_size (characters per SSE chunk)
+      huge_response:          size (characters), chunk_size (characters per SSE chunk); on an image
+                              deployment, size is the bytes of each image, sent inline as a data: URI
+      image_url:              body: the URL orq gives for each image (any scheme, as a hostile upstream might)
       scripted_deltas:        pieces: the exact content of each text chunk (replaying a real stream's sequence)
       hang:                   (none)
       no_content:             (none): an empty 204, which the SDK declares for get_config and invoke
@@ -83,6 +88,8 @@ class Fault:
             raise ValueError("times must be a positive count or -1 (forever)")
         if self.kind == "scripted_deltas" and not self.pieces:
             raise ValueError("a scripted_deltas fault needs the pieces to stream")
+        if self.kind == "image_url" and not isinstance(self.body, str):
+            raise ValueError("an image_url fault needs the URL to return, as body")
         if self.after_chunks < 0 or self.size < 0 or self.chunk_size < 1:
             raise ValueError("after_chunks and size must be >= 0 and chunk_size >= 1")
 

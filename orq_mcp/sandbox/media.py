@@ -9,11 +9,14 @@ An embedding has no typed place at all: the emulator returns no choices and the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import random
 import struct
 from typing import Any, Final
 
 from .errors import ApiError, envelope
+from .faults import Fault
 from .ids import iso_now
 from .payloads import Generation
 from .render import message_text
@@ -22,6 +25,7 @@ from .validation import DeploymentRequest
 STREAMABLE_TYPES: Final = frozenset({"chat", "completion"})
 # A 1x1 PNG: stands in for generated image data.
 PNG_BASE64: Final = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 EMBEDDING_DIMENSIONS: Final = 8
 
 
@@ -36,8 +40,9 @@ def stream_not_supported(key: str, model_type: str) -> ApiError:
 
 
 def media_body(
-    deployment: dict[str, Any], messages: list[dict[str, Any]], request: DeploymentRequest
+    deployment: dict[str, Any], messages: list[dict[str, Any]], request: DeploymentRequest, shaping: Fault | None = None
 ) -> dict[str, Any]:
+    """The `/invoke` answer; `shaping` (a huge_response or image_url fault) changes what each image is."""
     config = deployment["prompt_config"]
     model_type = config["model_type"]
     prompt = "\n".join(message_text(m) for m in messages)
@@ -50,7 +55,7 @@ def media_body(
         body["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
     elif model_type == "image":
         count = int((config.get("model_parameters") or {}).get("numImages") or 1)
-        body["choices"] = [_image_choice(i, config, prompt) for i in range(count)]
+        body["choices"] = [_image_choice(i, config, prompt, shaping) for i in range(count)]
     else:
         body["choices"] = []
         body["provider_response"] = _embeddings(config["model"], prompt) if model_type == "embedding" else {}
@@ -60,12 +65,22 @@ def media_body(
     return body
 
 
-def _image_choice(index: int, config: dict[str, Any], prompt: str) -> dict[str, Any]:
-    if (config.get("model_parameters") or {}).get("format") == "b64_json":
+def _image_choice(index: int, config: dict[str, Any], prompt: str, shaping: Fault | None) -> dict[str, Any]:
+    if shaping is not None and shaping.kind == "image_url":
+        url = str(shaping.body)
+    elif shaping is not None and shaping.kind == "huge_response":
+        url = f"data:image/png;base64,{_image_data(shaping.size, _digest(prompt, index))}"
+    elif (config.get("model_parameters") or {}).get("format") == "b64_json":
         url = f"data:image/png;base64,{PNG_BASE64}"
     else:
         url = f"https://images.orq-sandbox.invalid/{_digest(prompt, index).hex()[:16]}.png"
     return {"index": index, "message": {"type": "image", "role": "assistant", "url": url}, "finish_reason": "stop"}
+
+
+def _image_data(size: int, seed: bytes) -> str:
+    """`size` bytes standing for a large generated image (a PNG signature, then noise, which does not compress)."""
+    noise = random.Random(seed).randbytes(max(0, size - len(PNG_SIGNATURE)))
+    return base64.b64encode((PNG_SIGNATURE + noise)[:size]).decode()
 
 
 def _embeddings(model: str, text: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback, stand_in_advice
 
 if TYPE_CHECKING:
+    from orq_mcp.serving.throttle import Buckets
     from orq_mcp.surface.server import OrqMCPServer
 
 logger = logging.getLogger("orq_mcp")
@@ -235,8 +236,10 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if settings.verbose else logging.WARNING)
 
 
-async def serve(settings: Settings, sockets: list[socket.socket] | None = None) -> None:
-    """Serve until stopped; `sockets` is a worker's inherited listening socket (see workers.py)."""
+async def serve(
+    settings: Settings, sockets: list[socket.socket] | None = None, failures: Buckets | None = None
+) -> None:
+    """Serve until stopped; a worker inherits its listening socket and the throttle's buckets (see workers.py)."""
     from orq_mcp.orq.client import create_http_client
     from orq_mcp.orq.tracing import instrument, tracing_configured
     from orq_mcp.surface.server import create_server
@@ -260,10 +263,15 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
             logger.info("orq-mcp %s serving on stdio", __version__)
             await serve_stdio(server)
             return
-        await serve_http(server, settings, sockets)
+        await serve_http(server, settings, sockets, failures)
 
 
-async def serve_http(server: OrqMCPServer, settings: Settings, sockets: list[socket.socket] | None = None) -> None:
+async def serve_http(
+    server: OrqMCPServer,
+    settings: Settings,
+    sockets: list[socket.socket] | None = None,
+    failures: Buckets | None = None,
+) -> None:
     import asyncio
 
     import uvicorn
@@ -272,7 +280,7 @@ async def serve_http(server: OrqMCPServer, settings: Settings, sockets: list[soc
     from orq_mcp.serving.http import PATHS, build_http_app
 
     warn_about_exposure(settings)
-    app = build_http_app(server, settings)
+    app = build_http_app(server, settings, failures)
     path = PATHS[settings.transport]
 
     # A worker is handed its listening socket; otherwise bind first, so a busy port stops here, before anything

@@ -12,12 +12,27 @@ import binascii
 import json
 from collections.abc import Mapping
 
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import Scope
+
 
 def bearer_token(headers: Mapping[str, str] | None) -> str | None:
     if not headers:
         return None
     scheme, _, token = headers.get("authorization", "").strip().partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def caller_credential(scope: Scope) -> str:
+    """Everything that identifies an HTTP caller, for binding sessions and streams to it: the bearer token and
+    the orq key of a query-string configuration, each "" when absent.
+
+    Both, always: behind a shared gateway token (`--query-config` with ORQ_MCP_AUTH_TOKEN) every tenant sends
+    the same bearer, and only the key in its URL tells them apart.
+    """
+    bearer = bearer_token(Headers(scope=scope)) or ""
+    configured = query_config_key(QueryParams(scope.get("query_string", b""))) or ""
+    return f"{bearer}\n{configured}"
 
 
 # Smithery passes a user's configuration per connection in the URL: `?config=<base64 JSON>`, or (its newer form)

@@ -7,8 +7,8 @@ other, so a store keyed by it alone would replay one client's generation to anot
 stream is scoped to the MCP session it belongs to (see `SessionScope`), and a `Last-Event-ID` from
 another session replays nothing.
 
-Kept in memory, bounded three ways: events per stream, events in all, and age; or in Redis (see
-redis_events.py), shared by replicas, so a client may resume on any of them.
+Kept in memory (memory_events.py), bounded in count and in bytes, per stream and in all, and by age; or in
+Redis (redis_events.py), shared by replicas, so a client may resume on any of them.
 """
 
 from __future__ import annotations
@@ -16,20 +16,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.streamable_http import EventStore
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from mcp_types import JSONRPCMessage
-from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.credentials import bearer_token, query_config_key
+from orq_mcp.serving.credentials import caller_credential
 from orq_mcp.serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,15 +54,11 @@ class SessionCell:
 def session_key(session_id: str, credential: str) -> str:
     """The store's name for a session: every replica derives the same, and only with the same credential.
 
-    The credential (bearer token or query-string key, "" without) binds a stream to whoever started it:
-    the session id and an event id are not enough to replay it under another key. The store never
-    holds either in the clear.
+    The credential (the bearer token and the query-string key: `caller_credential`) binds a stream to
+    whoever started it: the session id and an event id are not enough to replay it under another key, nor
+    under another tenant's key behind the same gateway token. The store never holds either in the clear.
     """
     return hashlib.sha256(f"{session_id}\0{credential}".encode()).hexdigest()[:32]
-
-
-def request_credential(scope: Scope, headers: Headers) -> str:
-    return bearer_token(headers) or query_config_key(QueryParams(scope.get("query_string", b""))) or ""
 
 
 # Replays a stream this process does not have, from a shared store: (Last-Event-ID, session key) -> SSE frames.
@@ -109,7 +103,7 @@ class SessionScope:
             await self._app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        credential = request_credential(scope, headers)
+        credential = caller_credential(scope)
         session_id = headers.get(SESSION_HEADER)
         cell = self._cells.get(session_id) if session_id else None
         if session_id and cell is not None:
@@ -158,76 +152,6 @@ async def _sse(frames: AsyncIterator[bytes], send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-@dataclass
-class _Event:
-    stream: tuple[str, StreamId]
-    seq: int
-    message: JSONRPCMessage | None
-    at: float
-
-
-class MemoryEventStore(EventStore):
-    """Events per (session, stream), bounded per stream, in total and by age."""
-
-    def __init__(
-        self, per_stream: int = MAX_EVENTS_PER_STREAM, total: int = MAX_EVENTS, ttl: float = EVENT_TTL
-    ) -> None:
-        self._per_stream = per_stream
-        self._total = total
-        self._ttl = ttl
-        self._events: OrderedDict[EventId, _Event] = OrderedDict()  # oldest first
-        self._streams: dict[tuple[str, StreamId], deque[EventId]] = {}
-        self._seq = 0
-
-    @property
-    def size(self) -> int:
-        # Not __len__: the SDK tests the store for truth, and an empty store must still count as one.
-        return len(self._events)
-
-    async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
-        session = current_session_key() or "unscoped-" + secrets.token_hex(8)  # never replayable
-        stream = (session, stream_id)
-        self._seq += 1
-        event_id = secrets.token_hex(12)  # unguessable: it is the only thing a resuming client shows
-        self._events[event_id] = _Event(stream, self._seq, message, time.monotonic())
-        ids = self._streams.setdefault(stream, deque())
-        ids.append(event_id)
-        if len(ids) > self._per_stream:
-            self._forget(ids[0])
-        self._expire()
-        return event_id
-
-    async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:
-        self._expire()
-        last = self._events.get(last_event_id)
-        if last is None:
-            logger.info("A client resumed after an event this server no longer has (expired, or another process)")
-            return None
-        if last.stream[0] != current_session_key():
-            logger.warning("Refused to replay a stream to a client of another session")
-            return None
-        for event_id in list(self._streams.get(last.stream, ())):
-            event = self._events[event_id]
-            if event.seq > last.seq and event.message is not None:
-                await send_callback(EventMessage(event.message, event_id))
-        return last.stream[1]
-
-    def _expire(self) -> None:
-        oldest = time.monotonic() - self._ttl
-        while self._events:
-            event_id, event = next(iter(self._events.items()))
-            if len(self._events) <= self._total and event.at >= oldest:
-                return
-            self._forget(event_id)
-
-    def _forget(self, event_id: EventId) -> None:
-        event = self._events.pop(event_id)
-        ids = self._streams[event.stream]
-        ids.remove(event_id)  # almost always the leftmost: streams age front to back
-        if not ids:
-            del self._streams[event.stream]
-
-
 @dataclass(frozen=True)
 class Events:
     """The event store of one server process, and the middleware that scopes it to sessions."""
@@ -258,6 +182,8 @@ def event_store_for(settings: Settings) -> Events | None:
     if not resumable(settings):
         return None
     if settings.event_store == "memory":
+        from orq_mcp.serving.memory_events import MemoryEventStore
+
         return Events(MemoryEventStore())
     from orq_mcp.serving.redis_events import RedisEventStore
 

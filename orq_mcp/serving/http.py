@@ -28,7 +28,7 @@ from orq_mcp.serving.events import abandon_grace, event_store_for
 from orq_mcp.serving.health import Health
 from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
-from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
+from orq_mcp.serving.throttle import Buckets, FailureThrottle, RefusalLog, client_address
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,14 @@ LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 PATHS = {"http": "/mcp", "sse": "/sse"}
 
 
-def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
-    """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
-    return Health(_gated_app(server, settings))
+def build_http_app(server: MCPServer, settings: Settings, failures: Buckets | None = None) -> ASGIApp:
+    """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for.
+
+    `failures` holds the token throttle's buckets when they are shared with other workers."""
+    return Health(_gated_app(server, settings, FailureThrottle(buckets=failures)))
 
 
-def _gated_app(server: MCPServer, settings: Settings) -> ASGIApp:
+def _gated_app(server: MCPServer, settings: Settings, throttle: FailureThrottle) -> ASGIApp:
     security = transport_security(settings)
     if settings.transport == "http":
         events = event_store_for(settings)
@@ -67,9 +69,9 @@ def _gated_app(server: MCPServer, settings: Settings) -> ASGIApp:
     app = BodyDeadline(app, settings.request_timeout)
     if settings.auth_token is not None:
         expected = hashlib.sha256(settings.auth_token.get_secret_value().encode()).digest()
-        return BearerGate(app, lambda token: _same(token, expected), "a valid ORQ_MCP_AUTH_TOKEN")
+        return BearerGate(app, lambda token: _same(token, expected), "a valid ORQ_MCP_AUTH_TOKEN", throttle)
     if settings.multi_tenant:
-        return BearerGate(app, bool, "your orq API key")
+        return BearerGate(app, bool, "your orq API key", throttle)
     return app
 
 
@@ -169,11 +171,13 @@ class BearerGate:
     sends, and refusals are logged within a budget: guessing the token is slow and cannot fill the disk.
     """
 
-    def __init__(self, app: ASGIApp, accept: Callable[[str | None], bool], what: str) -> None:
+    def __init__(
+        self, app: ASGIApp, accept: Callable[[str | None], bool], what: str, throttle: FailureThrottle
+    ) -> None:
         self._app = app
         self._accept = accept
         self._what = what
-        self._throttle = FailureThrottle()
+        self._throttle = throttle
         self._log = RefusalLog(logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

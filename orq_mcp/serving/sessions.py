@@ -17,7 +17,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.credentials import bearer_token, query_config_key
+from orq_mcp.serving.credentials import caller_credential
 from orq_mcp.serving.throttle import client_address
 
 SESSION_HEADER = "mcp-session-id"
@@ -40,11 +40,8 @@ def _is_resume(scope: Scope) -> bool:
 
 
 def owner_digest(scope: Scope) -> bytes:
-    """What a session is bound to: the SHA-256 of the request's credentials, the bearer token and the orq key
-    of a query-string configuration (`--query-config`), each "" when absent."""
-    bearer = bearer_token(Headers(scope=scope)) or ""
-    configured = query_config_key(QueryParams(scope.get("query_string", b""))) or ""
-    return hashlib.sha256(f"{bearer}\n{configured}".encode()).digest()
+    """What a session is bound to: the SHA-256 of the request's credentials (see `caller_credential`)."""
+    return hashlib.sha256(caller_credential(scope).encode()).digest()
 
 
 def too_many_sessions(per_client: int, what_next: str) -> Response:

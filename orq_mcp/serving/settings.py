@@ -40,6 +40,7 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_MAX_RESPONSE_CHARS": "max_response_chars",
     "ORQ_MCP_CACHE_TTL": "cache_ttl",
     "ORQ_MCP_MAX_RESULT_CHARS": "max_result_chars",
+    "ORQ_MCP_MAX_MEDIA_BYTES": "max_media_bytes",
     "ORQ_EXPOSE": "expose",
     "ORQ_MCP_READ_ONLY": "read_only",
     "ORQ_MCP_SESSION_IDLE_TIMEOUT": "session_idle_timeout",
@@ -52,6 +53,10 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_EVENT_STORE": "event_store",
     "ORQ_MCP_RESUME_GRACE": "resume_grace",
 }
+# Inline image data one tool result may carry (decoded bytes, every image together): 3.75 MiB, whose base64 form is
+# 5 MiB, the largest image the Claude API takes ("image exceeds 5 MB maximum"); a larger one would make the host's
+# next model call fail, and would cost every hop (scrubbing, the event store, the wire) its size again.
+DEFAULT_MAX_MEDIA_BYTES = 3_932_160
 # Shorter access tokens can be guessed; the message that refuses one says how to make a good one.
 MIN_AUTH_TOKEN_CHARS = 32
 MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
@@ -106,6 +111,8 @@ class Settings(BaseModel):
     cache_ttl: float = Field(60.0, ge=0)
     # Tool results larger than this (in characters) are cut, with a notice, to spare the model's context.
     max_result_chars: int = Field(20_000, ge=1000)
+    # Images past this (see DEFAULT_MAX_MEDIA_BYTES) are left out with a note; 0: never inline.
+    max_media_bytes: int = Field(DEFAULT_MAX_MEDIA_BYTES, ge=0)
     # Deployment keys that also get a tool of their own; "all" exposes every deployment.
     expose: tuple[str, ...] = ()
     # Look, don't spend: no tool that invokes a deployment is offered.

@@ -7,13 +7,16 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol, TypeVar
 
 from starlette.types import Scope
 
 V = TypeVar("V")
 
+# Refused requests an address may make at once, then how many a minute it earns back.
+FAILURE_BURST = 20
+FAILURES_PER_MINUTE = 10.0
 # Addresses remembered at once; the least recently seen are forgotten first, so memory stays bounded.
 MAX_TRACKED_ADDRESSES = 4096
 
@@ -32,47 +35,82 @@ class Lru(OrderedDict[str, V]):
             self.popitem(last=False)
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
+class Buckets(Protocol):
+    """Where a throttle keeps each address's bucket, (tokens, when they were counted): this process's memory,
+    or memory shared by every worker (shared_buckets.py)."""
+
+    def hold(self) -> AbstractContextManager[object]: ...
+    def get(self, address: str) -> tuple[float, float] | None: ...
+    def put(self, address: str, tokens: float, at: float) -> None: ...
+    @property
+    def tracked(self) -> int: ...
+
+
+class LocalBuckets:
+    """The buckets of one process, the least recently refused addresses forgotten first."""
+
+    def __init__(self, limit: int = MAX_TRACKED_ADDRESSES) -> None:
+        self._buckets: Lru[tuple[float, float]] = Lru(limit)
+
+    def hold(self) -> AbstractContextManager[object]:
+        return nullcontext()  # one event loop: nothing else runs between a read and its write
+
+    def get(self, address: str) -> tuple[float, float] | None:
+        return self._buckets.get(address)
+
+    def put(self, address: str, tokens: float, at: float) -> None:
+        self._buckets.touch(address, (tokens, at))
+
+    @property
+    def tracked(self) -> int:
+        return len(self._buckets)
 
 
 class FailureThrottle:
     """A token bucket per client address: `burst` failures at once, then `per_minute` a minute.
 
     An address whose bucket is empty is refused (429) before its credential is even looked at, right
-    or wrong, so guessing costs a minute per `per_minute` guesses instead of a round trip each.
+    or wrong, so guessing costs a minute per `per_minute` guesses instead of a round trip each. With
+    `--workers N` every worker counts in the same buckets (shared memory), so N workers allow exactly
+    the guesses of one process.
     """
 
-    def __init__(self, burst: int = 20, per_minute: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        burst: int = FAILURE_BURST,
+        per_minute: float = FAILURES_PER_MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+        buckets: Buckets | None = None,
+    ) -> None:
         self._burst = burst
         self._rate = per_minute / 60.0
         self._clock = clock
-        self._buckets: Lru[_Bucket] = Lru()
+        self._buckets: Buckets = buckets if buckets is not None else LocalBuckets()
 
     def retry_after(self, address: str) -> int:
         """Whole seconds until `address` may try again; 0 when it may try now."""
-        bucket = self._refilled(address)
-        return 0 if bucket is None or bucket.tokens >= 1 else math.ceil((1 - bucket.tokens) / self._rate)
+        with self._buckets.hold():
+            tokens = self._tokens(address)
+        return 0 if tokens is None or tokens >= 1 else math.ceil((1 - tokens) / self._rate)
 
     @property
     def tracked(self) -> int:
         """How many addresses are remembered."""
-        return len(self._buckets)
+        return self._buckets.tracked
 
     def failed(self, address: str) -> None:
-        bucket = self._refilled(address) or _Bucket(float(self._burst), self._clock())
-        bucket.tokens = max(0.0, bucket.tokens - 1)
-        self._buckets.touch(address, bucket)
+        with self._buckets.hold():
+            tokens = self._tokens(address)
+            left = max(0.0, (float(self._burst) if tokens is None else tokens) - 1)
+            self._buckets.put(address, left, self._clock())
 
-    def _refilled(self, address: str) -> _Bucket | None:
+    def _tokens(self, address: str) -> float | None:
+        """The address's tokens now (earned back since they were counted), or None for an address never refused."""
         bucket = self._buckets.get(address)
-        if bucket is not None:
-            now = self._clock()
-            bucket.tokens = min(float(self._burst), bucket.tokens + (now - bucket.at) * self._rate)
-            bucket.at = now
-        return bucket
+        if bucket is None:
+            return None
+        tokens, at = bucket
+        return min(float(self._burst), tokens + (self._clock() - at) * self._rate)
 
 
 class RefusalLog:

@@ -2,7 +2,8 @@
 
 The parent binds the socket once and spawns N processes that all accept on it; the kernel hands
 each new connection to one of them. Every worker is a whole server (its own orq connection pool,
-caches and tenant directory), so nothing is shared but the port. Handshake-era MCP sessions live
+caches and tenant directory); they share only the port and the token throttle's buckets (one guessing
+budget per address, in shared memory: see shared_buckets.py). Handshake-era MCP sessions live
 in the memory of the process that created them, and a client's next connection may reach another
 worker, so workers serve those requests statelessly (see `Settings.sessionless`); the 2026-07-28
 protocol is stateless anyway. The parent only supervises: it restarts a worker that dies and
@@ -25,6 +26,8 @@ import anyio
 import uvicorn
 
 from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.shared_buckets import SharedBuckets
+from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +52,11 @@ async def run_workers(settings: Settings) -> None:
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no event loop or threads inherited
     # Each worker serves the resolved settings: a --sandbox emulator, if any, is the parent's, shared by all.
     child = settings.model_copy(update={"sandbox": False})
+    # One guessing budget per address for all of them: else N workers would allow N times the guesses.
+    failures = SharedBuckets(context, MAX_TRACKED_ADDRESSES)
 
     def spawn() -> tuple[BaseProcess, float]:
-        process = context.Process(target=worker_main, args=(child, sock), daemon=True)
+        process = context.Process(target=worker_main, args=(child, sock, failures), daemon=True)
         process.start()
         return process, time.monotonic()
 
@@ -95,8 +100,8 @@ def stop_all(processes: list[BaseProcess]) -> None:
             process.join()
 
 
-def worker_main(settings: Settings, sock: socket.socket) -> None:
-    """One worker: a whole server on the inherited socket."""
+def worker_main(settings: Settings, sock: socket.socket, failures: SharedBuckets) -> None:
+    """One worker: a whole server on the inherited socket, counting refusals in the shared buckets."""
     from orq_mcp.serving.cli import configure_logging, serve
 
     parent = os.getppid()
@@ -104,7 +109,7 @@ def worker_main(settings: Settings, sock: socket.socket) -> None:
     if os.getppid() != parent:  # the parent died before the request above took effect
         return
     configure_logging(settings)
-    anyio.run(serve, settings, [sock])
+    anyio.run(serve, settings, [sock], failures)
 
 
 def _stop_with_parent() -> None:

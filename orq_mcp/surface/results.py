@@ -12,7 +12,7 @@ from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
 from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
-from orq_mcp.orq.outputs import Invocation, invocation_mode
+from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json, fit_text
@@ -150,6 +150,8 @@ class Output(BaseModel):
     type: Literal["image", "embedding"]
     url: str | None = Field(None, **_NONE)
     mime_type: str | None = Field(None, **_NONE)
+    size_bytes: int | None = Field(None, **_NONE)  # an inline image's
+    note: str | None = Field(None, description="Why an image was left out.", **_NONE)
     dimensions: int | None = Field(None, **_NONE)
     preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
 
@@ -201,6 +203,8 @@ class InvocationResult(BaseModel):
 
 
 def _describe_output(output: Output) -> str:
+    if output.note is not None:
+        return output.note
     if output.type == "image":
         return f"Generated image: {output.url}" if output.url else f"Generated image ({output.mime_type}), attached."
     preview = ", ".join(f"{v:.4g}" for v in output.preview or [])
@@ -246,7 +250,8 @@ def fitted_invocation(
     result: InvocationResult, limit: int, hint: str, media: list[ImageContent | ResourceLink] | None = None
 ) -> CallToolResult:
     """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
-    to fit. `media` (images) ride along as their own blocks, which hosts show rather than read as text."""
+    to fit. `media` (images, bounded in bytes by surface/media.py) ride along as their own blocks, which hosts
+    show rather than read as text."""
     full, budget = result.text, len(result.text)
     for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length()):
         result.text = fit_text(full, budget, hint, announced=limit)
@@ -263,34 +268,6 @@ def fitted_invocation(
     if media:
         fitted.content = [*fitted.content, *media]
     return fitted
-
-
-EMBEDDING_PREVIEW = 8
-
-
-def outputs_of(invocation: Invocation) -> list[Output]:
-    """What a non-chat deployment produced, described for the structured result (image data goes in blocks)."""
-    images = [Output(type="image", url=i.url, mime_type=i.mime_type) for i in invocation.images]
-    vectors = [
-        Output(type="embedding", dimensions=e.dimensions, preview=(e.vector or [])[:EMBEDDING_PREVIEW] or None)
-        for e in invocation.embeddings
-    ]
-    return images + vectors
-
-
-def media_of(invocation: Invocation) -> list[ImageContent | ResourceLink]:
-    """Each generated image as a block: inline data as an image, a URL as a link the client may open (we never
-    fetch it)."""
-    blocks: list[ImageContent | ResourceLink] = []
-    for number, image in enumerate(invocation.images, start=1):
-        if image.data is not None:
-            mime = image.mime_type or "image/png"
-            blocks.append(ImageContent(type="image", data=image.data, mime_type=mime))
-        elif image.url is not None:
-            blocks.append(
-                ResourceLink(type="resource_link", uri=image.url, name=f"image-{number}", mime_type=image.mime_type)
-            )
-    return blocks
 
 
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:

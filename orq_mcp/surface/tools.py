@@ -17,6 +17,7 @@ from orq_mcp.orq.requests import Message, RequestOptions, request_body
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
+from orq_mcp.surface.media import media_of
 from orq_mcp.surface.named_keys import left_out
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.progress import SendProgress, relay_progress
@@ -28,8 +29,6 @@ from orq_mcp.surface.results import (
     PromptPage,
     PromptSummary,
     fitted_invocation,
-    media_of,
-    outputs_of,
     page_json,
     tool_result,
 )
@@ -174,8 +173,9 @@ async def run_invocation(
     try:
         if await _answers_once(tenant, key):  # image, embedding, ...: orq does not stream these
             invocation = await tenant.orq.invoke_unstreamed(body)
-            result = InvocationResult.of(invocation.completion, outputs_of(invocation))
-            return fitted_invocation(result, tenant.settings.max_result_chars, TEXT_CUT_HINT, media_of(invocation))
+            media = media_of(invocation, tenant.settings.max_media_bytes)
+            result = InvocationResult.of(invocation.completion, media.outputs)
+            return fitted_invocation(result, tenant.settings.max_result_chars, TEXT_CUT_HINT, media.blocks)
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
         scrub = tenant.redactor.stream()
         async with relay_progress(_progress_sender(ctx), tenant.settings.progress_interval, scrub=scrub) as relay:
