@@ -6,7 +6,8 @@ Why this way: CI reaches only the package registries (PyPI, npm, Debian), so nei
 prebuilt CPython from GitHub can be had, Debian's source tarballs are not served, and bookworm has no 3.14. Debian
 unstable (sid) has python3.14, built against a newer glibc than bookworm's. So this takes sid's python3.14 packages and
 the libraries they depend on, sid's glibc included, and makes the tree self-contained: the interpreter runs on sid's
-dynamic loader, and every ELF object finds its libraries in the tree ($ORIGIN-relative DT_RPATH), never on the host.
+dynamic loader, and every ELF object finds its libraries in the tree (DT_RPATH: $ORIGIN-relative in the shared
+objects, absolute in the interpreter, whose loader path must be absolute anyway), never on the host.
 
 Trust, as apt does it: sid's InRelease must carry a valid signature from a key of the machine's
 debian-archive-keyring (gpgv); the Packages index must match the SHA256 that the signed InRelease gives; every .deb
