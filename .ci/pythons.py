@@ -1,6 +1,6 @@
 """Which CPythons CI tests: `claimed` (pyproject.toml's classifiers) and `found ROOT` (under a pyenv root).
 
-python3 .ci/pythons.py claimed          -> "3.11 3.12 3.13"
+python3 .ci/pythons.py claimed          -> "3.11 3.12 3.13 3.14"
 python3 .ci/pythons.py found ~/.pyenv   -> one "3.X /path/to/bin/python3.X" line per minor version >= 3.11
 """
 

@@ -243,6 +243,15 @@ def messages_in(response: httpx2.Response) -> list[dict[str, Any]]:
     return []
 
 
+def raw_tool_call(name: str, raw_arguments: bytes, *, envelope: bool, request_id: str = "raw-call") -> bytes:
+    """A tools/call message whose `arguments` are written as raw JSON text, with the 2026-07-28 envelope or not."""
+    meta = b',"_meta":' + json.dumps(ENVELOPE).encode() if envelope else b""
+    return (
+        b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode() + b',"method":"tools/call","params":{"name":'
+        + json.dumps(name).encode() + b',"arguments":' + raw_arguments + meta + b"}}"
+    )  # fmt: skip
+
+
 class HttpPeer:
     """Raw POSTs to a Streamable HTTP server."""
 
@@ -274,10 +283,7 @@ class HttpPeer:
 
     def call_tool(self, raw_arguments: bytes, name: str) -> dict[str, Any]:
         """A 2026-07-28 tools/call whose `arguments` are written as raw JSON text."""
-        body = (
-            b'{"jsonrpc":"2.0","id":"raw-call","method":"tools/call","params":{"name":' + json.dumps(name).encode()
-            + b',"arguments":' + raw_arguments + b',"_meta":' + json.dumps(ENVELOPE).encode() + b"}}"
-        )  # fmt: skip
+        body = raw_tool_call(name, raw_arguments, envelope=True)
         (message,) = messages_in(self.post(body, modern_headers("tools/call", name)))
         return message
 
@@ -739,17 +745,50 @@ def test_http_notifications_are_accepted_and_not_answered(http: HttpPeer) -> Non
     http.assert_serving()
 
 
-def test_http_deep_nesting_is_served_up_to_the_parsers_limit(http: HttpPeer) -> None:
-    """Several hundred levels reach the tool (and orq); far more is a parse error, not a crash."""
-    for depth in (300, 600):
-        nested = b'{"key":"faq-assistant","metadata":{"x":' + b"[" * depth + b"1" + b"]" * depth + b"}}"
-        answer = http.call_tool(nested, "invoke_deployment")
-        assert answer["result"]["isError"] is False, tool_text(answer)
-    too_deep = b'{"key":"faq-assistant","metadata":{"x":' + b"[" * 50_000 + b"1" + b"]" * 50_000 + b"}}"
-    response = http.post(too_deep, modern_headers("tools/call", "invoke_deployment"))
-    assert response.status_code == 400
-    assert [error_code(m) for m in messages_in(response)] == [PARSE_ERROR]
+# How deep a message may nest, counting its own object as level 1: 200 levels of objects and arrays around a value.
+# The MCP SDK reads stdio, HTTP+SSE and handshake-era messages with pydantic's JSON parser, which reads that deep;
+# orq-mcp holds the 2026-07-28 HTTP entry, which reads with the interpreter's `json` (about 1,000 levels on
+# CPython 3.11, 10,000 on 3.13, 65,000 on 3.14), to the same limit.
+MAX_DEPTH = 200
+
+
+def nested_invocation(levels: int) -> bytes:
+    """invoke_deployment's arguments, such that the tools/call message nests `levels` deep (a number innermost)."""
+    arrays = levels - 4  # the message, its params, the arguments and metadata are the first four levels
+    return b'{"key":"faq-assistant","metadata":{"x":' + b"[" * arrays + b"1" + b"]" * arrays + b"}}"
+
+
+def test_http_nesting_is_read_to_one_depth_on_every_python(http: HttpPeer, session: dict[str, str]) -> None:
+    """200 levels reach the tool (and orq); deeper is a parse error in both eras, whatever json's own limit is."""
+    eras = [(True, modern_headers("tools/call", "invoke_deployment")), (False, session)]
+    # 600,000 levels: deeper than even CPython 3.14's json reads.
+    for levels in (MAX_DEPTH, MAX_DEPTH + 1, 50_000, 600_000):
+        for envelope, headers in eras:
+            body = raw_tool_call("invoke_deployment", nested_invocation(levels), envelope=envelope)
+            response = http.post(body, headers)
+            (answer,) = messages_in(response)
+            if levels == MAX_DEPTH:
+                assert answer["result"]["isError"] is False, tool_text(answer)
+                continue
+            assert response.status_code == 400, (levels, headers, response.text[:500])
+            assert (error_code(answer), answer["id"]) == (PARSE_ERROR, None), (levels, answer)
+    assert "nested more than 200 levels deep" in answer["error"]["message"]
     http.assert_serving()
+    http.assert_session_serving(session)
+
+
+def test_stdio_nesting_is_read_to_the_same_depth(stdio: StdioPeer) -> None:
+    """The SDK's own limit on stdio, which the HTTP entry is held to: 200 levels served, 201 a parse error."""
+    for levels in (MAX_DEPTH, MAX_DEPTH + 1):
+        request_id, arguments = f"deep-{levels}", nested_invocation(levels)
+        line = raw_tool_call("invoke_deployment", arguments, envelope=stdio.modern, request_id=request_id)
+        if levels == MAX_DEPTH:
+            stdio.write(line + b"\n")
+            answer = stdio.response(request_id)
+            assert answer["result"]["isError"] is False, tool_text(answer)
+        else:
+            assert [error_code(m) for m in stdio.after(line + b"\n")] == [PARSE_ERROR]
+    stdio.assert_serving()
 
 
 def test_http_oversized_bodies_are_refused_with_413(http: HttpPeer, session: dict[str, str]) -> None:

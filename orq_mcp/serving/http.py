@@ -26,6 +26,7 @@ from orq_mcp.serving.credentials import bearer_token
 from orq_mcp.serving.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.events import abandon_grace, event_store_for
 from orq_mcp.serving.health import Health
+from orq_mcp.serving.nesting import NestingGuard
 from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
 from orq_mcp.serving.throttle import Buckets, FailureThrottle, RefusalLog, client_address
@@ -58,7 +59,7 @@ def _gated_app(server: MCPServer, settings: Settings, throttle: FailureThrottle)
             retry_interval=events.retry_ms if events else None,
         )
         resumable = events.wrap(sdk_app, security) if events else sdk_app
-        guarded = AbandonOnDisconnect(JsonRpcShapeGuard(resumable), grace=abandon_grace(settings))
+        guarded = NestingGuard(AbandonOnDisconnect(JsonRpcShapeGuard(resumable), grace=abandon_grace(settings)))
         shared = settings.event_store.startswith(("redis://", "rediss://", "unix://"))
         app: ASGIApp = SessionGuard(
             guarded, settings.max_sessions_per_client, settings.session_idle_timeout, shared_resumes=shared
