@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import Client
 from mcp_types import ImageContent, ResourceLink
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
 from tests.helpers import text_of
-from tests.processes import MODULE, clean_env
+from tests.processes import stdio_session
 
 
 async def test_a_tool_turn_without_its_call_id_is_refused_naming_the_turn(
@@ -102,15 +101,10 @@ async def test_an_embedding_deployment_describes_its_vector(client: Client) -> N
 async def test_over_stdio_bad_turns_are_refused_and_images_come_back_as_images(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
-    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=env)
-    with (tmp_path / "stderr.log").open("w") as errlog:
-        async with Client(stdio_client(params, errlog=errlog)) as client:
-            turns = [{"role": "assistant", "content": None, "tool_calls": [{"name": "f", "arguments": {}}]}]
-            refused = await client.call_tool("invoke_deployment", {"key": "faq-assistant", "messages": turns})
-            image = await client.call_tool(
-                "invoke_deployment", {"key": "product-photo", "inputs": {"subject": "a bike"}}
-            )
+    async with stdio_session(tmp_path / "stderr.log", ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url) as client:
+        turns = [{"role": "assistant", "content": None, "tool_calls": [{"name": "f", "arguments": {}}]}]
+        refused = await client.call_tool("invoke_deployment", {"key": "faq-assistant", "messages": turns})
+        image = await client.call_tool("invoke_deployment", {"key": "product-photo", "inputs": {"subject": "a bike"}})
     assert refused.is_error
     assert "messages.0.tool_calls.0.id" in text_of(refused)
     assert not image.is_error, text_of(image)

@@ -62,6 +62,8 @@ async def test_the_four_tools_with_schemas_and_annotations(client: Client) -> No
         "usage",
         "tool_calls",
         "reasoning",
+        "reasoning_signature",
+        "redacted_reasoning",
         "citations",
         "outputs",
     }

@@ -26,6 +26,7 @@ from .payloads import Generation
 from .render import assemble_messages, check_variant
 from .sse import SSEResponse, sse_events
 from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
+from .thinking import check_replayed_reasoning
 from .validation import DeploymentRequest, parse_deployment_request
 from .versions import template_settings
 
@@ -236,6 +237,7 @@ async def _stream(ctx: Context) -> Response:
 
 async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bool = False) -> Response:
     request, deployment, messages = _resolve(ctx, accepts_stream_flag=accepts_stream_flag)
+    check_replayed_reasoning(deployment["prompt_config"], request.messages)
     model_type = deployment["prompt_config"]["model_type"]
     if model_type not in STREAMABLE_TYPES:
         if force_stream or request.stream:

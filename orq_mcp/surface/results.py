@@ -165,7 +165,9 @@ class InvocationResult(BaseModel):
     tool_calls: list[ToolCall] | None = Field(
         description="Tool calls the model asked for; run them and send the results back as `tool` messages."
     )
-    reasoning: str | None = Field(None, description="The model's reasoning, when it streams it (not part of text).")
+    reasoning: str | None = Field(None, description="The model's reasoning, apart from text.")
+    reasoning_signature: str | None = None
+    redacted_reasoning: str | None = None
     citations: list[Citation] | None = Field(None, description="Knowledge-base chunks the answer drew on.")
     outputs: list[Output] | None = Field(None, description="Images or embeddings (non-chat deployments).")
 
@@ -182,6 +184,8 @@ class InvocationResult(BaseModel):
             usage=completion.usage,
             tool_calls=[ToolCall(**call) for call in completion.tool_calls] if completion.tool_calls else None,
             reasoning=completion.reasoning or None,
+            reasoning_signature=completion.reasoning_signature,
+            redacted_reasoning=completion.redacted_reasoning,
             citations=[Citation.of(r) for r in retrievals[:MAX_CITATIONS]] or None,
             outputs=outputs or None,
         )

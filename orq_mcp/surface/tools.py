@@ -143,6 +143,9 @@ async def invoke_deployment(
 
     Fill the prompt's {{variables}} with `inputs` (see list_deployments) and add chat
     turns with `messages`. The text streams back live as progress notifications.
+    To continue after tool calls, start the assistant turn's content with the parts
+    {type: reasoning, reasoning, signature: reasoning_signature} and
+    {type: redacted_reasoning, data: redacted_reasoning} when the result has them.
     """
     return await run_invocation(
         ctx, key, inputs=inputs, messages=messages, context=context, metadata=metadata, options=options
