@@ -1,13 +1,18 @@
-"""Reading tool results in tests, and waiting without blocking the event loop."""
+"""Reading tool results in tests, waiting without blocking the event loop, and varying a sample deployment."""
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
 from mcp_types import CallToolResult, TextContent
+
+from tests.conftest import API_KEY
 
 
 def text_of(result: CallToolResult) -> str:
@@ -44,3 +49,21 @@ async def wait_until(predicate: Callable[[], object], within: float) -> bool:
 def names(variables: list[dict[str, Any]]) -> list[str]:
     """The names in a tool result's `variables` (each a {name, required, default?, description?} object)."""
     return [variable["name"] for variable in variables]
+
+
+@contextmanager
+def deployment_variant(state: Any, key: str, new_key: str, **parameters: Any) -> Iterator[dict[str, Any]]:
+    """While inside: a copy of the emulator's deployment `key`, served as `new_key`, with `parameters` set in its
+    model_parameters."""
+    workspace = state.workspace_for(API_KEY)
+    assert workspace is not None
+    original = workspace.deployment(key)
+    assert original is not None
+    variant = copy.deepcopy(original)
+    variant["id"], variant["key"] = str(uuid.uuid4()), new_key
+    variant["prompt_config"]["model_parameters"].update(parameters)
+    workspace.deployments.append(variant)
+    try:
+        yield variant
+    finally:
+        workspace.deployments.remove(variant)

@@ -3,7 +3,6 @@ citations, and non-chat deployments answered in MCP form."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from mcp_types import ImageContent, ResourceLink
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
-from tests.helpers import text_of
+from tests.helpers import deployment_variant, text_of
 from tests.processes import stdio_session
 
 
@@ -56,18 +55,8 @@ async def test_citations_come_back_in_the_structured_result(client: Client) -> N
 
 
 async def test_reasoning_is_returned_apart_from_the_text(client: Client, emulator_state: EmulatorState) -> None:
-    workspace = emulator_state.workspace_for(API_KEY)
-    assert workspace is not None
-    faq = workspace.deployment("faq-assistant")
-    assert faq is not None
-    thinker = copy.deepcopy(faq)
-    thinker["id"], thinker["key"] = "00000000-0000-4000-8000-00000000beef", "deep-thinker"
-    thinker["prompt_config"]["model_parameters"]["reasoningEffort"] = "high"
-    workspace.deployments.append(thinker)
-    try:
+    with deployment_variant(emulator_state, "faq-assistant", "deep-thinker", reasoningEffort="high"):
         result = await client.call_tool("invoke_deployment", {"key": "deep-thinker"})
-    finally:
-        workspace.deployments.remove(thinker)
     assert result.structured_content is not None
     reasoning = result.structured_content["reasoning"]
     assert reasoning

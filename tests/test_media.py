@@ -141,7 +141,7 @@ def test_base64_embeddings_and_unknown_outputs() -> None:
     assert describe_invocation(direct).embeddings == [Embedding(0, vector=[1.0, 0.5])]
     unknown = body(object="speech", choices=[], provider_response={"audio": "UklGR"})
     described = describe_invocation(unknown)
-    assert (described.kind, described.object, described.raw) == ("other", "speech", {"audio": "UklGR"})
+    assert (described.kind, described.object, described.raw) == ("response", "speech", {"audio": "UklGR"})
 
 
 def test_several_images_and_odd_data_uris() -> None:

@@ -23,6 +23,7 @@ class DeploymentRequest:
     include_usage: bool
     include_retrievals: bool
     mock_response: str | None
+    documents: tuple[str, ...] = ()  # the texts of `documents`, which a rerank deployment ranks [EMU]
 
 
 def parse_deployment_request(body: Any, *, accepts_stream_flag: bool) -> DeploymentRequest:
@@ -59,6 +60,7 @@ def parse_deployment_request(body: Any, *, accepts_stream_flag: bool) -> Deploym
         include_usage=bool(options.get("include_usage")),
         include_retrievals=bool(options.get("include_retrievals")),
         mock_response=mock,
+        documents=tuple(d["text"] for d in body.get("documents") or []),
     )
 
 

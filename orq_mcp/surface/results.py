@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
+from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
-from orq_mcp.orq.outputs import Invocation, invocation_mode
+from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json, fit_text
+from orq_mcp.surface.outputs import MediaBlock, Output, shrunk
 
 # Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
 _FIT_ROUNDS = 8
+# Outputs lose half a list, or shrink their raw data by the excess, per round.
+_OUTPUT_ROUNDS = 24
 
 
 # Optional fields that are left out of a result rather than sent as null.
@@ -144,16 +147,6 @@ class Citation(BaseModel):
         )
 
 
-class Output(BaseModel):
-    """What a non-chat deployment produced: an image (a link, or inline as an image block) or an embedding."""
-
-    type: Literal["image", "embedding"]
-    url: str | None = Field(None, **_NONE)
-    mime_type: str | None = Field(None, **_NONE)
-    dimensions: int | None = Field(None, **_NONE)
-    preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
-
-
 class InvocationResult(BaseModel):
     text: str
     finish_reason: str | None
@@ -169,7 +162,7 @@ class InvocationResult(BaseModel):
     reasoning_signature: str | None = None
     redacted_reasoning: str | None = None
     citations: list[Citation] | None = Field(None, description="Knowledge-base chunks the answer drew on.")
-    outputs: list[Output] | None = Field(None, description="Images or embeddings (non-chat deployments).")
+    outputs: list[Output] | None = Field(None, description="What a non-chat deployment produced.")
 
     @classmethod
     def of(cls, completion: Completion, outputs: list[Output] | None = None) -> InvocationResult:
@@ -198,17 +191,10 @@ class InvocationResult(BaseModel):
         for call in self.tool_calls or []:
             parts.append(f"Tool call requested: {call.name}({compact_json(call.arguments)}) [id: {call.id}]")
         for output in self.outputs or []:
-            parts.append(_describe_output(output))
+            parts.append(output.describe())
         if not parts:
-            parts.append(f"(The model returned no text; finish_reason: {self.finish_reason}.)")
+            parts.append(f"(orq returned no text and no other output; finish_reason: {self.finish_reason}.)")
         return "\n".join(parts)
-
-
-def _describe_output(output: Output) -> str:
-    if output.type == "image":
-        return f"Generated image: {output.url}" if output.url else f"Generated image ({output.mime_type}), attached."
-    preview = ", ".join(f"{v:.4g}" for v in output.preview or [])
-    return f"Embedding with {output.dimensions} dimensions: [{preview}, …]"
 
 
 class PromptSummary(BaseModel):
@@ -247,12 +233,13 @@ def result_size(result: CallToolResult) -> int:
 
 
 def fitted_invocation(
-    result: InvocationResult, limit: int, hint: str, media: list[ImageContent | ResourceLink] | None = None
+    result: InvocationResult, limit: int, hint: str, media: list[MediaBlock] | None = None
 ) -> CallToolResult:
     """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
-    to fit. `media` (images) ride along as their own blocks, which hosts show rather than read as text."""
+    to fit; then the sources give way, then the outputs. `media` (images, speech) ride along as their own
+    blocks, which hosts show rather than read as text."""
     full, budget = result.text, len(result.text)
-    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length()):
+    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length() + _OUTPUT_ROUNDS):
         result.text = fit_text(full, budget, hint, announced=limit)
         fitted = tool_result(result, text=result.as_text())
         excess = result_size(fitted) - limit
@@ -262,39 +249,13 @@ def fitted_invocation(
             budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
         elif result.citations:  # the text is down to its notice: the sources give way next, half at a time
             result.citations = result.citations[: len(result.citations) // 2] or None
+        elif result.outputs and (smaller := shrunk(result.outputs, excess)) is not None:
+            result.outputs = smaller
         else:
             break
     if media:
         fitted.content = [*fitted.content, *media]
     return fitted
-
-
-EMBEDDING_PREVIEW = 8
-
-
-def outputs_of(invocation: Invocation) -> list[Output]:
-    """What a non-chat deployment produced, described for the structured result (image data goes in blocks)."""
-    images = [Output(type="image", url=i.url, mime_type=i.mime_type) for i in invocation.images]
-    vectors = [
-        Output(type="embedding", dimensions=e.dimensions, preview=(e.vector or [])[:EMBEDDING_PREVIEW] or None)
-        for e in invocation.embeddings
-    ]
-    return images + vectors
-
-
-def media_of(invocation: Invocation) -> list[ImageContent | ResourceLink]:
-    """Each generated image as a block: inline data as an image, a URL as a link the client may open (we never
-    fetch it)."""
-    blocks: list[ImageContent | ResourceLink] = []
-    for number, image in enumerate(invocation.images, start=1):
-        if image.data is not None:
-            mime = image.mime_type or "image/png"
-            blocks.append(ImageContent(type="image", data=image.data, mime_type=mime))
-        elif image.url is not None:
-            blocks.append(
-                ResourceLink(type="resource_link", uri=image.url, name=f"image-{number}", mime_type=image.mime_type)
-            )
-    return blocks
 
 
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:

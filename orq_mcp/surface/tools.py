@@ -17,6 +17,7 @@ from orq_mcp.orq.requests import Message, RequestOptions, request_body
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
+from orq_mcp.surface.outputs import media_of, outputs_of
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.progress import SendProgress, relay_progress
 from orq_mcp.surface.results import (
@@ -27,8 +28,6 @@ from orq_mcp.surface.results import (
     PromptPage,
     PromptSummary,
     fitted_invocation,
-    media_of,
-    outputs_of,
     page_json,
     tool_result,
 )
@@ -174,8 +173,9 @@ async def run_invocation(
     # Usage and the knowledge-base chunks used come with every answer; what the caller asked for wins.
     body["invoke_options"] = {"include_usage": True, "include_retrievals": True, **body.get("invoke_options", {})}
     try:
-        if await _answers_once(tenant, key):  # image, embedding, ...: orq does not stream these
-            invocation = await tenant.orq.invoke_unstreamed(body)
+        model_type = await _answered_once(tenant, key)
+        if model_type is not None:  # image, embedding, speech, ...: orq does not stream these
+            invocation = await tenant.orq.invoke_unstreamed(body, model_type)
             result = InvocationResult.of(invocation.completion, outputs_of(invocation))
             return fitted_invocation(result, tenant.settings.max_result_chars, TEXT_CUT_HINT, media_of(invocation))
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
@@ -187,13 +187,14 @@ async def run_invocation(
     return fitted_invocation(InvocationResult.of(completion), tenant.settings.max_result_chars, TEXT_CUT_HINT)
 
 
-async def _answers_once(tenant: Tenant, key: str) -> bool:
-    """Whether the deployment is of a type orq answers in one response (its model_type says; unknown: stream)."""
+async def _answered_once(tenant: Tenant, key: str) -> str | None:
+    """The deployment's model type when orq answers it in one response (its model_type says; unknown: stream)."""
     try:
         deployment = await tenant.deployment(key)
     except OrqError:
-        return False  # the stream request will say what is wrong, if anything is
-    return deployment is not None and invocation_mode(deployment.prompt_config.model_type) == "invoke"
+        return None  # the stream request will say what is wrong, if anything is
+    model_type = deployment.prompt_config.model_type if deployment is not None else None
+    return model_type if invocation_mode(model_type) == "invoke" else None
 
 
 async def _ask_for_missing(
