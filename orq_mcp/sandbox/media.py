@@ -15,7 +15,7 @@ import hashlib
 import struct
 from typing import Any, Final
 
-from .errors import ApiError, envelope
+from .errors import ApiError, error_body
 from .ids import iso_now
 from .modalities import modality_answer
 from .payloads import Generation
@@ -35,7 +35,7 @@ def stream_not_supported(key: str, model_type: str) -> ApiError:
         f"Deployment '{key}' has model type '{model_type}': streaming is only supported for chat and completion "
         "deployments. Use /v2/deployments/invoke without stream."
     )
-    return ApiError(400, envelope(message, "invalid_request_body"))
+    return ApiError(400, error_body(message))
 
 
 def media_body(

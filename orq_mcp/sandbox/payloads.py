@@ -1,4 +1,10 @@
-"""Response payloads in orq.ai's shapes: the invoke body, stream chunks, and how text is split into chunks."""
+"""Response payloads in orq.ai's shapes: the invoke body, stream chunks, and how text is split into chunks.
+
+The shapes are the SDK's (``DeploymentInvokeResponseBody``, ``DeploymentStreamData``). How orq fills them is
+partly inferred: each chunk's ``content`` a delta split at words [INFER: docs/orq-api.md, Streams], thinking
+before the text, the final chunk with empty content (tool calls restated), ``usage`` on it [INFER], and a tool
+call's name on its first fragment only (OpenAI's convention) [INFER].
+"""
 
 from __future__ import annotations
 

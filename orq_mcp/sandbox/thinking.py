@@ -21,7 +21,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .errors import ApiError, bad_request
+from .errors import ApiError, error_body
 
 # Signs the emulator's reasoning; a real provider's key is its own secret, this one only needs to be stable.
 _KEY: Final = b"orq-sandbox-thinking"
@@ -98,4 +98,4 @@ def _check_tool_loop(messages: list[dict[str, Any]]) -> None:
 
 
 def _provider_error(detail: str) -> ApiError:
-    return bad_request(f"the provider refused the request: {detail}", code="provider_error")
+    return ApiError(400, error_body(f"The model provider refused the request: {detail}"))
