@@ -1,9 +1,10 @@
-"""Reading tool results in tests, and waiting without blocking the event loop."""
+"""Reading tool results in tests, waiting without blocking the event loop, and varying a sample deployment."""
 
 from __future__ import annotations
 
 import copy
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import anyio
 from mcp_types import CallToolResult, TextContent
 
-from orq_mcp.sandbox import EmulatorState
+from tests.conftest import API_KEY
 
 
 def text_of(result: CallToolResult) -> str:
@@ -51,19 +52,18 @@ def names(variables: list[dict[str, Any]]) -> list[str]:
 
 
 @contextmanager
-def variant_deployment(
-    state: EmulatorState, api_key: str, base: str, key: str, deployment_id: str, **parameters: Any
-) -> Iterator[str]:
-    """A copy of sample deployment `base`, named `key`, with more model parameters, in the workspace while open."""
-    workspace = state.workspace_for(api_key)
+def deployment_variant(state: Any, key: str, new_key: str, **parameters: Any) -> Iterator[dict[str, Any]]:
+    """While inside: a copy of the emulator's deployment `key`, served as `new_key`, with `parameters` set in its
+    model_parameters."""
+    workspace = state.workspace_for(API_KEY)
     assert workspace is not None
-    original = workspace.deployment(base)
+    original = workspace.deployment(key)
     assert original is not None
     variant = copy.deepcopy(original)
-    variant["id"], variant["key"] = deployment_id, key
+    variant["id"], variant["key"] = str(uuid.uuid4()), new_key
     variant["prompt_config"]["model_parameters"].update(parameters)
     workspace.deployments.append(variant)
     try:
-        yield key
+        yield variant
     finally:
         workspace.deployments.remove(variant)

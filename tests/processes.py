@@ -8,12 +8,15 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 STARTUP_TIMEOUT = 30.0
 MODULE = [sys.executable, "-m", "orq_mcp"]
@@ -25,6 +28,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
     env.update(extra)
     return env
+
+
+@asynccontextmanager
+async def stdio_session(log: Path, **env: str) -> AsyncIterator[Client]:
+    """A real MCP client talking to `python -m orq_mcp` over stdio, its stderr kept in `log`."""
+    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=clean_env(**env))
+    with log.open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            yield client
 
 
 def free_port() -> int:

@@ -354,7 +354,7 @@ async def test_unknown_deployment_is_a_tool_error_and_the_connection_survives(
     assert "'no-such-deployment-anywhere'" in text_of(result)
     assert "list_deployments" in text_of(result)
 
-    page = ok(await client.call_tool("list_deployments", {}))
+    page = ok(await client.call_tool("list_deployments", {"limit": 50}))
     assert len(page["deployments"]) == len(SAMPLE_DEPLOYMENTS)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from orq_mcp.sandbox import EmulatorThread, sample_state
+from orq_mcp.sandbox import EmulatorThread, Fault, sample_state
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS, STREAMABLE_DEPLOYMENTS
 from orq_mcp.sandbox.sdk_schema import unknown_keys
 from orq_mcp.sandbox.sse import parse_sse
@@ -120,10 +120,8 @@ def test_invoke_with_usage_and_retrievals_validates(client: httpx2.Client) -> No
     ],
     ids=["text", "tool-calls", "mock"],
 )
-@pytest.mark.parametrize("path", ["/v2/deployments/stream", "/v2/deployments/invoke"])
-def test_every_stream_chunk_validates(client: httpx2.Client, path: str, request_body: dict[str, Any]) -> None:
-    body = {**request_body, "stream": True} if path.endswith("invoke") else request_body
-    chunks = stream_chunks(client.post(path, json=body))
+def test_every_stream_chunk_validates(client: httpx2.Client, request_body: dict[str, Any]) -> None:
+    chunks = stream_chunks(client.post("/v2/deployments/stream", json=request_body))
     parsed = [validate(models.DeploymentStreamData, chunk) for chunk in chunks]
     assert [p.is_final for p in parsed] == [False] * (len(parsed) - 1) + [True]
 
@@ -188,3 +186,142 @@ def test_sdk_raises_error_response_on_401(emulator: EmulatorThread) -> None:
     with pytest.raises(models.ErrorResponse) as raised:
         bad.deployments.list()
     assert raised.value.data.message.startswith("Invalid API key")
+
+
+# Issue 16: the emulator answers only in shapes the SDK declares (or says where it infers) ----------------------
+
+
+def validate_as(kind: Any, payload: Any) -> Any:
+    """Like `validate`, for SDK models and for the SDK's type aliases (unions) alike."""
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(kind)
+    parsed = adapter.validate_python(payload)
+    dumped = adapter.dump_python(parsed, mode="json", by_alias=True)
+    assert not unknown_keys(payload, dumped, str(kind)), payload
+    return parsed
+
+
+ORDER_AGENT = {"key": "order-agent", "inputs": {"question": "Where is my order NL-20391?"}}
+
+
+def error_cases() -> list[tuple[str, str, str, dict[str, Any] | None, int]]:
+    """(name, method, path, json body, status) for each error the emulator answers without a fault."""
+    deployment_routes = ("invoke", "stream", "get_config")
+    cases = [
+        (f"{r}-unknown-key", "POST", f"/v2/deployments/{r}", {"key": "support-triag"}, 404) for r in deployment_routes
+    ]
+    cases += [(f"{r}-bad-body", "POST", f"/v2/deployments/{r}", {"key": 7}, 400) for r in deployment_routes]
+    variant = {"key": "support-triage", "inputs": TRIAGE_INPUTS, "context": {"environments": "development"}}
+    cases += [(f"{r}-no-variant", "POST", f"/v2/deployments/{r}", variant, 422) for r in deployment_routes]
+    cases += [
+        ("list-bad-limit", "GET", "/v2/deployments?limit=500", None, 400),
+        ("versions-unknown-key", "GET", "/v2/deployments/support-triag/versions", None, 404),
+        ("prompt-unknown-id", "GET", "/v2/prompts/01XXXXXXXXXXXXXXXXXXXXXXXX", None, 404),
+        ("stream-non-chat", "POST", "/v2/deployments/stream", {"key": "product-photo"}, 400),
+        (
+            "thinking-signature",
+            "POST",
+            "/v2/deployments/stream",
+            {
+                **ORDER_AGENT,
+                "messages": [
+                    {"role": "assistant", "content": [{"type": "reasoning", "reasoning": "r", "signature": "forged"}]}
+                ],
+            },
+            400,
+        ),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"), [c[1:] for c in error_cases()], ids=[c[0] for c in error_cases()]
+)
+def test_error_bodies_take_the_one_shape_the_sdk_declares(
+    client: httpx2.Client, method: str, path: str, body: dict[str, Any] | None, status: int
+) -> None:
+    """The SDK declares `ErrorResponse` {message, code?: int, details?} for its 4XX (401 everywhere, 404 on
+    prompts); for the statuses it leaves undeclared the emulator uses that shape too [INFER], never a hybrid."""
+    response = client.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert validate(models.ErrorResponseData, response.json()).message
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422, 429, 500, 502, 503, 504])
+def test_injected_status_faults_take_the_sdk_shapes(
+    emulator: EmulatorThread, client: httpx2.Client, status: int
+) -> None:
+    emulator.state.add_fault(Fault("stream", "status", status=status))
+    answer = client.post("/v2/deployments/stream", json={"key": "faq-assistant"})
+    assert answer.status_code == status
+    assert validate(models.ErrorResponseData, answer.json()).message
+    emulator.state.add_fault(Fault("list_deployments", "status", status=status))
+    listed = client.get("/v2/deployments")
+    # The deployments list declares HonoApiError {code?: str, message} for its 500 (SDK deployments.list).
+    model = models.HonoAPIErrorData if status == 500 else models.ErrorResponseData
+    assert validate(model, listed.json()).message
+
+
+def test_invoke_answers_json_even_when_asked_to_stream(client: httpx2.Client) -> None:
+    """The SDK declares only an application/json 200 for /invoke (and its hook forces stream: false); the spec's
+    prose promising SSE there is unverified (`check --live` asks), so the emulator does not invent it."""
+    for key in ("faq-assistant", "product-photo"):
+        response = client.post("/v2/deployments/invoke", json={"key": key, "stream": True, "inputs": TRIAGE_INPUTS})
+        assert response.headers["content-type"] == "application/json"
+        validate(models.DeploymentInvokeResponseBody, response.json())
+
+
+def test_reasoning_chunks_carry_a_signature_and_redacted_reasoning(client: httpx2.Client) -> None:
+    chunks = stream_chunks(client.post("/v2/deployments/stream", json=ORDER_AGENT))
+    messages = [validate(models.DeploymentStreamData, chunk).choices[0].message for chunk in chunks]
+    signed = [m for m in messages if getattr(m, "reasoning_signature", None)]
+    redacted = [m for m in messages if getattr(m, "redacted_reasoning", None)]
+    assert (len(signed), len(redacted)) == (1, 1)
+    whole = validate(
+        models.DeploymentInvokeResponseBody, client.post("/v2/deployments/invoke", json=ORDER_AGENT).json()
+    )
+    message = whole.choices[0].message
+    assert message.type == "tool_calls"
+    assert message.reasoning_signature == signed[0].reasoning_signature
+    assert message.redacted_reasoning == redacted[0].redacted_reasoning
+    assert message.reasoning == "".join(m.reasoning or "" for m in messages)
+
+
+# Each non-chat type: its invoke answer in the SDK's model, its provider_response in orq's router model for the type.
+ROUTER_MODELS = {
+    "embedding": "CreateEmbeddingResponseBody",
+    "stt": "CreateTranscriptionResponseBody",
+    "rerank": "CreateRerankResponseBody",
+    "ocr": "PostV2RouterOcrResponseBody",
+    "moderation": "CreateModerationResponseBody",
+    "classify": "CreateClassifyResponseBody",
+}
+NON_CHAT = [d for d in SAMPLE_DEPLOYMENTS if d not in STREAMABLE_DEPLOYMENTS]
+AUDIO = {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"}}
+SCAN = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+
+
+@pytest.mark.parametrize("deployment", NON_CHAT, ids=lambda d: d["key"])
+def test_every_non_chat_answer_validates_with_the_sdk(client: httpx2.Client, deployment: dict[str, Any]) -> None:
+    model_type = deployment["prompt_config"]["model_type"]
+    body = {
+        "key": deployment["key"],
+        "inputs": {"text": "hurt", "query": "shipping", "ticket": "charged twice", "product_name": "a bell"},
+        "messages": [
+            {"role": "user", "content": [AUDIO, SCAN, {"type": "image_url", "image_url": {"url": "https://x"}}]}
+        ],
+        "documents": [{"text": "Shipping takes 2 days."}, {"text": "Returns are free."}],
+    }
+    answer = validate(models.DeploymentInvokeResponseBody, client.post("/v2/deployments/invoke", json=body).json())
+    response = answer.provider_response
+    if model_type in ROUTER_MODELS:
+        validate_as(getattr(models, ROUTER_MODELS[model_type]), response)
+    elif model_type == "tts":
+        assert response.startswith("data:audio/mpeg;base64,")
+    elif model_type == "vision":
+        assert answer.choices[0].message.content.startswith("I see 1 image(s).")
+    else:
+        assert model_type == "image"
+        assert answer.choices[0].message.type == "image"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orq_mcp.surface import fit
-from orq_mcp.surface.fit import MIN_STRING, compact_json, fit_count, fit_text, shrink_strings
+from orq_mcp.surface.fit import MIN_STRING, compact_json, fit_count, fit_json, fit_text, shrink_strings
 
 HINT = "Ask for less."
 
@@ -166,3 +166,32 @@ def test_shrinking_stops_when_every_string_is_down_to_min_string(monkeypatch: py
     fitted = shrink_strings(value, 100)
     assert fitted["a"].startswith("x" * MIN_STRING)
     assert len(fitted["a"]) < 1000
+
+
+# fit_json: any JSON value (a provider's raw answer) within a budget ------------------------------------------------
+
+
+def test_fit_json_cuts_the_largest_list_just_enough_and_says_how_much() -> None:
+    rows = [{"id": i, "text": f"row {i} " + "lorem ipsum " * 40, "scores": list(range(50))} for i in range(2_000)]
+    value = {"rows": rows, "id": "r-1"}
+    fitted = fit_json(value, 10_000)
+    size = len(compact_json(fitted))
+    assert 9_000 < size <= 10_000
+    kept = fitted["rows"][:-1]
+    assert kept == rows[: len(kept)]  # whole rows, in order
+    assert fitted["rows"][-1] == f"[{2_000 - len(kept):,} more items cut by orq-mcp]"
+    assert fitted["id"] == "r-1"
+
+
+def test_fit_json_counts_earlier_cuts_and_stops_when_nothing_is_left_to_cut() -> None:
+    once = fit_json(list(range(1_000)), 2_000)
+    twice = fit_json(once, 500)
+    assert twice[-1] == f"[{1_000 - len(twice) + 1:,} more items cut by orq-mcp]"
+    assert fit_json([[1, 2, 3], 4], 1) == [[1, "[2 more items cut by orq-mcp]"], "[1 more items cut by orq-mcp]"]
+
+
+def test_fit_json_shortens_a_long_string_before_a_short_list() -> None:
+    fitted = fit_json({"a": "x" * 100_000, "b": [1, 2, 3]}, 5_000)
+    assert len(compact_json(fitted)) <= 5_000
+    assert fitted["b"] == [1, 2, 3]
+    assert fitted["a"].endswith("characters cut by orq-mcp]")

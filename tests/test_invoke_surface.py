@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import Client
 from mcp_types import ImageContent, ResourceLink
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
-from tests.helpers import text_of, variant_deployment
-from tests.processes import MODULE, clean_env
+from tests.helpers import deployment_variant, text_of
+from tests.processes import stdio_session
 
 
 async def test_a_tool_turn_without_its_call_id_is_refused_naming_the_turn(
@@ -56,11 +55,8 @@ async def test_citations_come_back_in_the_structured_result(client: Client) -> N
 
 
 async def test_reasoning_is_returned_apart_from_the_text(client: Client, emulator_state: EmulatorState) -> None:
-    thinker_id = "00000000-0000-4000-8000-00000000beef"
-    with variant_deployment(
-        emulator_state, API_KEY, "faq-assistant", "deep-thinker", thinker_id, reasoningEffort="high"
-    ) as key:
-        result = await client.call_tool("invoke_deployment", {"key": key})
+    with deployment_variant(emulator_state, "faq-assistant", "deep-thinker", reasoningEffort="high"):
+        result = await client.call_tool("invoke_deployment", {"key": "deep-thinker"})
     assert result.structured_content is not None
     reasoning = result.structured_content["reasoning"]
     assert reasoning
@@ -94,15 +90,10 @@ async def test_an_embedding_deployment_describes_its_vector(client: Client) -> N
 async def test_over_stdio_bad_turns_are_refused_and_images_come_back_as_images(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
-    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=env)
-    with (tmp_path / "stderr.log").open("w") as errlog:
-        async with Client(stdio_client(params, errlog=errlog)) as client:
-            turns = [{"role": "assistant", "content": None, "tool_calls": [{"name": "f", "arguments": {}}]}]
-            refused = await client.call_tool("invoke_deployment", {"key": "faq-assistant", "messages": turns})
-            image = await client.call_tool(
-                "invoke_deployment", {"key": "product-photo", "inputs": {"subject": "a bike"}}
-            )
+    async with stdio_session(tmp_path / "stderr.log", ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url) as client:
+        turns = [{"role": "assistant", "content": None, "tool_calls": [{"name": "f", "arguments": {}}]}]
+        refused = await client.call_tool("invoke_deployment", {"key": "faq-assistant", "messages": turns})
+        image = await client.call_tool("invoke_deployment", {"key": "product-photo", "inputs": {"subject": "a bike"}})
     assert refused.is_error
     assert "messages.0.tool_calls.0.id" in text_of(refused)
     assert not image.is_error, text_of(image)

@@ -21,6 +21,7 @@ from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.probe import MOCK_RESPONSE, run_probe
 from orq_mcp.orq.transcript import Exchange, Transcript, analyse
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
+from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from orq_mcp.sandbox.replay import replay_app
 from orq_mcp.sandbox.serve import serve_app
 from tests.conftest import API_KEY, FAST_RETRY
@@ -72,9 +73,26 @@ def test_check_live_records_the_open_questions(
     assert findings["stream_non_chat"]["status"] == 400
     assert findings["stream_unknown_key"]["status"] == 404
     assert findings["status_204"] == "none seen"
+    # Issue 16's open questions: error bodies, /invoke's answer to "stream": true, the SDK's assistant parts, and
+    # how each non-chat type answers a mock.
+    assert findings["invoke_stream_flag"]["content_type"] == "application/json"
+    assert findings["error_body_keys"] == {
+        "stream_unknown_key": ["message"],
+        "invoke_unknown_key": ["message"],
+        "invoke_bad_body": ["message"],
+        "stream_non_chat": ["message"],
+    }
+    assert findings["get_config_accepts_assistant_parts"] is True
+    non_chat = {d["prompt_config"]["model_type"] for d in SAMPLE_DEPLOYMENTS} - {"chat", "completion"}
+    assert set(findings["non_chat_mocked_answers"]) == non_chat
+    assert (
+        findings["non_chat_mocked_answers"]["tts"]
+        == "object completion; messages ['content']; provider_response NoneType"
+    )
+    assert findings["reasoning_signature_and_redacted_reasoning"].startswith("not observable")
     # No model cost: every invocation asked for a mock answer.
     invocations = emulator_state.requests_for("stream") + emulator_state.requests_for("invoke")
-    assert len(invocations) == 5
+    assert len(invocations) == 5 + 2 + len(non_chat)
     assert all(r.body["invoke_options"]["mock_response"] == MOCK_RESPONSE for r in invocations)
     for text in (record.read_text(), done.stdout, done.stderr):
         assert API_KEY not in text

@@ -22,7 +22,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
 from orq_mcp.serving.settings import DEFAULT_MAX_MEDIA_BYTES, Settings, SettingsError
 from tests.conftest import API_KEY, held_open
-from tests.helpers import variant_deployment
+from tests.helpers import deployment_variant
 from tests.processes import MODULE, clean_env
 
 SEVEN_MB = 7_000_000  # a large generated image (a 4K PNG); 9.3 MB once base64-encoded
@@ -91,15 +91,14 @@ async def test_an_image_under_the_cap_is_attached_whole(client: Client, emulator
 async def test_images_share_the_cap_in_order(client: Client, emulator_state: EmulatorState) -> None:
     """Three 1.5 MB images: the first two fit the default 3.75 MiB; the third is left out, saying so."""
     emulator_state.add_fault(Fault("invoke", "huge_response", size=1_500_000))
-    triple_id = "00000000-0000-4000-8000-0000000003a3"
-    with variant_deployment(emulator_state, API_KEY, "sticker-maker", "sticker-triple", triple_id, numImages=3) as key:
-        result = await draw(client, key)
+    with deployment_variant(emulator_state, "sticker-maker", "sticker-triple", numImages=3):
+        result = await draw(client, "sticker-triple")
     assert len(images(result)) == 2
     assert result.structured_content is not None
     outputs = result.structured_content["outputs"]
     assert ["note" in output for output in outputs] == [False, False, True]
     assert outputs[2]["note"].startswith("Image 3 ")
-    assert "the images before it took 3,000,000" in outputs[2]["note"]
+    assert "the media before it took 3,000,000" in outputs[2]["note"]
 
 
 @pytest.mark.parametrize(

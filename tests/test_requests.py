@@ -74,7 +74,7 @@ def test_bodies_are_checked_with_the_sdks_own_request_models() -> None:
         ),
         (
             [{"role": "assistant", "content": [{"type": "file", "file": {"uri": "gs://b/f.pdf"}}]}],
-            "0.content: a assistant turn takes only text parts, not file",
+            "0.content: a assistant turn takes only reasoning, redacted_reasoning, refusal, text parts, not file",
         ),
         ([{"role": "user", "content": [{"type": "text"}]}], "0.content.0.text: required when type is text"),
         (
@@ -274,10 +274,69 @@ def test_the_schemas_are_compact_and_closed() -> None:
         for name, definition in compact.get("$defs", {}).items():
             assert definition.get("additionalProperties") is False, name
     messages = json.dumps(compact_schema(MESSAGES.json_schema(), arguments=True), separators=(",", ":"))
-    assert len(messages) < 3000  # measured 2,333 (RequestOptions, which embeds Message, 4,419)
+    # Measured 2,333 before issue 16 added assistant parts (refusal, reasoning, redacted_reasoning), refusal, audio
+    # and cache_control: 3,002 (RequestOptions, which embeds Message, 4,419 before).
+    assert len(messages) < 3100
 
 
 def test_a_body_without_optional_parts_is_just_the_key() -> None:
     assert request_body("k") == {"key": "k"}
     assert RequestOptions().to_orq() == {}
     assert_sdk_accepts(request_body("k", messages=[], options=RequestOptions()))
+
+
+# Assistant parts, refusal, audio and cache_control (issue 16: reasoning round trips) -----------------------------
+
+REASONING = {"type": "reasoning", "reasoning": "The user wants the order status.", "signature": "EqQBCkgIARAB"}
+REDACTED = {"type": "redacted_reasoning", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}
+CACHED = {"type": "ephemeral", "ttl": "1h"}
+AUDIO_PART = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+IMAGE_PART = {"type": "image_url", "image_url": {"url": PNG}}
+FILE_PART = {"type": "file", "file": {"file_id": "file-abc"}}
+
+# Each turn alone, as the SDK's request models (invokedeploymentrequest.py, deploymentstreamop.py,
+# deploymentgetconfigop.py; reasoningpartschema.py, redactedreasoningpartschema.py, refusalpartschema.py,
+# textcontentpartschema.py, imagecontentpartschema.py) take or refuse it.
+SDK_ACCEPTS = [
+    {"role": "assistant", "content": [REASONING, REDACTED, {"type": "text", "text": "Looking."}], "tool_calls": [CALL]},
+    {"role": "assistant", "content": [{"type": "refusal", "refusal": "I can't help with that."}]},
+    {"role": "assistant", "content": [{"type": "refusal"}]},  # the SDK makes the refusal text optional
+    {"role": "assistant", "content": "No.", "refusal": "I can't help with that."},
+    {"role": "assistant", "content": "Here it is.", "audio": {"id": "audio_abc123"}},
+    {"role": "assistant", "content": "Hi.", "refusal": None, "audio": None},
+    {"role": "system", "content": [{"type": "text", "text": "Long policy...", "cache_control": CACHED}]},
+    {"role": "user", "content": [{**IMAGE_PART, "cache_control": {"type": "ephemeral"}}]},
+    {"role": "user", "content": [{**FILE_PART, "cache_control": CACHED}]},
+    {"role": "assistant", "content": [{"type": "text", "text": "Done.", "cache_control": CACHED}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "42", "cache_control": CACHED},
+]
+SDK_REFUSES = [
+    ({"role": "user", "content": [REASONING]}, "0.content: a user turn takes only"),
+    ({"role": "assistant", "content": [{"type": "reasoning", "reasoning": "r"}]}, "0.content.0.signature: required"),
+    ({"role": "assistant", "content": [{"type": "redacted_reasoning"}]}, "0.content.0.data: required"),
+    ({"role": "assistant", "content": [{**REDACTED, "text": "x"}]}, "0.content.0.text: not allowed when type is"),
+    ({"role": "user", "content": [{**AUDIO_PART, "cache_control": CACHED}]}, "0.content.0.cache_control: not allowed"),
+    ({"role": "assistant", "content": [{**REASONING, "cache_control": CACHED}]}, "cache_control: not allowed when"),
+    ({"role": "system", "content": "x", "cache_control": CACHED}, "0.cache_control: not allowed on a system turn"),
+    ({"role": "user", "content": "x", "refusal": "no"}, "0.refusal: not allowed on a user turn"),
+    ({"role": "user", "content": "x", "audio": {"id": "a"}}, "0.audio: not allowed on a user turn"),
+    ({"role": "assistant", "content": "x", "audio": {}}, "0.audio.id: Field required"),
+    ({"role": "tool", "tool_call_id": "c", "content": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}, "ttl"),
+    ({"role": "tool", "tool_call_id": "c", "content": "x", "cache_control": {"type": "persistent"}}, "type"),
+]
+
+
+@pytest.mark.parametrize("turn", SDK_ACCEPTS, ids=lambda t: t["role"] + ":" + json.dumps(t)[:60])
+def test_assistant_parts_refusal_audio_and_cache_control_pass_as_the_sdk_takes_them(turn: dict[str, Any]) -> None:
+    body = messages_body([turn])
+    (sent,) = body["messages"]
+    assert {k: v for k, v in sent.items() if k != "tool_calls"} == {
+        k: v for k, v in turn.items() if v is not None and k != "tool_calls"
+    }
+    assert_sdk_accepts(body)
+
+
+@pytest.mark.parametrize(("turn", "error"), SDK_REFUSES, ids=lambda t: json.dumps(t)[:60])
+def test_parts_and_fields_the_sdk_refuses_are_refused_naming_them(turn: dict[str, Any], error: str) -> None:
+    assert error in problems([turn])
+    assert sdk_violation("stream", {"key": "k", "messages": [turn]}) is not None

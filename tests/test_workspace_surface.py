@@ -28,7 +28,12 @@ TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": 
 # 13,500 (~3,400 tokens) with issue #10: invoke_deployment's messages now carry what orq's API accepts and an
 # agent needs to continue real conversations (content parts, tool calls with signatures, reasoning; ~2,300),
 # its `options` the pass-through fields (~2,200), and its result reasoning, citations and outputs (~900).
-TOOLS_LIST_BUDGET = 13_500
+# Raised to 14,300 with issue 16: reasoning round trips need the SDK's assistant parts (refusal, reasoning with its
+# signature, redacted_reasoning), `refusal`/`audio` and `cache_control` in messages (+670), the signature and
+# redacted reasoning in the result (+110) and one sentence saying how to send them back (+190); and to 14,800 for
+# the non-chat model types' outputs: speech, rankings, labels and raw answers (+470); and to 15,000 for the
+# size and note of media left out (issue 15, +160).
+TOOLS_LIST_BUDGET = 15_000
 # Each exposed deployment adds its description, one line per variable and a small messages schema;
 # 1,500 characters (~375 tokens) lets a workspace expose a dozen deployments for less than the fixed tools.
 PER_DEPLOYMENT_TOOL_BUDGET = 1_500

@@ -233,9 +233,10 @@ class OrqClient:
             raise
         return accumulator.result()
 
-    async def invoke_unstreamed(self, body: dict[str, Any]) -> Invocation:
+    async def invoke_unstreamed(self, body: dict[str, Any], model_type: str | None = None) -> Invocation:
         """Invoke without streaming (`POST /v2/deployments/invoke`, `stream: false`): the only way to run
-        image, embedding and other non-chat deployments. Retried only when orq provably started nothing.
+        image, embedding and other non-chat deployments (`model_type` says how to read the answer). Retried
+        only when orq provably started nothing.
 
         Like a stream it holds a stream slot, and the whole call is bounded by `Timeouts.invoke`."""
         request = self._http.build_request(
@@ -258,7 +259,7 @@ class OrqClient:
                     await response.aclose()
         if deadline.cancelled_caught:
             raise self._past_deadline()
-        return describe_invocation(_parse(raw, CompletionChunk))
+        return describe_invocation(_parse(raw, CompletionChunk), model_type)
 
     def _past_deadline(self) -> InvocationTimeoutError:
         return InvocationTimeoutError(

@@ -148,9 +148,11 @@ class ChoiceMessage(_Lenient):
     content: str | list[dict[str, Any]] | None = None
     tool_calls: list[ToolCallDelta] | None = None
     url: str | None = None
-    # The model's thinking, streamed apart from `content` (SDK: DeploymentStreamMessage2.reasoning).
+    # The model's thinking, streamed apart from `content`, and what verifies it when sent back: a signature and
+    # encrypted (redacted) reasoning (SDK: DeploymentStreamMessage2, DeploymentInvoke Message2).
     reasoning: str | None = None
     reasoning_signature: str | None = None
+    redacted_reasoning: str | None = None
 
 
 class Choice(_Lenient):

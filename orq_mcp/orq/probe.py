@@ -19,7 +19,7 @@ from orq_mcp import __version__
 from orq_mcp.orq.models import Message
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import find_variables
-from orq_mcp.orq.transcript import Exchange, Transcript, analyse
+from orq_mcp.orq.transcript import NON_CHAT_PREFIX, Exchange, Transcript, analyse
 
 # Long enough to be streamed in several pieces, with repeats that tell delta from cumulative content
 # ("6","66","6" is ambiguous to a guesser; see issue 10).
@@ -32,6 +32,20 @@ MAX_BODY_BYTES = 1024 * 1024
 EXCHANGE_SECONDS = 60.0
 UNKNOWN_KEY = "orq-mcp-probe-no-such-deployment"
 _STREAMED_TYPES = ("chat", "completion")
+# An assistant turn in every form the SDK's request models allow (reasoning, redacted reasoning, refusal,
+# cache_control): get_config calls no model, so orq's answer tells, for free, whether orq takes them.
+ASSISTANT_PARTS_TURNS: list[dict[str, Any]] = [
+    {"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}]},
+    {
+        "role": "assistant",
+        "content": [
+            {"type": "reasoning", "reasoning": "The user says hi.", "signature": "orq-mcp-probe-signature"},
+            {"type": "redacted_reasoning", "data": "orq-mcp-probe-redacted"},
+            {"type": "refusal", "refusal": "No."},
+        ],
+        "refusal": "No.",
+    },
+]
 
 
 class Recorder:
@@ -74,10 +88,7 @@ async def run_probe(
     if chat is not None:
         transcript.deployment = chat["key"]
         await _probe_chat(recorder, chat)
-    other = next((d for d in items if _model_type(d) not in _STREAMED_TYPES), None)
-    if other is not None:
-        body = {"key": other["key"], "stream": True, "invoke_options": {"mock_response": MOCK_RESPONSE}}
-        await recorder.send("stream_non_chat", "POST", "/v2/deployments/stream", body=body, sse=True)
+    await _probe_non_chat(recorder, items)
     transcript.exchanges = recorder.exchanges
     transcript.findings = analyse(transcript)
     return transcript
@@ -95,6 +106,28 @@ async def _probe_chat(recorder: Recorder, deployment: dict[str, Any]) -> None:
     await recorder.send("invoke_stream_flag", "POST", "/v2/deployments/invoke", body={**mock, "stream": True}, sse=True)
     unknown = {**mock, "key": UNKNOWN_KEY, "stream": True}
     await recorder.send("stream_unknown_key", "POST", "/v2/deployments/stream", body=unknown, sse=True)
+    # Error bodies for statuses the SDK declares no shape for (docs/orq-api.md, Errors).
+    await recorder.send("invoke_unknown_key", "POST", "/v2/deployments/invoke", body={**unknown, "stream": False})
+    await recorder.send("invoke_bad_body", "POST", "/v2/deployments/invoke", body={**mock, "key": 7, "stream": False})
+    parts = {"key": key, "inputs": inputs, "messages": ASSISTANT_PARTS_TURNS, "stream": False}
+    await recorder.send("get_config_assistant_parts", "POST", "/v2/deployments/get_config", body=parts)
+
+
+async def _probe_non_chat(recorder: Recorder, items: list[dict[str, Any]]) -> None:
+    """One mocked invocation of the first deployment of each non-chat type, and one refused stream: what shape a
+    mocked answer takes per type (a real `provider_response` needs a paid call)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for deployment in items:
+        model_type = _model_type(deployment)
+        if isinstance(model_type, str) and model_type not in _STREAMED_TYPES:
+            seen.setdefault(model_type, deployment)
+    mock = {"invoke_options": {"mock_response": MOCK_RESPONSE}}
+    for model_type, deployment in seen.items():
+        body = {"key": deployment["key"], "stream": False, **mock}
+        await recorder.send(f"{NON_CHAT_PREFIX}{model_type}", "POST", "/v2/deployments/invoke", body=body)
+    if seen:
+        body = {"key": next(iter(seen.values()))["key"], "stream": True, **mock}
+        await recorder.send("stream_non_chat", "POST", "/v2/deployments/stream", body=body, sse=True)
 
 
 def _items(listed: Exchange) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ orq's schema rejects. They are never looser, and stricter where the SDK is vague
 fields are refused (the SDK drops them silently), a tool turn's `tool_call_id` must be a string
 (the SDK allows null, which no provider can match to a call), a file part needs exactly one of
 `file_data`, `uri`, `file_id` (stated in the SDK's docstring, not enforced by its model), an
-assistant turn needs content or tool calls (also its docstring), tool calls need a name, and
-assistant content parts are text only (replay reasoning as `reasoning_content`).
+assistant turn needs content or tool calls (also its docstring), and tool calls need a name.
+Assistant turns replay a reasoning model's turn as the SDK takes it: `reasoning` parts with their
+`signature` and `redacted_reasoning` parts (Anthropic), or `reasoning_content` (other providers).
 
 Messages are one flat model checked per role rather than a union per role: the JSON Schema
 stays small enough for `tools/list`, and an error names the turn and the field
@@ -36,15 +37,14 @@ from pydantic_core import PydanticCustomError
 from orq_mcp.orq.knowledge_filter import check_knowledge_filter
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
-PartType = Literal["text", "image_url", "input_audio", "file"]
-# Which content part types each role may send (SDK: system/developer/tool take text parts only;
-# the SDK's assistant parts also include refusal and reasoning parts, which an agent replays as
-# `reasoning_content` instead).
+PartType = Literal["text", "image_url", "input_audio", "file", "refusal", "reasoning", "redacted_reasoning"]
+# Which content part types each role may send (SDK: system/developer/tool take text parts only; assistant
+# parts are text, refusal, reasoning and redacted_reasoning, the last two replaying a reasoning model's turn).
 _PARTS_BY_ROLE: dict[str, frozenset[str]] = {
     "system": frozenset({"text"}),
     "developer": frozenset({"text"}),
     "user": frozenset({"text", "image_url", "input_audio", "file"}),
-    "assistant": frozenset({"text"}),
+    "assistant": frozenset({"text", "refusal", "reasoning", "redacted_reasoning"}),
     "tool": frozenset({"text"}),
 }
 # Fields that only some roles carry; every other role must leave them out.
@@ -53,6 +53,9 @@ _ROLE_FIELDS: dict[str, frozenset[str]] = {
     "tool_call_id": frozenset({"tool"}),
     "tool_calls": frozenset({"assistant"}),
     "reasoning_content": frozenset({"assistant"}),
+    "refusal": frozenset({"assistant"}),
+    "audio": frozenset({"assistant"}),
+    "cache_control": frozenset({"tool"}),  # on a turn; on parts, see _PART_FIELDS
 }
 
 
@@ -97,24 +100,53 @@ class FileData(_Strict):
         return self
 
 
+class CacheControl(_Strict):
+    # An Anthropic prompt-cache breakpoint (a comment, not a docstring: the schema goes out on every turn).
+
+    type: Literal["ephemeral"]
+    ttl: Literal["5m", "1h"] | None = None
+
+
+# Per part type: the fields it requires and those it may add (SDK: `TextContentPartSchema`,
+# `ImageContentPartSchema`, `AudioContentPartSchema`, the file part, `RefusalPartSchema` (its text optional),
+# `ReasoningPartSchema`, `RedactedReasoningPartSchema`).
+_PART_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "text": (frozenset({"text"}), frozenset({"cache_control"})),
+    "image_url": (frozenset({"image_url"}), frozenset({"cache_control"})),
+    "input_audio": (frozenset({"input_audio"}), frozenset()),
+    "file": (frozenset({"file"}), frozenset({"cache_control"})),
+    "refusal": (frozenset(), frozenset({"refusal"})),
+    "reasoning": (frozenset({"reasoning", "signature"}), frozenset()),
+    "redacted_reasoning": (frozenset({"data"}), frozenset()),
+}
+
+
 class ContentPart(_Strict):
-    """One part of a message's content; carries the field named by its type."""
+    """Carries the field its type names; reasoning also signature, redacted_reasoning data."""
 
     type: PartType
     text: str | None = Field(None, validate_default=True)
     image_url: ImageUrl | None = Field(None, validate_default=True)
     input_audio: InputAudio | None = Field(None, validate_default=True)
     file: FileData | None = Field(None, validate_default=True)
+    refusal: str | None = Field(None, validate_default=True)
+    reasoning: str | None = Field(None, validate_default=True)
+    signature: str | None = Field(None, validate_default=True)
+    data: str | None = Field(None, validate_default=True)
+    cache_control: CacheControl | None = Field(None, validate_default=True)
 
-    @field_validator("text", "image_url", "input_audio", "file")
+    @field_validator(
+        "text", "image_url", "input_audio", "file", "refusal", "reasoning", "signature", "data", "cache_control"
+    )
     @classmethod
     def _matches_type(cls, value: Any, info: ValidationInfo) -> Any:
         kind = info.data.get("type")
         if kind is None:
             return value  # the type itself was invalid and is reported on its own
-        if kind == info.field_name and value is None:
+        required, optional = _PART_FIELDS[kind]
+        if info.field_name in required and value is None:
             raise _rule(f"required when type is {kind}")
-        if kind != info.field_name and value is not None:
+        if info.field_name not in required | optional and value is not None:
             raise _rule(f"not allowed when type is {kind}")
         return value
 
@@ -158,6 +190,12 @@ class ToolCall(_Strict):
         return call
 
 
+class AudioRef(_Strict):
+    # A previous audio answer of the model (comment, not docstring: see CacheControl).
+
+    id: str
+
+
 class Message(_Strict):
     """One conversation turn."""
 
@@ -165,7 +203,8 @@ class Message(_Strict):
     content: Content | None = Field(
         None,
         validate_default=True,
-        description="Text, or parts (user turns: text, image_url, input_audio, file).",
+        description="Text, or parts (user: image_url, input_audio, file; assistant: refusal, reasoning, "
+        "redacted_reasoning).",
         json_schema_extra=_any_of,
     )
     name: str | None = Field(None, validate_default=True)
@@ -174,6 +213,9 @@ class Message(_Strict):
     reasoning_content: str | None = Field(
         None, validate_default=True, description="Assistant turns: reasoning to replay with its tool calls."
     )
+    refusal: str | None = Field(None, validate_default=True)
+    audio: AudioRef | None = Field(None, validate_default=True)
+    cache_control: CacheControl | None = Field(None, validate_default=True)
 
     @field_validator("content")
     @classmethod
@@ -191,7 +233,7 @@ class Message(_Strict):
                 raise _rule(f"a {role} turn takes only {', '.join(sorted(allowed))} parts, not {part.type}")
         return value
 
-    @field_validator("name", "tool_call_id", "tool_calls", "reasoning_content")
+    @field_validator("name", "tool_call_id", "tool_calls", "reasoning_content", "refusal", "audio", "cache_control")
     @classmethod
     def _field_for_role(cls, value: Any, info: ValidationInfo) -> Any:
         role = info.data.get("role")

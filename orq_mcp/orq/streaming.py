@@ -4,7 +4,9 @@ Each chunk's `choices[0].message.content` is new text (a delta): the SDKs descri
 content ... as tokens become available" and every client we know appends it. The one exception
 is narrow: a final chunk (`is_final`) whose content is exactly the whole text so far repeats it
 rather than adding to it, the way the final chunk of a tool-call stream repeats each call.
-Reasoning (`message.reasoning`) follows the same rules, kept apart from the text.
+Reasoning (`message.reasoning`) follows the same rules, kept apart from the text, and so do the
+`reasoning_signature` and `redacted_reasoning` that let an agent send it back: one rule for every string a
+chunk's message carries (orq sends each of those whole on one chunk, we infer: Anthropic does).
 
 Tool-call fragments follow the OpenAI convention: an id already seen, or else an `index`, names
 the call a fragment belongs to; without either, a fragment with a new `id` starts a new call
@@ -34,6 +36,7 @@ class Completion:
     retrievals: list[Retrieval] | None = None
     reasoning: str | None = None
     reasoning_signature: str | None = None
+    redacted_reasoning: str | None = None
 
 
 @dataclass
@@ -117,6 +120,8 @@ class CompletionAccumulator:
 
     _text: _Text = field(default_factory=_Text)
     _reasoning: _Text = field(default_factory=_Text)
+    _signature: _Text = field(default_factory=_Text)
+    _redacted: _Text = field(default_factory=_Text)
     _tool_calls: _ToolCalls = field(default_factory=_ToolCalls)
     _meta: dict[str, Any] = field(default_factory=dict)
 
@@ -126,8 +131,9 @@ class CompletionAccumulator:
 
     @property
     def length(self) -> int:
-        """Characters held so far (text, reasoning and tool-call arguments), without joining them."""
-        return self._text.length + self._reasoning.length + self._tool_calls.length
+        """Characters held so far (text, reasoning and its tokens, tool-call arguments), without joining them."""
+        held = (self._text, self._reasoning, self._signature, self._redacted)
+        return sum(text.length for text in held) + self._tool_calls.length
 
     def feed(self, chunk: CompletionChunk) -> str:
         """Absorb one chunk; return the text it adds (possibly empty)."""
@@ -144,8 +150,8 @@ class CompletionAccumulator:
         for fragment in message.tool_calls or []:
             self._tool_calls.add(fragment, final=final)
         self._reasoning.add(message.reasoning or "", final=final)
-        if message.reasoning_signature:
-            self._meta["reasoning_signature"] = message.reasoning_signature
+        self._signature.add(message.reasoning_signature or "", final=final)
+        self._redacted.add(message.redacted_reasoning or "", final=final)
         return self._text.add(_text_of(message), final=final)
 
     def _absorb_meta(self, chunk: CompletionChunk) -> None:
@@ -164,7 +170,12 @@ class CompletionAccumulator:
     def result(self) -> Completion:
         calls = [builder.result() for builder in self._tool_calls.calls]
         return Completion(
-            text=self.text, tool_calls=calls or None, reasoning=self._reasoning.value or None, **self._meta
+            text=self.text,
+            tool_calls=calls or None,
+            reasoning=self._reasoning.value or None,
+            reasoning_signature=self._signature.value or None,
+            redacted_reasoning=self._redacted.value or None,
+            **self._meta,
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 FORMAT = "orq-mcp-transcript/1"
 NOT_OBSERVABLE = "not observable with mock_response (needs a paid model call)"
+NON_CHAT_PREFIX = "non_chat:"  # exchange names of the mocked non-chat invocations, e.g. "non_chat:tts"
 
 
 @dataclass
@@ -70,7 +71,11 @@ def sse_data(body: str) -> list[tuple[str, str]]:
 
 
 def analyse(transcript: Transcript) -> dict[str, Any]:
-    findings: dict[str, Any] = {"tool_call_fragments": NOT_OBSERVABLE}
+    findings: dict[str, Any] = {
+        "tool_call_fragments": NOT_OBSERVABLE,
+        "reasoning_signature_and_redacted_reasoning": NOT_OBSERVABLE,
+        "non_chat_provider_response": NOT_OBSERVABLE,
+    }
     stream = transcript.exchange("stream")
     if stream is not None:
         findings.update(_stream_findings(stream, transcript.mock_response))
@@ -81,6 +86,12 @@ def analyse(transcript: Transcript) -> dict[str, Any]:
         exchange = transcript.exchange(name)
         if exchange is not None:
             findings[name] = {"status": exchange.status, "content_type": exchange.content_type}
+    parts = transcript.exchange("get_config_assistant_parts")
+    if parts is not None:
+        findings["get_config_accepts_assistant_parts"] = parts.status == 200 or f"HTTP {parts.status}"
+    findings["error_body_keys"] = {e.name: _keys(e) for e in transcript.exchanges if e.status >= 400}
+    non_chat = [e for e in transcript.exchanges if e.name.startswith(NON_CHAT_PREFIX)]
+    findings["non_chat_mocked_answers"] = {e.name.removeprefix(NON_CHAT_PREFIX): _answer_shape(e) for e in non_chat}
     findings["status_204"] = [e.name for e in transcript.exchanges if e.status == 204] or "none seen"
     errors = [e.name for e in transcript.exchanges if any(n == "error" or _is_error(d) for n, d in _events(e))]
     findings["error_events"] = errors or "none seen"
@@ -148,6 +159,33 @@ def _renders(exchange: Exchange) -> bool | str:
     if not inputs:
         return "not observed (the deployment has no variables)"
     return all(str(value) in exchange.body for value in inputs.values())
+
+
+def _json(exchange: Exchange) -> Any:
+    try:
+        return json.loads(exchange.body) if exchange.content_type == "application/json" else None
+    except ValueError:
+        return None
+
+
+def _keys(exchange: Exchange) -> list[str] | str:
+    """The top-level keys of an error body: which of the documented shapes orq used (docs/orq-api.md, Errors)."""
+    body = _json(exchange)
+    return sorted(body) if isinstance(body, dict) else f"not a JSON object ({exchange.content_type})"
+
+
+def _answer_shape(exchange: Exchange) -> str:
+    """How a mocked non-chat answer came: its status, `object`, message types and `provider_response` keys."""
+    body = _json(exchange)
+    if exchange.status != 200 or not isinstance(body, dict):
+        return f"HTTP {exchange.status} ({exchange.content_type})"
+    choices = body.get("choices") if isinstance(body.get("choices"), list) else []
+    types = [
+        c.get("message", {}).get("type") for c in choices if isinstance(c, dict) and isinstance(c.get("message"), dict)
+    ]
+    response = body.get("provider_response")
+    shape = sorted(response) if isinstance(response, dict) else type(response).__name__
+    return f"object {body.get('object')}; messages {types}; provider_response {shape}"
 
 
 def _is_error(data: str) -> bool:

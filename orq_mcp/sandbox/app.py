@@ -17,7 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .engines import template_filler
-from .errors import ApiError, bad_request, deployment_not_found, prompt_not_found, unauthorized_body
+from .errors import (
+    ApiError,
+    bad_request,
+    deployment_not_found,
+    prompt_not_found,
+    server_error_body,
+    unauthorized_body,
+)
 from .faults import (
     GENERATION_KINDS,
     MEDIA_KINDS,
@@ -34,6 +41,7 @@ from .payloads import Generation
 from .render import assemble_messages, check_variant
 from .sse import SSEResponse, sse_events
 from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
+from .thinking import check_replayed_reasoning
 from .validation import DeploymentRequest, parse_deployment_request
 from .versions import template_settings
 
@@ -96,7 +104,7 @@ async def _dispatch(state: EmulatorState, route: str, handler: Handler, request:
         response = error.response()
     except Exception:
         logger.exception("emulator error on %s %s", request.method, request.url.path)
-        response = JSONResponse({"code": "500", "message": "Internal Server Error"}, status_code=500)
+        response = JSONResponse(server_error_body(route), status_code=500)
     if record.status is None:
         record.status = response.status_code
     if not isinstance(response, SSEResponse) and record.finished_at is None:
@@ -113,15 +121,15 @@ async def _respond(
     fault = state.take_fault(route, REQUEST_KINDS)
     if fault is not None:
         record.faults.append(fault.kind)
-        replaced = await _apply_request_fault(fault, request, record)
+        replaced = await _apply_request_fault(fault, route, request, record)
         if replaced is not None:
             return replaced
     return await handler(Context(request, state, workspace, record, record.body, route))
 
 
-async def _apply_request_fault(fault: Fault, request: Request, record: RequestRecord) -> Response | None:
+async def _apply_request_fault(fault: Fault, route: str, request: Request, record: RequestRecord) -> Response | None:
     if fault.kind == "status":
-        return status_response(fault)
+        return status_response(fault, route)
     if fault.kind == "non_json_body":
         return non_json_response(fault)
     if fault.kind == "no_content":
@@ -188,8 +196,8 @@ async def _get_prompt(ctx: Context) -> Response:
     return JSONResponse(copy.deepcopy(prompt))
 
 
-def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequest, dict[str, Any], list[Any]]:
-    request = parse_deployment_request(ctx.body, accepts_stream_flag=accepts_stream_flag)
+def _resolve(ctx: Context) -> tuple[DeploymentRequest, dict[str, Any], list[Any]]:
+    request = parse_deployment_request(ctx.body)
     if ctx.state.strict_sdk:
         _check_against_sdk(ctx)
     deployment = ctx.workspace.deployment(request.key)
@@ -214,7 +222,9 @@ def _check_against_sdk(ctx: Context) -> None:
 
 
 async def _get_config(ctx: Context) -> Response:
-    _, deployment, messages = _resolve(ctx, accepts_stream_flag=False)
+    """[INFER] The messages come back rendered with `inputs`, `prefix_messages` and `messages` placed as an
+    invocation would place them: the SDK's model says neither (`check --live`: get_config_renders_inputs)."""
+    _, deployment, messages = _resolve(ctx)
     config = deployment["prompt_config"]
     tools = []
     for tool in config.get("tools") or []:
@@ -235,18 +245,21 @@ async def _get_config(ctx: Context) -> Response:
 
 
 async def _invoke(ctx: Context) -> Response:
-    return await _generate(ctx, accepts_stream_flag=True)
+    """One JSON answer, even for `"stream": true`: the SDK declares only application/json for /invoke (and its
+    hook forces false); the spec's prose promising SSE there is unverified (`check --live`: invoke_stream_flag)."""
+    return await _generate(ctx, streamed=False)
 
 
 async def _stream(ctx: Context) -> Response:
-    return await _generate(ctx, accepts_stream_flag=False, force_stream=True)
+    return await _generate(ctx, streamed=True)
 
 
-async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bool = False) -> Response:
-    request, deployment, messages = _resolve(ctx, accepts_stream_flag=accepts_stream_flag)
+async def _generate(ctx: Context, *, streamed: bool) -> Response:
+    request, deployment, messages = _resolve(ctx)
+    check_replayed_reasoning(deployment["prompt_config"], request.messages)
     model_type = deployment["prompt_config"]["model_type"]
     if model_type not in STREAMABLE_TYPES:
-        if force_stream or request.stream:
+        if streamed:
             raise stream_not_supported(request.key, model_type)
         shaping = ctx.state.take_fault(ctx.route, MEDIA_KINDS) if model_type == "image" else None
         if shaping is not None:
@@ -259,7 +272,7 @@ async def _generate(ctx: Context, *, accepts_stream_flag: bool, force_stream: bo
     deltas = shaping.pieces if shaping is not None and shaping.kind == "scripted_deltas" else None
     completion: Completion = complete(deployment, messages, request, huge.size if huge else None, deltas)
     generation = Generation.for_deployment(deployment)
-    if not (force_stream or request.stream):
+    if not streamed:
         return JSONResponse(generation.invoke_body(completion, request, messages))
     ctx.record.streamed = True
     fault = ctx.state.take_fault(ctx.route, STREAM_KINDS)

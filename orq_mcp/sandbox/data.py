@@ -2,7 +2,8 @@
 
 ``support-triage`` and ``release-notes-writer`` (deployments) and ``ticket-summariser`` and ``sql-explainer``
 (prompts) are the ones shown in the API reference examples. Template features (jinja, mustache, Skills,
-defaults) live in ``data_templates``, the image and embedding deployments in ``data_media``.
+defaults) live in ``data_templates``, the non-chat deployments in ``data_media``, the thinking one in
+``data_reasoning``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import copy
 from typing import Any
 
 from .data_media import MEDIA_DEPLOYMENTS
+from .data_reasoning import REASONING_DEPLOYMENTS
 from .data_templates import REFUND_REPLY_PROMPT, SAMPLE_REFERENCES, TEMPLATE_DEPLOYMENTS, template_versions
 from .state import EmulatorState, Workspace
 from .versions import make_version
@@ -281,6 +283,7 @@ SAMPLE_DEPLOYMENTS: tuple[dict[str, Any], ...] = (
     _SUBJECT_LINES,
     *TEMPLATE_DEPLOYMENTS,
     *MEDIA_DEPLOYMENTS,
+    *REASONING_DEPLOYMENTS,
 )
 SAMPLE_PROMPTS: tuple[dict[str, Any], ...] = (
     _TICKET_SUMMARISER,

@@ -1,4 +1,13 @@
-"""Error bodies in the shapes orq.ai returns (docs/orq-api.md, Errors; samples in tests/data/error-*.json)."""
+"""Error bodies in the shapes the SDK declares (orq-ai-sdk 4.17, `deployments.py`, `prompts.py`).
+
+The SDK types two error bodies. `ErrorResponse` `{message, code?: int, details?: [...]}` is declared for a
+401 on every route we serve and for a 404 on `GET /v2/prompts/{id}`; `HonoApiError` `{code?: str, message}`
+for a 500 on `GET /v2/deployments`. Every other status (400, 403, 404, 409, 422, 429, 5XX) is left
+undeclared (`APIDefaultError`, any body). For those the emulator answers `{"message": ...}` [INFER: the one
+field both declared shapes share; `check --live` records what orq really sends for an unknown key and a bad
+body]. The other shapes orq's docs have shown (an `{"error": {code, message, doc_url}}` envelope, the legacy
+`{id, code, error, source}`) are served only when a test asks for them, to show the client reads them too.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-DOC_URL = "https://docs.orq.ai/errors/"
 INVALID_KEY_MESSAGE = "Invalid API key. Pass a valid key as 'Authorization: Bearer <key>'."
+# The routes whose 500 the SDK declares as HonoApiError.
+HONO_500_ROUTES = frozenset({"list_deployments"})
 
 
 class ApiError(Exception):
@@ -24,74 +34,68 @@ class ApiError(Exception):
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
 
-def envelope(message: str, code: str) -> dict[str, Any]:
-    """Top-level ``message`` plus the docs ``error`` envelope, so both parsing styles work."""
-    return {"message": message, "error": {"code": code, "message": message, "doc_url": DOC_URL + code}}
+def error_body(message: str) -> dict[str, Any]:
+    """`ErrorResponse` without its optional `code` (a gRPC status, which we would only be guessing)."""
+    return {"message": message}
 
 
-def docs_envelope(message: str, code: str) -> dict[str, Any]:
-    """The bare docs envelope ``{"error": {code, message, doc_url}}`` without a top-level message."""
-    return {"error": {"code": code, "message": message, "doc_url": DOC_URL + code}}
+def hono_body(message: str = "Internal Server Error") -> dict[str, Any]:
+    return {"code": "500", "message": message}
+
+
+def server_error_body(route: str) -> dict[str, Any]:
+    """A 500's body on `route`: HonoApiError where the SDK declares it, else the inferred shape."""
+    return hono_body() if route in HONO_500_ROUTES else error_body("Internal Server Error")
 
 
 def unauthorized_body() -> dict[str, Any]:
-    return {"message": INVALID_KEY_MESSAGE}
+    return error_body(INVALID_KEY_MESSAGE)
 
 
-def bad_request(detail: str, code: str = "invalid_request_body") -> ApiError:
-    prefix = "Invalid request body" if code == "invalid_request_body" else "Invalid request"
-    return ApiError(400, envelope(f"{prefix}: {detail}", code))
+def bad_request(detail: str, what: str = "Invalid request body") -> ApiError:
+    return ApiError(400, error_body(f"{what}: {detail}"))
 
 
 def deployment_not_found(key: str) -> ApiError:
-    return ApiError(404, envelope(f"Deployment with key '{key}' was not found.", "deployment_not_found"))
+    return ApiError(404, error_body(f"Deployment with key '{key}' was not found."))
 
 
 def variant_not_resolved(key: str) -> ApiError:
-    message = f"No variant of deployment '{key}' matches the supplied context."
-    return ApiError(422, envelope(message, "variant_not_resolved"))
+    return ApiError(422, error_body(f"No variant of deployment '{key}' matches the supplied context."))
 
 
 def prompt_not_found(prompt_id: str) -> ApiError:
-    return ApiError(404, {"message": f"Prompt with id '{prompt_id}' was not found."})
+    return ApiError(404, error_body(f"Prompt with id '{prompt_id}' was not found."))
 
 
 def legacy_body(status: int, message: str) -> dict[str, Any]:
-    """The legacy shape ``{id, code: int, error: str, source}`` (examples/error-404-legacy.json)."""
+    """The legacy shape ``{id, code: int, error: str, source}`` (tests/data/error-404-legacy.json) [DOCS]."""
     return {"id": secrets.token_hex(16), "code": status, "error": message, "source": "system"}
 
 
-_GATEWAY = {
-    502: ("provider_error", "The model provider returned an invalid response."),
-    503: ("service_unavailable", "The service is temporarily unavailable. Please retry."),
-    504: ("gateway_timeout", "The model provider did not respond in time."),
-}
-_ENVELOPED = {
-    400: ("invalid_request_body", "Invalid request body: injected fault"),
-    403: ("forbidden", "This API key cannot access the project."),
-    404: ("deployment_not_found", "Deployment with key 'support-triag' was not found."),
-    422: ("variant_not_resolved", "No variant of deployment 'support-triage' matches the supplied context."),
+_MESSAGES = {
+    400: "Invalid request body: injected fault",
+    403: "This API key cannot access the project.",
+    404: "Deployment with key 'support-triag' was not found.",
+    422: "No variant of deployment 'support-triage' matches the supplied context.",
+    500: "Internal Server Error",
+    502: "The model provider returned an invalid response.",
+    503: "The service is temporarily unavailable. Please retry.",
+    504: "The model provider did not respond in time.",
 }
 
 
-def default_status_body(status: int, retry_after: float | int = 2, legacy: bool = False) -> dict[str, Any]:
-    """The body of an injected ``status`` fault when no explicit body is given (one shape per status)."""
+def default_status_body(status: int, route: str, retry_after: float | int = 2, legacy: bool = False) -> dict[str, Any]:
+    """The body of an injected ``status`` fault on ``route`` when no explicit body is given."""
     if status == 401:
         message = INVALID_KEY_MESSAGE
-        body: dict[str, Any] = unauthorized_body()
     elif status == 429:
         message = f"Too many requests. Retry after {format_seconds(retry_after)} seconds."
-        body = envelope(message, "rate_limit_exceeded")
-    elif status == 500:
-        message = "Internal Server Error"
-        body = {"code": "500", "message": message}  # HonoApiError
-    elif status in _GATEWAY:
-        code, message = _GATEWAY[status]
-        body = docs_envelope(message, code)
     else:
-        code, message = _ENVELOPED.get(status, ("error", f"Request failed with status {status}."))
-        body = envelope(message, code)
-    return legacy_body(status, message) if legacy else body
+        message = _MESSAGES.get(status, f"Request failed with status {status}.")
+    if legacy:
+        return legacy_body(status, message)
+    return hono_body(message) if status == 500 and route in HONO_500_ROUTES else error_body(message)
 
 
 def format_seconds(value: float | int) -> str:

@@ -36,6 +36,7 @@ MEDIA_KINDS: Final = frozenset({"huge_response", "image_url"})
 STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk"})
 KINDS: Final = REQUEST_KINDS | GENERATION_KINDS | STREAM_KINDS | MEDIA_KINDS
 
+# [EMU] orq documents no mid-stream error for deployments; this follows the docs' error envelope.
 MIDSTREAM_ERROR: Final[dict[str, Any]] = {
     "error": {
         "code": "provider_error",
@@ -97,11 +98,11 @@ class Fault:
         return self.route in ("*", route)
 
 
-def status_response(fault: Fault) -> Response:
-    """The response for a ``status`` fault."""
+def status_response(fault: Fault, route: str) -> Response:
+    """The response for a ``status`` fault taken on ``route``."""
     status = fault.status or 500
     retry_after = fault.retry_after if fault.retry_after is not None else 2
-    body = fault.body if fault.body is not None else default_status_body(status, retry_after, fault.legacy)
+    body = fault.body if fault.body is not None else default_status_body(status, route, retry_after, fault.legacy)
     headers = dict(fault.headers)
     if status == 429:
         headers.setdefault("Retry-After", format_seconds(retry_after))

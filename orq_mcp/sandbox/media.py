@@ -1,10 +1,11 @@
-"""What ``/invoke`` answers for non-chat deployments (images, embeddings, other modalities).
+"""What ``/invoke`` answers for non-chat deployments: images and embeddings here, the other types in ``modalities``.
 
 The SDK's ``DeploymentInvokeResponseBody`` (4.17) knows three message types: ``content``, ``tool_calls`` and
 ``image`` (``{type, role, url}``), and ``object`` is chat, completion or image. An image with
 ``format: b64_json`` is sent as a ``data:`` URI in ``url`` [EMU: the SDK has no other field for it].
 An embedding has no typed place at all: the emulator returns no choices and the vectors in
-``provider_response`` in orq's own embeddings shape (``CreateEmbeddingResponseBody``) [EMU].
+``provider_response`` in orq's own embeddings shape (``CreateEmbeddingResponseBody``) [EMU], as floats or, with
+``encoding_format: base64``, as little-endian float32 packed in base64 (OpenAI's encoding) [INFER].
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import random
 import struct
 from typing import Any, Final
 
-from .errors import ApiError, envelope
+from .errors import ApiError, error_body
 from .faults import Fault
 from .ids import iso_now
+from .modalities import modality_answer
 from .payloads import Generation
 from .render import message_text
 from .validation import DeploymentRequest
@@ -36,7 +38,7 @@ def stream_not_supported(key: str, model_type: str) -> ApiError:
         f"Deployment '{key}' has model type '{model_type}': streaming is only supported for chat and completion "
         "deployments. Use /v2/deployments/invoke without stream."
     )
-    return ApiError(400, envelope(message, "invalid_request_body"))
+    return ApiError(400, error_body(message))
 
 
 def media_body(
@@ -46,19 +48,22 @@ def media_body(
     config = deployment["prompt_config"]
     model_type = config["model_type"]
     prompt = "\n".join(message_text(m) for m in messages)
-    kind = "image" if model_type == "image" else "completion"
+    kind = {"image": "image", "vision": "chat"}.get(model_type, "completion")
     body = Generation(model=config["model"], provider=config["provider"], object=kind).envelope(is_final=True)
     body["finalized"] = iso_now()
     body["provider_response"] = None
+    answer = modality_answer(model_type, config, messages, request)
     if request.mock_response is not None:
         message = {"type": "content", "role": "assistant", "content": request.mock_response}
         body["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
     elif model_type == "image":
         count = int((config.get("model_parameters") or {}).get("numImages") or 1)
         body["choices"] = [_image_choice(i, config, prompt, shaping) for i in range(count)]
+    elif answer is not None:
+        body["choices"], body["provider_response"] = answer
     else:
         body["choices"] = []
-        body["provider_response"] = _embeddings(config["model"], prompt) if model_type == "embedding" else {}
+        body["provider_response"] = _embeddings(config, prompt) if model_type == "embedding" else {}
     if request.include_usage:
         tokens = len(prompt.split())
         body["usage"] = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
@@ -83,14 +88,17 @@ def _image_data(size: int, seed: bytes) -> str:
     return base64.b64encode((PNG_SIGNATURE + noise)[:size]).decode()
 
 
-def _embeddings(model: str, text: str) -> dict[str, Any]:
+def _embeddings(config: dict[str, Any], text: str) -> dict[str, Any]:
     raw = _digest(text, 0)
     vector = [round(struct.unpack_from(">h", raw, 2 * i)[0] / 32768, 6) for i in range(EMBEDDING_DIMENSIONS)]
+    encoded: list[float] | str = vector
+    if (config.get("model_parameters") or {}).get("encoding_format") == "base64":
+        encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
     tokens = len(text.split())
     return {
         "object": "list",
-        "model": model,
-        "data": [{"object": "embedding", "index": 0, "embedding": vector}],
+        "model": config["model"],
+        "data": [{"object": "embedding", "index": 0, "embedding": encoded}],
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
 

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from .ids import tool_call_id
 from .render import message_text
+from .thinking import redacted_for, signature_for, signs_reasoning
 from .validation import DeploymentRequest
 
 ORDER_NUMBER: Final = re.compile(r"[A-Z]{2}-\d{3,}")
@@ -41,6 +42,8 @@ class Completion:
     completion_tokens: int
     reasoning: str | None = None
     deltas: tuple[str, ...] | None = None  # the text's chunks when a test scripts them
+    reasoning_signature: str | None = None  # Anthropic thinking only (thinking.py)
+    redacted_reasoning: str | None = None
 
     @property
     def finish_reason(self) -> str:
@@ -68,12 +71,15 @@ def complete(
         text = filler(huge_size) if huge_size is not None else request.mock_response or ""
         return Completion(text, (), prompt_tokens, len(text.split()))
     reasoning = _reasoning(config, messages)
+    signed: dict[str, Any] = {}
+    if reasoning and signs_reasoning(config):
+        signed = {"reasoning_signature": signature_for(reasoning), "redacted_reasoning": redacted_for(reasoning)}
     calls = _tool_calls(config.get("tools") or [], messages)
     if calls:
         tokens = sum(len(re.findall(r"\w+", call.arguments)) for call in calls)
-        return Completion(None, calls, prompt_tokens, max(1, tokens), reasoning)
+        return Completion(None, calls, prompt_tokens, max(1, tokens), reasoning, **signed)
     text = canned_reply(config["model"], messages)
-    return Completion(text, (), prompt_tokens, len(text.split()), reasoning)
+    return Completion(text, (), prompt_tokens, len(text.split()), reasoning, **signed)
 
 
 def _reasoning(config: dict[str, Any], messages: list[dict[str, Any]]) -> str | None:

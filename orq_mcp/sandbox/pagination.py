@@ -1,4 +1,8 @@
-"""Cursor pagination shared by ``GET /v2/deployments`` and ``GET /v2/prompts``."""
+"""Cursor pagination shared by ``GET /v2/deployments``, ``GET /v2/prompts`` and the versions list.
+
+[INFER] What orq answers for an out-of-range ``limit``, an unknown cursor or both cursors at once is not
+documented: the emulator refuses each with a 400.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ def paginate(
     limit = _parse_limit(query.get("limit"), max_limit)
     after, before = query.get("starting_after"), query.get("ending_before")
     if after is not None and before is not None:
-        raise bad_request("'starting_after' and 'ending_before' cannot be used together", code="invalid_request")
+        raise bad_request("'starting_after' and 'ending_before' cannot be used together", what="Invalid request")
     ordered = sorted(items, key=lambda item: (item.get(order_field, ""), item.get(id_field, "")), reverse=True)
     ids = [item.get(id_field) for item in ordered]
     if after is not None:
@@ -47,7 +51,7 @@ def _parse_limit(raw: str | None, max_limit: int) -> int:
         return DEFAULT_LIMIT
     text = raw.strip()
     if not _INTEGER.fullmatch(text) or not 1 <= int(text) <= max_limit:
-        raise bad_request(f"'limit' must be an integer between 1 and {max_limit}", code="invalid_request")
+        raise bad_request(f"'limit' must be an integer between 1 and {max_limit}", what="Invalid request")
     return int(text)
 
 
@@ -55,4 +59,4 @@ def _cursor_index(ids: list[Any], cursor: str, name: str) -> int:
     try:
         return ids.index(cursor)
     except ValueError:
-        raise bad_request(f"'{name}' refers to unknown id '{cursor}'", code="invalid_request") from None
+        raise bad_request(f"'{name}' refers to unknown id '{cursor}'", what="Invalid request") from None

@@ -1,4 +1,10 @@
-"""Response payloads in orq.ai's shapes: the invoke body, stream chunks, and how text is split into chunks."""
+"""Response payloads in orq.ai's shapes: the invoke body, stream chunks, and how text is split into chunks.
+
+The shapes are the SDK's (``DeploymentInvokeResponseBody``, ``DeploymentStreamData``). How orq fills them is
+partly inferred: each chunk's ``content`` a delta split at words [INFER: docs/orq-api.md, Streams], thinking
+before the text, the final chunk with empty content (tool calls restated), ``usage`` on it [INFER], and a tool
+call's name on its first fragment only (OpenAI's convention) [INFER].
+"""
 
 from __future__ import annotations
 
@@ -71,18 +77,16 @@ class Generation:
         """The non-streaming response (docs/orq-api.md, Responses)."""
         body = self.envelope(is_final=True)
         body["finalized"] = iso_now()
-        message = _final_message(completion)
-        if completion.reasoning:
-            message["reasoning"] = completion.reasoning
+        message = {**_final_message(completion), **_reasoning_fields(completion)}
         body["choices"] = [{"index": 0, "message": message, "finish_reason": completion.finish_reason}]
         _add_extras(body, completion, request, messages)
         return body
 
-    def content_chunk(self, delta: str, *, reasoning: str | None = None) -> dict[str, Any]:
+    def content_chunk(self, delta: str, **reasoning: str) -> dict[str, Any]:
+        """A text delta, or (with empty `delta`) thinking: `reasoning` deltas, then a `reasoning_signature` and
+        `redacted_reasoning`, each sent whole on one chunk [INFER: Anthropic sends each in one event]."""
         chunk = self.envelope(is_final=False)
-        message = {"type": "content", "role": "assistant", "content": delta}
-        if reasoning is not None:
-            message["reasoning"] = reasoning  # thinking streams first, as deltas beside an empty content
+        message = {"type": "content", "role": "assistant", "content": delta, **reasoning}
         chunk["choices"] = [{"index": 0, "message": message, "finish_reason": None}]
         return chunk
 
@@ -116,6 +120,10 @@ class Generation:
     def stream_pieces(self, completion: Completion, chunk_size: int | None) -> list[dict[str, Any]]:
         """Every non-final chunk of the stream, in order: reasoning, then the text or each tool call in turn."""
         chunks = [self.content_chunk("", reasoning=delta) for delta in split_words(completion.reasoning or "")]
+        if completion.reasoning_signature:  # Anthropic closes a thinking block with its signature
+            chunks[-1]["choices"][0]["message"]["reasoning_signature"] = completion.reasoning_signature
+        if completion.redacted_reasoning:
+            chunks.append(self.content_chunk("", redacted_reasoning=completion.redacted_reasoning))
         for position, call in enumerate(completion.tool_calls):
             index = None if completion.parallel else position
             pieces = split_arguments(call.arguments)
@@ -132,6 +140,15 @@ def _final_message(completion: Completion) -> dict[str, Any]:
         calls = [call.wire(None if completion.parallel else i) for i, call in enumerate(completion.tool_calls)]
         return {"type": "tool_calls", "role": "assistant", "content": None, "tool_calls": calls}
     return {"type": "content", "role": "assistant", "content": completion.text}
+
+
+def _reasoning_fields(completion: Completion) -> dict[str, str]:
+    fields = {
+        "reasoning": completion.reasoning,
+        "reasoning_signature": completion.reasoning_signature,
+        "redacted_reasoning": completion.redacted_reasoning,
+    }
+    return {name: value for name, value in fields.items() if value}
 
 
 def _add_extras(

@@ -78,7 +78,8 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 
 def check_variant(deployment_key: str, rules: Mapping[str, list[str]], context: Mapping[str, Any]) -> None:
-    """Raise 422 ``variant_not_resolved`` when a context attribute names a value no variant allows.
+    """Raise 422 when a context attribute names a value no variant allows ([INFER] the status docs.orq.ai gives for
+    "variant not resolved"; the SDK declares none).
 
     A list value matches when any of its items is allowed; attributes absent from the context are not checked.
     """

@@ -15,7 +15,6 @@ _MESSAGE_LISTS: Final = ("prefix_messages", "messages")
 @dataclass(frozen=True)
 class DeploymentRequest:
     key: str
-    stream: bool
     inputs: dict[str, Any]
     context: dict[str, Any]
     prefix_messages: list[dict[str, Any]]
@@ -23,9 +22,10 @@ class DeploymentRequest:
     include_usage: bool
     include_retrievals: bool
     mock_response: str | None
+    documents: tuple[str, ...] = ()  # the texts of `documents`, which a rerank deployment ranks [EMU]
 
 
-def parse_deployment_request(body: Any, *, accepts_stream_flag: bool) -> DeploymentRequest:
+def parse_deployment_request(body: Any) -> DeploymentRequest:
     """Check ``body`` (already JSON-decoded; ``None`` when it was not JSON) or raise a 400 ``ApiError``."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
@@ -51,7 +51,6 @@ def parse_deployment_request(body: Any, *, accepts_stream_flag: bool) -> Deploym
         raise bad_request("'stream' must be a boolean")
     return DeploymentRequest(
         key=key,
-        stream=bool(stream) and accepts_stream_flag,
         inputs=body.get("inputs") or {},
         context=body.get("context") or {},
         prefix_messages=lists["prefix_messages"],
@@ -59,6 +58,7 @@ def parse_deployment_request(body: Any, *, accepts_stream_flag: bool) -> Deploym
         include_usage=bool(options.get("include_usage")),
         include_retrievals=bool(options.get("include_retrievals")),
         mock_response=mock,
+        documents=tuple(d["text"] for d in body.get("documents") or []),
     )
 
 

@@ -7,6 +7,7 @@ structured values have their longest strings shortened until the whole fits.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -56,6 +57,80 @@ def shrink_strings(value: Any, limit: int) -> Any:
             return value  # the longest string is as short as cutting makes it: nothing more to gain
         value = _replace(value, path, shorter)
     return value
+
+
+_CUT_ITEMS = re.compile(r"\[(\d[\d,]*) more items cut by orq-mcp\]")
+
+
+def fit_json(value: Any, limit: int) -> Any:
+    """A copy of a JSON value that fits `limit`: the larger of its largest list and its longest string gives way
+    first (a list keeps its first half and a last item saying how many went; a string is shortened), until it
+    fits or nothing is left worth cutting."""
+    while len(compact_json(value)) > limit:
+        largest = _Largest()
+        largest.walk(value, ())
+        string = largest.string
+        if string is not None and len(string) > MIN_STRING and len(string) >= largest.list_size:
+            cut = shrink_strings(value, max(limit, len(compact_json(value)) - len(string) // 2))
+            if cut != value:
+                value = cut
+                continue
+        if largest.list_path is None:
+            return value
+        excess = len(compact_json(value)) - limit
+        value = _replace(value, largest.list_path, _trimmed(_at(value, largest.list_path), excess))
+    return value
+
+
+class _Largest:
+    """One walk over a JSON value: its longest string and its largest list of two or more items (by size)."""
+
+    def __init__(self) -> None:
+        self.string: str | None = None
+        self.list_path: tuple[Any, ...] | None = None
+        self.list_size = 0
+
+    def walk(self, value: Any, path: tuple[Any, ...]) -> int:
+        """The compact JSON size of `value` (escapes aside), noting what it holds along the way."""
+        if isinstance(value, str):
+            if self.string is None or len(value) > len(self.string):
+                self.string = value
+            return len(value) + 2
+        if isinstance(value, dict):
+            return 1 + sum(len(str(k)) + 4 + self.walk(v, (*path, k)) for k, v in value.items())
+        if isinstance(value, list):
+            size = 1 + sum(1 + self.walk(v, (*path, i)) for i, v in enumerate(value))
+            if len(value) - _was_cut(value) > 1 and size > self.list_size:
+                self.list_path, self.list_size = path, size
+            return size
+        return len(json.dumps(value))
+
+
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+def _trimmed(items: list[Any], excess: int) -> list[Any]:
+    """`items` without enough of its last items to save `excess` characters (keeping at least one), then one
+    string saying how many were cut (counting earlier cuts)."""
+    earlier = 0
+    if _was_cut(items):
+        items, earlier = items[:-1], int(items[-1][1:].partition(" ")[0].replace(",", ""))
+    keep, saved = len(items), -len(_cut_note(len(items)))  # the note costs a little of what is saved
+    while keep > 1 and saved < excess:
+        keep -= 1
+        saved += len(compact_json(items[keep])) + 1
+    return [*items[:keep], _cut_note(len(items) - keep + earlier)]
+
+
+def _was_cut(items: list[Any]) -> bool:
+    return bool(items) and isinstance(items[-1], str) and _CUT_ITEMS.fullmatch(items[-1]) is not None
+
+
+def _cut_note(count: int) -> str:
+    return f"[{count:,} more items cut by orq-mcp]"
 
 
 def _longest_string(value: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str | None]:

@@ -1,7 +1,7 @@
-"""What a non-chat deployment produced, as it reaches the client: bounded inline images and safe links only.
+"""Generated images and speech as they reach the client: bounded inline data and safe links only.
 
-Inline image data is bounded in bytes: the images of one result share ORQ_MCP_MAX_MEDIA_BYTES (decoded), in
-order, and an image past it is left out. A link is passed on only when it is an absolute http(s) URL: a
+Inline data is bounded in bytes: the images and audio of one result share ORQ_MCP_MAX_MEDIA_BYTES (decoded),
+in order, and a piece past it is left out. A link is passed on only when it is an absolute http(s) URL: a
 `file:` or `javascript:` link from a hostile upstream must not reach a client that might open it. What is left
 out is described by a note, in the structured result and in the text the model reads, saying what was dropped,
 why, and how to get it; the dropped URL itself is never repeated.
@@ -10,74 +10,79 @@ why, and how to get it; the dropped URL itself is never repeated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
-from mcp_types import ImageContent, ResourceLink
+from mcp_types import AudioContent, ImageContent, ResourceLink
 
-from orq_mcp.orq.outputs import Image, Invocation
-from orq_mcp.surface.results import Output
+from orq_mcp.orq.outputs import Invocation
+from orq_mcp.orq.provider_answers import Media as Generated
+from orq_mcp.surface.outputs import MediaBlock, Output
 
 LINK_SCHEMES = frozenset({"http", "https"})
 MAX_LINK_CHARS = 8192  # longer than any real (signed) storage URL; past it, a link is a payload, not an address
-EMBEDDING_PREVIEW = 8
+DEFAULT_MIME = {"image": "image/png", "audio": "audio/mpeg"}
+Kind = Literal["image", "audio"]
 
 
 @dataclass
 class Media:
-    """The structured description of each output, and the blocks that go with it (in the same order)."""
+    """The structured description of each piece, and the blocks that go with it (in the same order)."""
 
     outputs: list[Output] = field(default_factory=list)
-    blocks: list[ImageContent | ResourceLink] = field(default_factory=list)
+    blocks: list[MediaBlock] = field(default_factory=list)
+    used: int = 0  # inline bytes attached so far
 
 
 def media_of(invocation: Invocation, max_bytes: int) -> Media:
-    """Each image as an image block (inline data within `max_bytes` in all) or a link (http(s) only; never
-    fetched here), else a note; then each embedding, described by its size and first values."""
-    media, used = Media(), 0
+    """Each image, then each piece of speech, as a block: inline data within `max_bytes` in all, or a link
+    (http(s) only; never fetched here); else a note."""
+    media = Media()
     where = _where(invocation.completion.trace_id)
-    for number, image in enumerate(invocation.images, start=1):
-        if image.data is not None:
-            used += _inline(media, image, number, image.data, (used, max_bytes), where)
-        elif image.url is not None:
-            _link(media, image, number, image.url, where)
-    for embedding in invocation.embeddings:
-        preview = (embedding.vector or [])[:EMBEDDING_PREVIEW] or None
-        media.outputs.append(Output(type="embedding", dimensions=embedding.dimensions, preview=preview))
+    pieces: list[tuple[Kind, list[Generated]]] = [("image", invocation.images), ("audio", invocation.audio)]
+    for kind, generated in pieces:
+        for number, piece in enumerate(generated, start=1):
+            if piece.data is not None:
+                _inline(media, kind, number, piece, max_bytes, where)
+            elif piece.url is not None:
+                _link(media, kind, number, piece, where)
     return media
 
 
-def _inline(media: Media, image: Image, number: int, data: str, budget: tuple[int, int], where: str) -> int:
-    """Attach the image if it fits the (used, limit) budget, returning its size; else note why not (returning 0)."""
-    used, limit = budget
-    mime = image.mime_type or "image/png"
+def _inline(media: Media, kind: Kind, number: int, piece: Generated, limit: int, where: str) -> None:
+    """Attach the piece if it fits what is left of the byte budget; else note why not."""
+    data = piece.data or ""
+    mime = piece.mime_type or DEFAULT_MIME[kind]
     size = base64_size(data)
-    if used + size <= limit:
-        media.outputs.append(Output(type="image", mime_type=mime, size_bytes=size))
-        media.blocks.append(ImageContent(type="image", data=data, mime_type=mime))
-        return size
-    taken = f", and the images before it took {used:,}" if used else ""
+    if media.used + size <= limit:
+        media.used += size
+        media.outputs.append(Output(type=kind, mime_type=mime, size_bytes=size))
+        block = ImageContent if kind == "image" else AudioContent
+        media.blocks.append(block(type=kind, data=data, mime_type=mime))
+        return
+    taken = f", and the media before it took {media.used:,}" if media.used else ""
     note = (
-        f"Image {number} ({mime}, {size:,} bytes) was not attached: the images of one result may take "
-        f"{limit:,} bytes in all (ORQ_MCP_MAX_MEDIA_BYTES){taken}. Find it in orq's traces {where}, have the "
-        "deployment return image links instead, or raise ORQ_MCP_MAX_MEDIA_BYTES."
+        f"{kind.capitalize()} {number} ({mime}, {size:,} bytes) was not attached: the images and audio of one "
+        f"result may take {limit:,} bytes in all (ORQ_MCP_MAX_MEDIA_BYTES){taken}. Find it in orq's traces "
+        f"{where}, have the deployment return links instead, or raise ORQ_MCP_MAX_MEDIA_BYTES."
     )
-    media.outputs.append(Output(type="image", mime_type=mime, size_bytes=size, note=note))
-    return 0
+    media.outputs.append(Output(type=kind, mime_type=mime, size_bytes=size, note=note))
 
 
-def _link(media: Media, image: Image, number: int, url: str, where: str) -> None:
+def _link(media: Media, kind: Kind, number: int, piece: Generated, where: str) -> None:
+    url = piece.url or ""
     problem = link_problem(url)
     if problem is None:
-        media.outputs.append(Output(type="image", url=url, mime_type=image.mime_type))
+        media.outputs.append(Output(type=kind, url=url, mime_type=piece.mime_type))
         media.blocks.append(
-            ResourceLink(type="resource_link", uri=url, name=f"image-{number}", mime_type=image.mime_type)
+            ResourceLink(type="resource_link", uri=url, name=f"{kind}-{number}", mime_type=piece.mime_type)
         )
         return
     note = (
-        f"Image {number} was not passed on: orq gave {problem}, and only http and https links are passed on. "
-        f"Find it in orq's traces {where}."
+        f"{kind.capitalize()} {number} was not passed on: orq gave {problem}, and only http and https links are "
+        f"passed on. Find it in orq's traces {where}."
     )
-    media.outputs.append(Output(type="image", mime_type=image.mime_type, note=note))
+    media.outputs.append(Output(type=kind, mime_type=piece.mime_type, note=note))
 
 
 def link_problem(url: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
+from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
@@ -16,9 +16,12 @@ from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json, fit_text
+from orq_mcp.surface.outputs import MediaBlock, Output, shrunk
 
 # Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
 _FIT_ROUNDS = 8
+# Outputs lose half a list, or shrink their raw data by the excess, per round.
+_OUTPUT_ROUNDS = 24
 
 
 # Optional fields that are left out of a result rather than sent as null.
@@ -144,18 +147,6 @@ class Citation(BaseModel):
         )
 
 
-class Output(BaseModel):
-    """What a non-chat deployment produced: an image (a link, or inline as an image block) or an embedding."""
-
-    type: Literal["image", "embedding"]
-    url: str | None = Field(None, **_NONE)
-    mime_type: str | None = Field(None, **_NONE)
-    size_bytes: int | None = Field(None, **_NONE)  # an inline image's
-    note: str | None = Field(None, description="Why an image was left out.", **_NONE)
-    dimensions: int | None = Field(None, **_NONE)
-    preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
-
-
 class InvocationResult(BaseModel):
     text: str
     finish_reason: str | None
@@ -167,9 +158,11 @@ class InvocationResult(BaseModel):
     tool_calls: list[ToolCall] | None = Field(
         description="Tool calls the model asked for; run them and send the results back as `tool` messages."
     )
-    reasoning: str | None = Field(None, description="The model's reasoning, when it streams it (not part of text).")
+    reasoning: str | None = Field(None, description="The model's reasoning, apart from text.")
+    reasoning_signature: str | None = None
+    redacted_reasoning: str | None = None
     citations: list[Citation] | None = Field(None, description="Knowledge-base chunks the answer drew on.")
-    outputs: list[Output] | None = Field(None, description="Images or embeddings (non-chat deployments).")
+    outputs: list[Output] | None = Field(None, description="What a non-chat deployment produced.")
 
     @classmethod
     def of(cls, completion: Completion, outputs: list[Output] | None = None) -> InvocationResult:
@@ -184,6 +177,8 @@ class InvocationResult(BaseModel):
             usage=completion.usage,
             tool_calls=[ToolCall(**call) for call in completion.tool_calls] if completion.tool_calls else None,
             reasoning=completion.reasoning or None,
+            reasoning_signature=completion.reasoning_signature,
+            redacted_reasoning=completion.redacted_reasoning,
             citations=[Citation.of(r) for r in retrievals[:MAX_CITATIONS]] or None,
             outputs=outputs or None,
         )
@@ -196,19 +191,10 @@ class InvocationResult(BaseModel):
         for call in self.tool_calls or []:
             parts.append(f"Tool call requested: {call.name}({compact_json(call.arguments)}) [id: {call.id}]")
         for output in self.outputs or []:
-            parts.append(_describe_output(output))
+            parts.append(output.describe())
         if not parts:
-            parts.append(f"(The model returned no text; finish_reason: {self.finish_reason}.)")
+            parts.append(f"(orq returned no text and no other output; finish_reason: {self.finish_reason}.)")
         return "\n".join(parts)
-
-
-def _describe_output(output: Output) -> str:
-    if output.note is not None:
-        return output.note
-    if output.type == "image":
-        return f"Generated image: {output.url}" if output.url else f"Generated image ({output.mime_type}), attached."
-    preview = ", ".join(f"{v:.4g}" for v in output.preview or [])
-    return f"Embedding with {output.dimensions} dimensions: [{preview}, …]"
 
 
 class PromptSummary(BaseModel):
@@ -247,13 +233,13 @@ def result_size(result: CallToolResult) -> int:
 
 
 def fitted_invocation(
-    result: InvocationResult, limit: int, hint: str, media: list[ImageContent | ResourceLink] | None = None
+    result: InvocationResult, limit: int, hint: str, media: list[MediaBlock] | None = None
 ) -> CallToolResult:
     """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
-    to fit. `media` (images, bounded in bytes by surface/media.py) ride along as their own blocks, which hosts
-    show rather than read as text."""
+    to fit; then the sources give way, then the outputs. `media` (images, speech, bounded in bytes by
+    surface/media.py) ride along as their own blocks, which hosts show rather than read as text."""
     full, budget = result.text, len(result.text)
-    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length()):
+    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length() + _OUTPUT_ROUNDS):
         result.text = fit_text(full, budget, hint, announced=limit)
         fitted = tool_result(result, text=result.as_text())
         excess = result_size(fitted) - limit
@@ -263,6 +249,8 @@ def fitted_invocation(
             budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
         elif result.citations:  # the text is down to its notice: the sources give way next, half at a time
             result.citations = result.citations[: len(result.citations) // 2] or None
+        elif result.outputs and (smaller := shrunk(result.outputs, excess)) is not None:
+            result.outputs = smaller
         else:
             break
     if media:

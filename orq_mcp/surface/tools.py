@@ -19,6 +19,7 @@ from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
 from orq_mcp.surface.media import media_of
 from orq_mcp.surface.named_keys import left_out
+from orq_mcp.surface.outputs import outputs_of
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.progress import SendProgress, relay_progress
 from orq_mcp.surface.results import (
@@ -143,6 +144,9 @@ async def invoke_deployment(
 
     Fill the prompt's {{variables}} with `inputs` (see list_deployments) and add chat
     turns with `messages`. The text streams back live as progress notifications.
+    To continue after tool calls, start the assistant turn's content with the parts
+    {type: reasoning, reasoning, signature: reasoning_signature} and
+    {type: redacted_reasoning, data: redacted_reasoning} when the result has them.
     """
     return await run_invocation(
         ctx, key, inputs=inputs, messages=messages, context=context, metadata=metadata, options=options
@@ -171,10 +175,11 @@ async def run_invocation(
     # Usage and the knowledge-base chunks used come with every answer; what the caller asked for wins.
     body["invoke_options"] = {"include_usage": True, "include_retrievals": True, **body.get("invoke_options", {})}
     try:
-        if await _answers_once(tenant, key):  # image, embedding, ...: orq does not stream these
-            invocation = await tenant.orq.invoke_unstreamed(body)
+        model_type = await _answered_once(tenant, key)
+        if model_type is not None:  # image, embedding, speech, ...: orq does not stream these
+            invocation = await tenant.orq.invoke_unstreamed(body, model_type)
             media = media_of(invocation, tenant.settings.max_media_bytes)
-            result = InvocationResult.of(invocation.completion, media.outputs)
+            result = InvocationResult.of(invocation.completion, media.outputs + outputs_of(invocation))
             return fitted_invocation(result, tenant.settings.max_result_chars, TEXT_CUT_HINT, media.blocks)
         # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
         scrub = tenant.redactor.stream()
@@ -185,13 +190,14 @@ async def run_invocation(
     return fitted_invocation(InvocationResult.of(completion), tenant.settings.max_result_chars, TEXT_CUT_HINT)
 
 
-async def _answers_once(tenant: Tenant, key: str) -> bool:
-    """Whether the deployment is of a type orq answers in one response (its model_type says; unknown: stream)."""
+async def _answered_once(tenant: Tenant, key: str) -> str | None:
+    """The deployment's model type when orq answers it in one response (its model_type says; unknown: stream)."""
     try:
         deployment = await tenant.deployment(key)
     except OrqError:
-        return False  # the stream request will say what is wrong, if anything is
-    return deployment is not None and invocation_mode(deployment.prompt_config.model_type) == "invoke"
+        return None  # the stream request will say what is wrong, if anything is
+    model_type = deployment.prompt_config.model_type if deployment is not None else None
+    return model_type if invocation_mode(model_type) == "invoke" else None
 
 
 async def _ask_for_missing(
