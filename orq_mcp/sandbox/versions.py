@@ -25,22 +25,28 @@ def make_version(
     status: str = "live",
     version: str | None = None,
     timestamp: str | None = None,
+    variant_id: str = VARIANT_ID,
+    messages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A version of ``deployment`` in the SDK's wire shape; ``variables`` default to its placeholders."""
+    """A version of ``deployment`` in the SDK's wire shape; ``variables`` default to its placeholders.
+
+    ``messages`` are the version's own (a draft's edits, another variant's prompt); by default the deployment's.
+    """
     config = deployment["prompt_config"]
     number = version or deployment["version"]
-    declared = list(variables) if variables is not None else _placeholders(config["messages"])
+    messages = messages if messages is not None else config["messages"]
+    declared = list(variables) if variables is not None else _placeholders(messages)
     return {
-        "_id": _version_id(deployment["key"], number, status),
+        "_id": _version_id(deployment["key"], number, status, variant_id),
         "deployment_id": deployment["id"],
-        "variant_id": VARIANT_ID,
+        "variant_id": variant_id,
         "prompt_config": {
             "model": config["model"],
             "model_db_id": f"{config['provider']}/{config['model']}",
             "model_type": config["model_type"],
             "model_parameters": copy.deepcopy(config.get("model_parameters") or {}),
             "provider": config["provider"],
-            "messages": copy.deepcopy(config["messages"]),
+            "messages": copy.deepcopy(messages),
             "version": number,
         },
         "fallbacks": [],
@@ -70,8 +76,10 @@ def _placeholders(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"key": name} for name in names]
 
 
-def _version_id(key: str, number: str, status: str) -> str:
-    # Stable per (deployment, version, status), so cursors survive a restart of the sandbox.
-    digest = hashlib.sha256(f"{key}/{number}/{status}".encode()).digest()
+def _version_id(key: str, number: str, status: str, variant_id: str) -> str:
+    # Stable per (deployment, variant, version, status), so cursors survive a restart of the sandbox; the first
+    # variant's ids leave the variant out, as they always have.
+    variant = "" if variant_id == VARIANT_ID else f"{variant_id}/"
+    digest = hashlib.sha256(f"{variant}{key}/{number}/{status}".encode()).digest()
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
     return "01" + "".join(alphabet[b % 32] for b in digest[:24])
