@@ -1,4 +1,4 @@
-"""One tool per deployment (`--expose`): its {{variables}} become required string arguments.
+"""One tool per deployment (`--expose`): its {{variables}} become arguments, typed as the template reads them.
 
 Calling `support_triage(company_name=..., ...)` is exactly `invoke_deployment` with those
 inputs, streaming included, except that missing variables are refused before orq is called:
@@ -71,7 +71,7 @@ class DeploymentTool:
         inputs, messages = self.parse(arguments)
         return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
 
-    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[Message] | None]:
+    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[Message] | None]:
         try:
             parsed = self.arguments.model_validate(arguments)
         except ValidationError as exc:
@@ -152,16 +152,23 @@ def _tool(name: str, deployment: Deployment, variables: list[Variable]) -> Deplo
     return DeploymentTool(name, deployment.key, tuple(variables), model, definition)
 
 
+# What each variable type takes (`any`: a flag or a section, which any JSON value can be).
+_ARGUMENT_TYPES: dict[str, Any] = {"string": str, "array": list[Any], "object": dict[str, Any], "any": Any}
+
+
 def _arguments_model(name: str, variables: list[Variable]) -> type[BaseModel]:
-    """A string per variable (required unless orq has a default), plus chat turns unless a variable is `messages`."""
+    """An argument per variable, of its type, plus chat turns unless a variable is `messages`.
+
+    Every variable may be left out as far as the model goes: the tool's schema lists the required ones, and
+    `call` refuses (or asks for) a missing one before the arguments are parsed."""
     fields: dict[str, Any] = {}
     for v in variables:
         about = v.description or f"Fills {{{{{v.name}}}}} in the prompt."
-        if v.required:
-            fields[_field(v.name)] = (str, Field(alias=v.name, description=about))
-        else:
-            default = f" Optional: orq uses {json.dumps(v.default, ensure_ascii=False)} when omitted."
-            fields[_field(v.name)] = (str | None, Field(None, alias=v.name, description=about + default))
+        if v.default is not None:
+            about += f" Optional: orq uses {json.dumps(v.default, ensure_ascii=False)} when omitted."
+        elif not v.required:
+            about += " Optional: the prompt only tests it."
+        fields[_field(v.name)] = (_ARGUMENT_TYPES[v.type] | None, Field(None, alias=v.name, description=about))
     if "messages" not in {v.name for v in variables}:
         fields["messages"] = (list[Turn] | None, Field(None, description=MESSAGES_DESCRIPTION))
     config = ConfigDict(extra="forbid", populate_by_name=False, defer_build=True)
