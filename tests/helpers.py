@@ -9,6 +9,9 @@ from typing import Any
 import anyio
 from mcp_types import CallToolResult, TextContent
 
+from orq_mcp.orq.models import Deployment, DeploymentVersion
+from orq_mcp.orq.variables import version_behind
+
 
 def text_of(result: CallToolResult) -> str:
     """The one text block every orq-mcp tool result has."""
@@ -44,3 +47,10 @@ async def wait_until(predicate: Callable[[], object], within: float) -> bool:
 def names(variables: list[dict[str, Any]]) -> list[str]:
     """The names in a tool result's `variables` (each a {name, required, default?, description?} object)."""
     return [variable["name"] for variable in variables]
+
+
+def sample_version(sample: dict[str, Any], saved: list[dict[str, Any]]) -> DeploymentVersion | None:
+    """The version the client finds behind a sample deployment, among `saved` listed as the endpoint lists them."""
+    newest_first = sorted(saved, key=lambda version: version["timestamp"], reverse=True)
+    listed = [DeploymentVersion.model_validate(version) for version in newest_first]
+    return version_behind(Deployment.model_validate(sample), listed)

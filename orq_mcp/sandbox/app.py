@@ -189,7 +189,7 @@ def _resolve(ctx: Context, *, accepts_stream_flag: bool) -> tuple[DeploymentRequ
         raise deployment_not_found(request.key)
     check_variant(request.key, ctx.workspace.variant_rules.get(request.key, {}), request.context)
     config = deployment["prompt_config"]
-    settings = template_settings(ctx.workspace.versions.get(request.key, []))
+    settings = template_settings(deployment, ctx.workspace.versions.get(request.key, []))
     fill = template_filler(settings, ctx.workspace.references)
     messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages, fill)
     return request, deployment, messages

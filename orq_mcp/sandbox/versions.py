@@ -61,14 +61,36 @@ def make_version(
     }
 
 
-def template_settings(versions: list[dict[str, Any]]) -> TemplateSettings:
-    """What orq renders with: the newest live version (else the newest); text without any version."""
-    if not versions:
+def template_settings(deployment: Mapping[str, Any], versions: list[dict[str, Any]]) -> TemplateSettings:
+    """What orq renders the deployment's messages with: the version behind them; text without any version."""
+    chosen = version_behind(deployment, versions)
+    if chosen is None:
         return TemplateSettings()
-    ordered = sorted(versions, key=lambda v: v["timestamp"], reverse=True)
-    chosen = next((v for v in ordered if v.get("status") == "live"), ordered[0])
     defaults = {v["key"]: v["value"] for v in chosen.get("variables", []) if v.get("value") not in (None, "")}
     return TemplateSettings(engine=(chosen.get("settings") or {}).get("engine") or "text", defaults=defaults)
+
+
+def version_behind(deployment: Mapping[str, Any], versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The version whose prompt the deployment list shows (docs/orq-api.md, "The version behind a deployment").
+
+    Ranked: live first, then holding the deployment's own messages, then carrying its version number;
+    the newest wins a tie. The emulator serves the listed prompt for every routing context, so this is
+    also the version it renders with.
+    """
+    if not versions:
+        return None
+    listed = _prompt(deployment["prompt_config"]["messages"])
+
+    def rank(version: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+        held = (version.get("prompt_config") or {}).get("messages")
+        same = held is not None and _prompt(held) == listed
+        return version.get("status") != "live", not same, version.get("version") != deployment["version"]
+
+    return min(sorted(versions, key=lambda v: v["timestamp"], reverse=True), key=rank)
+
+
+def _prompt(messages: Iterable[Mapping[str, Any]]) -> list[tuple[Any, Any]]:
+    return [(m.get("role"), m.get("content")) for m in messages]
 
 
 def _placeholders(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
