@@ -97,7 +97,7 @@ async def test_missing_variables_are_refused_before_orq(connect: Any, emulator_s
     client = await connect(expose=("all",))
     result = await client.call_tool("support_triage", {"company_name": "Acme Bikes", "language": "English"})
     assert result.is_error
-    assert "customer_name, ticket_body" in text_of(result)
+    assert "customer_name (used in message 2, user), ticket_body (used in message 2, user)" in text_of(result)
     assert "orq was not called" in text_of(result)
     assert emulator_state.requests_for("stream") == []
     result = await client.call_tool("support_triage", {**TICKET, "tone": "warm"})

@@ -1,9 +1,9 @@
 """One tool per deployment (`--expose`): its {{variables}} become arguments, typed as the template reads them.
 
 Calling `support_triage(company_name=..., ...)` is exactly `invoke_deployment` with those
-inputs, streaming included, except that missing variables are refused before orq is called:
-orq itself would silently drop that part of the prompt. Each tool's arguments are a pydantic
-model, so its schema and its errors come from the same path as the fixed tools'.
+inputs, streaming included: a missing variable is refused (or asked for) by the same rule,
+in `run_invocation`. Each tool's arguments are a pydantic model, so its schema and its errors
+come from the same path as the fixed tools'.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.requests import Message
 from orq_mcp.orq.templates import Variable
 from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
-from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tools import INVOKE, TOOLS, missing_inputs, run_invocation
+from orq_mcp.surface.tools import INVOKE, TOOLS, run_invocation
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +59,6 @@ class DeploymentTool:
         allowed = {field.alias or name for name, field in self.arguments.model_fields.items()}
         if unknown := sorted(set(arguments) - allowed):
             raise unknown_arguments(self.name, unknown, allowed)
-        if missing := [v for v in self.variables if v.required and arguments.get(v.name) is None]:
-            wanted = [Wanted(v.name, v.description, v.default) for v in missing]
-            answered = await ask_for_inputs(ctx, self.key, wanted) if can_ask(ctx) else None
-            if answered is None:  # no form, or the user would not fill it in: refuse rather than call orq
-                raise missing_inputs(self.key, [v.name for v in missing])
-            if isinstance(answered, InputRequiredResult):
-                return answered
-            arguments = {**arguments, **answered}
         inputs, messages = self.parse(arguments)
         return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
 
@@ -160,7 +151,7 @@ def _arguments_model(name: str, variables: list[Variable]) -> type[BaseModel]:
     """An argument per variable, of its type, plus chat turns unless a variable is `messages`.
 
     Every variable may be left out as far as the model goes: the tool's schema lists the required ones, and
-    `call` refuses (or asks for) a missing one before the arguments are parsed."""
+    `run_invocation` refuses (or asks for) a missing one by the same rule as invoke_deployment's."""
     fields: dict[str, Any] = {}
     for v in variables:
         about = v.description or f"Fills {{{{{v.name}}}}} in the prompt."
