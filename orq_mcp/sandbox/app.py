@@ -80,6 +80,7 @@ async def _dispatch(state: EmulatorState, route: str, handler: Handler, request:
             body=_decode_json(raw),
             api_key=api_key,
             started_at=time.monotonic(),
+            headers={name: value for name, value in request.headers.items() if name != "authorization"},
         )
     )
     try:
