@@ -126,3 +126,11 @@ async def test_past_the_page_cap_the_best_version_seen_is_used(orq: OrqClient, e
     found = await variables_for(endless, await deployment(endless, "ticket-router"))
     assert found[0] == Variable("queue")  # the newest draft holding the deployment's prompt: no default
     assert len(emulator_state.requests_for("versions")) == variables.MAX_PAGES
+
+
+def test_the_documented_rule_states_the_caps_the_code_uses() -> None:
+    documented = (Path(__file__).parent.parent / "docs" / "orq-api.md").read_text(encoding="utf-8")
+    read = variables.FIRST_PAGE + (variables.MAX_PAGES - 1) * variables.PAGE
+    caps = f"({variables.FIRST_PAGE} first, then {variables.PAGE}, orq's maximum)"
+    assert caps in documented
+    assert f"{variables.MAX_PAGES} pages ({read} versions)" in documented
