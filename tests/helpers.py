@@ -12,6 +12,8 @@ from typing import Any
 import anyio
 from mcp_types import CallToolResult, TextContent
 
+from orq_mcp.orq.models import Deployment, DeploymentVersion
+from orq_mcp.orq.variables import version_behind
 from tests.conftest import API_KEY
 
 
@@ -67,3 +69,10 @@ def deployment_variant(state: Any, key: str, new_key: str, **parameters: Any) ->
         yield variant
     finally:
         workspace.deployments.remove(variant)
+
+
+def sample_version(sample: dict[str, Any], saved: list[dict[str, Any]]) -> DeploymentVersion | None:
+    """The version the client finds behind a sample deployment, among `saved` listed as the endpoint lists them."""
+    newest_first = sorted(saved, key=lambda version: version["timestamp"], reverse=True)
+    listed = [DeploymentVersion.model_validate(version) for version in newest_first]
+    return version_behind(Deployment.model_validate(sample), listed)

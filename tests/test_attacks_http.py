@@ -280,6 +280,11 @@ async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int, 
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
+def all_begun(state: EmulatorState, sending: bool) -> bool:
+    streams = state.requests_for("stream")
+    return len(streams) == ABANDONED and (not sending or all(r.chunks_sent for r in streams))
+
+
 def open_upstream(state: EmulatorState) -> list[object]:
     return [r for r in state.requests_for("stream") if r.disconnected_at is None and r.finished_at is None]
 
@@ -307,7 +312,8 @@ async def test_abandoned_invocations_free_their_upstream_streams(
             async with anyio.create_task_group() as tg:
                 for request_id in range(ABANDONED):
                     tg.start_soon(call_and_hang_up, server.port, headers, 100 + request_id, hang_up == "rst")
-        assert await wait_until(lambda: len(emulator_state.requests_for("stream")) == ABANDONED, within=10)
+        # Every stream has begun (a trickling one has sent its first chunk, so it has read its slow pace).
+        assert await wait_until(lambda: all_begun(emulator_state, upstream == "trickles"), within=10)
         emulator_state.chunk_delay = 0.002  # for the calls that follow
         hung_up_at = time.monotonic()
         if grace:  # resumable: kept for a client that comes back

@@ -277,7 +277,7 @@ async def test_list_deployments_paginates(
         cursor = page["next_cursor"]
         if cursor is None:
             break
-        assert pages < 10, "next_cursor never became null"
+        assert pages <= len(expected), "next_cursor never became null"
     assert keys == expected
     assert pages == -(-len(expected) // 2)
     assert names(summaries["support-triage"]["variables"]) == TRIAGE_VARIABLES
@@ -308,7 +308,7 @@ async def test_get_deployment_config_renders_inputs(client: Client, emulator_sta
     assert config["parameters"]["temperature"] == 0.2
     assert [tool["function"]["name"] for tool in config["tools"]] == ["lookup_order"]
     (call,) = emulator_state.requests_for("get_config")
-    assert call.body == {"key": "support-triage", "inputs": TRIAGE_INPUTS}
+    assert call.body == {"key": "support-triage", "inputs": TRIAGE_INPUTS, "stream": False}  # as the SDK sends it
 
 
 async def test_invoke_streams_text_as_progress(

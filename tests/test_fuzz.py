@@ -32,11 +32,14 @@ from mcp import Client
 from mcp_types import CallToolResult, TextContent
 from pydantic import SecretStr
 
+from orq_mcp.orq.models import Deployment
+from orq_mcp.orq.templates import template_variables
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, STREAMABLE_DEPLOYMENTS
+from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, STREAMABLE_DEPLOYMENTS, sample_versions
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY, held_open
+from tests.helpers import sample_version
 
 T = TypeVar("T")
 
@@ -338,6 +341,27 @@ def routable(arguments: dict[str, Any]) -> bool:
     return arguments.get("key") in KEYS and "environments" not in context
 
 
+def complete(arguments: dict[str, Any]) -> bool:
+    """Whether the inputs hold every variable the deployment needs (else it is refused before orq is called)."""
+    inputs = arguments.get("inputs") or {}
+    return all(inputs.get(name) is not None for name in REQUIRED_INPUTS[arguments["key"]])
+
+
+def _required_inputs() -> dict[str, frozenset[str]]:
+    saved = sample_versions()
+    required = {}
+    for sample in SAMPLE_DEPLOYMENTS:
+        version = sample_version(sample, saved[sample["key"]])
+        assert version is not None
+        engine = version.settings.engine if version.settings else None
+        found = template_variables(Deployment.model_validate(sample).prompt_config.messages, engine, version.variables)
+        required[sample["key"]] = frozenset(v.name for v in found if v.required)
+    return required
+
+
+REQUIRED_INPUTS = _required_inputs()
+
+
 # Tests -------------------------------------------------------------------------------------------------------------
 
 
@@ -382,7 +406,7 @@ def test_invoke_deployment_survives_any_arguments(
     result = fuzz_tool(fuzz_client, quiet_emulator, "invoke_deployment", drawn)
     arguments, all_valid = drawn
     # Non-chat deployments cannot be streamed (issue 10 item 3): the surface does not route them to /invoke yet.
-    if all_valid and routable(arguments) and arguments.get("key") in STREAMABLE_KEYS:
+    if all_valid and routable(arguments) and arguments.get("key") in STREAMABLE_KEYS and complete(arguments):
         assert_served("invoke_deployment", arguments, result)
 
 

@@ -63,11 +63,14 @@ async def test_reasoning_is_returned_apart_from_the_text(client: Client, emulato
     assert reasoning not in result.structured_content["text"]
 
 
-@pytest.mark.parametrize(("key", "block"), [("product-photo", ResourceLink), ("sticker-maker", ImageContent)])
+IMAGE_DEPLOYMENTS = [("product-photo", "product_name", ResourceLink), ("sticker-maker", "subject", ImageContent)]
+
+
+@pytest.mark.parametrize(("key", "variable", "block"), IMAGE_DEPLOYMENTS)
 async def test_an_image_deployment_answers_with_an_image(
-    client: Client, emulator_state: EmulatorState, key: str, block: type[Any]
+    client: Client, emulator_state: EmulatorState, key: str, variable: str, block: type[Any]
 ) -> None:
-    result = await client.call_tool("invoke_deployment", {"key": key, "inputs": {"subject": "a red bike"}})
+    result = await client.call_tool("invoke_deployment", {"key": key, "inputs": {variable: "a red bike"}})
     assert not result.is_error, text_of(result)
     assert any(isinstance(b, block) for b in result.content)
     assert result.structured_content is not None
@@ -93,7 +96,9 @@ async def test_over_stdio_bad_turns_are_refused_and_images_come_back_as_images(
     async with stdio_session(tmp_path / "stderr.log", ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url) as client:
         turns = [{"role": "assistant", "content": None, "tool_calls": [{"name": "f", "arguments": {}}]}]
         refused = await client.call_tool("invoke_deployment", {"key": "faq-assistant", "messages": turns})
-        image = await client.call_tool("invoke_deployment", {"key": "product-photo", "inputs": {"subject": "a bike"}})
+        image = await client.call_tool(
+            "invoke_deployment", {"key": "product-photo", "inputs": {"product_name": "a bike"}}
+        )
     assert refused.is_error
     assert "messages.0.tool_calls.0.id" in text_of(refused)
     assert not image.is_error, text_of(image)

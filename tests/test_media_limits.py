@@ -42,7 +42,9 @@ async def client(emulator: EmulatorThread, emulator_state: EmulatorState, tmp_pa
 
 
 async def draw(client: Client, key: str = "sticker-maker") -> CallToolResult:
-    result = await client.call_tool("invoke_deployment", {"key": key, "inputs": {"subject": "a red bike"}})
+    # Each sample image deployment names its one variable differently; give both.
+    inputs = {"subject": "a red bike", "product_name": "a red bike"}
+    result = await client.call_tool("invoke_deployment", {"key": key, "inputs": inputs})
     assert not result.is_error, result.content
     return result
 

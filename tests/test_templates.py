@@ -86,7 +86,7 @@ def test_declared_defaults_make_variables_optional_and_keep_descriptions() -> No
 def test_declared_loop_variables_are_not_inputs() -> None:
     declared = [TemplateVariable(key="item"), TemplateVariable(key="items")]
     found = template_variables(user("{% for item in items %}{{ item }}{% endfor %}"), "jinja", declared)
-    assert found == [Variable("items")]
+    assert found == [Variable("items", type="array")]
 
 
 @pytest.mark.parametrize("engine", ["text", "future-engine", None])

@@ -66,18 +66,18 @@ async def test_jinja_deployment_variables_come_with_defaults_and_descriptions(or
     assert found == [
         Variable("company", required=False, default="Acme Bikes", description="Company the email is sent from"),
         Variable("tone", required=False, default="Friendly", description="Tone of voice"),
-        Variable("customer", description="The new customer, an object with first_name"),
+        Variable("customer", description="The new customer, an object with first_name", type="object"),
         Variable("plan", required=False, default="basic", description="Subscription plan: basic or pro"),
-        Variable("steps", description="List of setup steps to mention"),
+        Variable("steps", description="List of setup steps to mention", type="array"),
     ]
 
 
 async def test_mustache_deployment_variables(orq: OrqClient) -> None:
     found = await variables_for(orq, await deployment(orq, "order-digest"))
-    assert [(v.name, v.required, v.default) for v in found] == [
-        ("customer_name", True, None),
-        ("items", True, None),
-        ("note", False, "none"),
+    assert [(v.name, v.required, v.default, v.type) for v in found] == [
+        ("customer_name", True, None, "string"),
+        ("items", False, None, "any"),  # a section, and its inverted section says what an empty order shows
+        ("note", False, "none", "string"),
     ]
 
 

@@ -32,8 +32,8 @@ TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": 
 # signature, redacted_reasoning), `refusal`/`audio` and `cache_control` in messages (+670), the signature and
 # redacted reasoning in the result (+110) and one sentence saying how to send them back (+190); and to 14,800 for
 # the non-chat model types' outputs: speech, rankings, labels and raw answers (+470); and to 15,000 for the
-# size and note of media left out (issue 15, +160).
-TOOLS_LIST_BUDGET = 15_000
+# size and note of media left out (issue 15, +160); and to 15,100 for typed variables (issue 16, +210).
+TOOLS_LIST_BUDGET = 15_100
 # Each exposed deployment adds its description, one line per variable and a small messages schema;
 # 1,500 characters (~375 tokens) lets a workspace expose a dozen deployments for less than the fixed tools.
 PER_DEPLOYMENT_TOOL_BUDGET = 1_500
@@ -102,7 +102,7 @@ async def test_missing_variables_are_refused_before_orq(connect: Any, emulator_s
     client = await connect(expose=("all",))
     result = await client.call_tool("support_triage", {"company_name": "Acme Bikes", "language": "English"})
     assert result.is_error
-    assert "customer_name, ticket_body" in text_of(result)
+    assert "customer_name (used in message 2, user), ticket_body (used in message 2, user)" in text_of(result)
     assert "orq was not called" in text_of(result)
     assert emulator_state.requests_for("stream") == []
     result = await client.call_tool("support_triage", {**TICKET, "tone": "warm"})

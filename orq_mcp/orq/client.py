@@ -95,6 +95,16 @@ class RetryPolicy:
         return backoff * (1 - 0.25 * random.random())
 
 
+@dataclass(frozen=True)
+class RequestDefaults:
+    """What the SDK's request hook adds to requests from client-wide settings (docs/orq-api.md, Request body)."""
+
+    # Sent as `context.environments` on get_config, invoke and stream, unless the caller's context names one.
+    environment: str | None = None
+    # Sent as the `X-ORQ-CONTACT-ID` header on every request.
+    contact_id: str | None = None
+
+
 def create_http_client(base_url: str, timeouts: Timeouts = Timeouts(), **kwargs: Any) -> httpx2.AsyncClient:
     """The shared HTTP client: keep-alive pool, base URL, no auth (that is per request)."""
     kwargs.setdefault("transport", DeferredTransport(limits=POOL_LIMITS))
@@ -163,6 +173,7 @@ class OrqClient:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_response_chars: int = 1_000_000,
         streams: StreamSlots | None = None,
+        defaults: RequestDefaults = RequestDefaults(),
     ) -> None:
         self._http = http
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
@@ -175,6 +186,7 @@ class OrqClient:
         self._retry = retry
         self._sleep = sleep
         self._max_response_chars = max_response_chars
+        self._defaults = defaults
 
     def __repr__(self) -> str:
         return f"OrqClient(base_url={str(self._http.base_url)!r})"
@@ -189,6 +201,7 @@ class OrqClient:
             sleep=self._sleep,
             max_response_chars=self._max_response_chars,
             streams=self._streams,
+            defaults=self._defaults,
         )
 
     # -- read operations: safe to retry ------------------------------------------------------
@@ -212,7 +225,8 @@ class OrqClient:
     async def get_config(self, body: dict[str, Any]) -> DeploymentConfig:
         # get_config only resolves a template; it calls no model, so a retry costs nothing.
         parse = functools.partial(_parse, model=DeploymentConfig)
-        return await self._request_json("POST", "/v2/deployments/get_config", parse, MAX_JSON_BYTES, json=body)
+        sent = self._deployment_body(body, stream=False)
+        return await self._request_json("POST", "/v2/deployments/get_config", parse, MAX_JSON_BYTES, json=sent)
 
     # -- invoke: paid and not idempotent -----------------------------------------------------
 
@@ -242,7 +256,7 @@ class OrqClient:
         request = self._http.build_request(
             "POST",
             "/v2/deployments/invoke",
-            json={**body, "stream": False},
+            json=self._deployment_body(body, stream=False),
             headers=self._headers(),
             # Generating an image can take as long as a streamed answer, without a byte in between.
             timeout=httpx2.Timeout(self._timeouts.stream, connect=self._timeouts.connect),
@@ -295,7 +309,7 @@ class OrqClient:
         request = self._http.build_request(
             "POST",
             "/v2/deployments/stream",
-            json={**body, "stream": True},
+            json=self._deployment_body(body, stream=True),
             headers=self._headers(accept="text/event-stream"),
             timeout=httpx2.Timeout(self._timeouts.stream, connect=self._timeouts.connect),
         )
@@ -333,7 +347,19 @@ class OrqClient:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _headers(self, accept: str = "application/json") -> dict[str, str]:
-        return {"Authorization": self._auth, "Accept": accept}
+        headers = {"Authorization": self._auth, "Accept": accept}
+        if self._defaults.contact_id is not None:
+            headers["X-ORQ-CONTACT-ID"] = self._defaults.contact_id
+        return headers
+
+    def _deployment_body(self, body: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+        """A get_config/invoke/stream body as the SDK's hook sends it: `stream` written in, and the
+        server-wide environment routed unless the caller's own context names one (the hook overwrites it)."""
+        sent = {**body, "stream": stream}
+        if self._defaults.environment is not None:
+            context = body.get("context")
+            sent["context"] = {"environments": self._defaults.environment, **(context or {})}
+        return sent
 
     async def _get_page(self, path: str, item: type[T], limit: int, params: dict[str, Any]) -> Page[T]:
         parse = functools.partial(_parse_page, item=item, limit=limit)

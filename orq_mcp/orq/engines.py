@@ -1,4 +1,4 @@
-"""The names a jinja or mustache template reads from its inputs, in order of first use.
+"""What a jinja or mustache template reads from its inputs: each input's uses, in order of first use.
 
 Both raise ValueError for a template they cannot read, so the caller can fall back to the
 plain `{{name}}` view rather than hide the variables.
@@ -7,23 +7,62 @@ plain `{{name}}` view rather than hide the variables.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal
+
+# What a template needs an input to be. "any": a flag or a mustache section, which any JSON value can be.
+VariableType = Literal["string", "array", "object", "any"]
 
 # Mustache tags: `{{{name}}}`, or `{{` + optional sigil + name + `}}`.
 _MUSTACHE_TAG = re.compile(r"\{\{\{\s*(.+?)\s*\}\}\}|\{\{\s*([#^/&!>=]?)\s*(.*?)\s*\}\}", re.S)
 
 
-def jinja_names(text: str) -> tuple[list[str], set[str]]:
-    """(names read from the inputs, names the template binds itself: loop variables, `set` targets)."""
-    inputs, bound = _jinja_names(text)
-    return list(inputs), set(bound)
+@dataclass(frozen=True)
+class Reading:
+    """One use of an input: whether the template needs it there, and the shape that use needs."""
+
+    name: str
+    required: bool = True
+    type: VariableType = "string"
+
+
+def merge_types(first: VariableType, second: VariableType) -> VariableType:
+    """Two uses' needs as one: a list or a mapping wins over text; asked to be both, it is left open."""
+    if first == second:
+        return first
+    shapes = {first, second} & {"array", "object"}
+    if len(shapes) == 2:
+        return "any"
+    return shapes.pop() if shapes else "string"  # text and a flag: printing needs text
+
+
+def merge(readings: Iterable[Reading]) -> list[Reading]:
+    """One reading per name, in order of first use: required if any use needs it."""
+    merged: dict[str, Reading] = {}
+    for reading in readings:
+        seen = merged.get(reading.name)
+        merged[reading.name] = (
+            reading
+            if seen is None
+            else replace(seen, required=seen.required or reading.required, type=merge_types(seen.type, reading.type))
+        )
+    return list(merged.values())
+
+
+def jinja_readings(text: str) -> tuple[list[Reading], set[str]]:
+    """(the inputs' readings, names the template binds itself: loop variables, `set` targets)."""
+    readings, bound = _jinja_readings(text)
+    return list(readings), set(bound)
 
 
 # Parsing costs ~1 ms a message; the same templates come back on every catalog refresh.
 @lru_cache(maxsize=512)
-def _jinja_names(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+def _jinja_readings(text: str) -> tuple[tuple[Reading, ...], frozenset[str]]:
     from jinja2 import TemplateSyntaxError, meta, nodes
+
+    from orq_mcp.orq.jinja_reads import read_jinja
 
     environment = _jinja()
     try:
@@ -31,9 +70,8 @@ def _jinja_names(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
     except TemplateSyntaxError as exc:
         raise ValueError(f"not a jinja template: {exc.message}") from None
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
-    every = [node.name for node in tree.find_all(nodes.Name)]
-    ordered = tuple(dict.fromkeys(name for name in every if name in undeclared))
-    return ordered, frozenset(every) - undeclared
+    every = {node.name for node in tree.find_all(nodes.Name)}
+    return tuple(merge(read_jinja(tree, undeclared))), frozenset(every - undeclared)
 
 
 @cache
@@ -44,14 +82,26 @@ def _jinja() -> Any:
     return Environment(autoescape=False)
 
 
-def mustache_names(text: str) -> list[str]:
-    """Top-level names: outside sections, or inside inverted ones (which render in the outer context).
+@dataclass
+class _Section:
+    name: str
+    opens: bool  # `{{#x}}` looks names up in x first; `{{^x}}` renders in the outer context
+    reading: int | None  # the index of its own reading, when it is a top-level input
+    reads: bool = False  # its body reads a name
+
+
+def mustache_readings(text: str) -> list[Reading]:
+    """Top-level inputs: outside sections, or inside inverted ones (which render in the outer context).
 
     A name inside `{{#section}}` is looked up in the section's item first, so it is not known to be
-    an input; partials, comments and `.` are not inputs either.
+    an input; partials, comments and `.` are not inputs either. A dotted name reads into an object.
+    A section renders only when its name is truthy (orq's templating docs), so it is optional unless
+    its body reads from it (a list or an object to show) and no inverted section covers its absence.
     """
-    names: dict[str, None] = {}
-    sections: list[tuple[str, bool]] = []  # (name, opens a new context)
+    readings: list[Reading] = []
+    sections: list[_Section] = []
+    shown: list[_Section] = []  # top-level sections whose body reads from them
+    inverted: set[str] = set()
     for match in _MUSTACHE_TAG.finditer(text):
         triple, sigil, name = match.group(1), match.group(2) or "", match.group(3)
         if triple is not None:
@@ -60,16 +110,32 @@ def mustache_names(text: str) -> list[str]:
             raise ValueError("custom mustache delimiters are not supported")
         if sigil in ("!", ">") or not name:
             continue
-        scoped = any(opens for _, opens in sections)
         if sigil == "/":
-            if not sections or sections[-1][0] != name:
+            if not sections or sections[-1].name != name:
                 raise ValueError(f"unbalanced mustache section '{name}'")
-            sections.pop()
+            closed = sections.pop()
+            if closed.opens and closed.reading is not None and closed.reads:
+                shown.append(closed)
             continue
-        if not scoped and name != ".":
-            names.setdefault(name.split(".")[0], None)
+        for section in sections:
+            section.reads = True
+        index = None
+        if not any(section.opens for section in sections) and name != ".":
+            index = len(readings)
+            readings.append(_mustache_reading(name, sigil))
+            if sigil == "^":
+                inverted.add(name)
         if sigil in ("#", "^"):
-            sections.append((name, sigil == "#"))
+            sections.append(_Section(name, opens=sigil == "#", reading=index))
     if sections:
-        raise ValueError(f"unclosed mustache section '{sections[-1][0]}'")
-    return list(names)
+        raise ValueError(f"unclosed mustache section '{sections[-1].name}'")
+    for section in shown:
+        if section.name not in inverted and section.reading is not None:
+            readings[section.reading] = replace(readings[section.reading], required=True)
+    return merge(readings)
+
+
+def _mustache_reading(name: str, sigil: str) -> Reading:
+    section = sigil in ("#", "^")
+    shape: VariableType = "object" if "." in name else ("any" if section else "string")
+    return Reading(name.split(".")[0], required=not section, type=shape)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from orq_mcp.orq.engines import jinja_names, mustache_names
+from orq_mcp.orq.engines import Reading, VariableType, jinja_readings, merge, mustache_readings
 from orq_mcp.orq.models import Message, TemplateVariable
 
 # Spaces inside the braces and dotted names are undocumented; accept them rather than miss a variable.
@@ -22,6 +22,17 @@ _REFERENCE_NAME = re.compile(r"(?:skill\.|snippet[.:])")
 
 
 @dataclass(frozen=True)
+class Place:
+    """A message that reads a variable: its position in the prompt (from 1) and its role."""
+
+    message: int
+    role: str
+
+    def __str__(self) -> str:
+        return f"message {self.message}, {self.role}"
+
+
+@dataclass(frozen=True)
 class Variable:
     """One input of a deployment's template, as an agent should be told about it."""
 
@@ -29,6 +40,9 @@ class Variable:
     required: bool = True
     default: Any = None
     description: str | None = None
+    type: VariableType = "string"
+    # Where the prompt reads it: what an error about a missing value points to (not part of its identity).
+    used_in: tuple[Place, ...] = field(default=(), compare=False)
 
 
 def is_reference(name: str) -> bool:
@@ -80,42 +94,60 @@ def template_variables(
 ) -> list[Variable]:
     """The inputs of a template, in order of first use, annotated with orq's declared defaults and descriptions.
 
-    Names the engine reads are inputs (required unless orq declares a default). Declared variables
-    the template does not visibly read (used in a section, or elsewhere in orq) follow as optional,
-    except names the template binds itself (a jinja loop variable is never an input).
+    The engine says which names are inputs, which of them the template needs, and of what type
+    (docs/orq-api.md, Template variables); a declared default makes any of them optional. Declared
+    variables the template does not visibly read (used in a section, or elsewhere in orq) follow as
+    optional, except names the template binds itself (a jinja loop variable is never an input).
     """
-    inputs: dict[str, None] = {}
+    readings: list[Reading] = []
+    uses: dict[str, list[Place]] = {}
     bound: set[str] = set()
-    for text in message_texts(messages):
-        names, scoped = _engine_names(text, engine)
-        for name in names:
-            inputs.setdefault(name, None)
-        bound |= scoped
+    for position, message in enumerate(messages, start=1):
+        for text in message_texts([message]):
+            found, scoped = _engine_readings(text, engine)
+            readings += found
+            bound |= scoped
+            for reading in found:
+                where = uses.setdefault(reading.name, [])
+                if Place(position, message.role) not in where:
+                    where.append(Place(position, message.role))
     by_name = {v.key: v for v in declared if v.key and not is_reference(v.key)}
-    found = [_variable(name, by_name.get(name), required=True) for name in inputs]
-    extra = [_variable(k, v, required=False) for k, v in by_name.items() if k not in inputs and k not in bound]
-    return found + extra
+    inputs = [_variable(r, by_name.get(r.name), tuple(uses[r.name])) for r in merge(readings)]
+    unread = [k for k in by_name if k not in uses and k not in bound]
+    return inputs + [_variable(Reading(k, required=False), by_name[k], ()) for k in unread]
 
 
-def _engine_names(text: str, engine: str | None) -> tuple[list[str], set[str]]:
-    """(inputs, names the template binds itself); an unparsable template falls back to the `text` view."""
+def _engine_readings(text: str, engine: str | None) -> tuple[list[Reading], set[str]]:
+    """(the inputs' readings, names the template binds itself); an unparsable template falls back to the `text` view.
+
+    In the `text` engine every placeholder is a required string, dotted ones included: orq documents it
+    as plain `{{variable}}` substitution with no logic, and dot notation as a jinja feature.
+    """
     try:
         if engine == "jinja":
-            return jinja_names(REFERENCE.sub("", text))
+            return jinja_readings(REFERENCE.sub("", text))
         if engine == "mustache":
-            return mustache_names(REFERENCE.sub("", text)), set()
+            return mustache_readings(REFERENCE.sub("", text)), set()
     except ValueError:
         pass
-    return text_names(text), set()
+    return [Reading(name) for name in text_names(text)], set()
 
 
-def _variable(name: str, declared: TemplateVariable | None, *, required: bool) -> Variable:
-    if declared is None:
-        return Variable(name, required=required)
-    default = declared.value if has_default(declared.value) else None
+def _variable(reading: Reading, declared: TemplateVariable | None, used_in: tuple[Place, ...]) -> Variable:
+    default = declared.value if declared is not None and has_default(declared.value) else None
     return Variable(
-        name, required=required and default is None, default=default, description=declared.description or None
+        reading.name,
+        required=reading.required and default is None,
+        default=default,
+        description=(declared.description or None) if declared is not None else None,
+        type=reading.type,
+        used_in=used_in,
     )
+
+
+def missing_variables(variables: Iterable[Variable], inputs: Mapping[str, Any]) -> list[Variable]:
+    """The variables the prompt needs that `inputs` lack: no default, and absent or null (an explicit "" is a value)."""
+    return [v for v in variables if v.required and inputs.get(v.name) is None]
 
 
 def has_default(value: Any) -> bool:

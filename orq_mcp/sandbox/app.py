@@ -96,6 +96,7 @@ async def _dispatch(state: EmulatorState, route: str, handler: Handler, request:
             body=_decode_json(raw),
             api_key=api_key,
             started_at=time.monotonic(),
+            headers={name: value for name, value in request.headers.items() if name != "authorization"},
         )
     )
     try:
@@ -205,7 +206,7 @@ def _resolve(ctx: Context) -> tuple[DeploymentRequest, dict[str, Any], list[Any]
         raise deployment_not_found(request.key)
     check_variant(request.key, ctx.workspace.variant_rules.get(request.key, {}), request.context)
     config = deployment["prompt_config"]
-    settings = template_settings(ctx.workspace.versions.get(request.key, []))
+    settings = template_settings(deployment, ctx.workspace.versions.get(request.key, []))
     fill = template_filler(settings, ctx.workspace.references)
     messages = assemble_messages(config["messages"], request.inputs, request.prefix_messages, request.messages, fill)
     return request, deployment, messages

@@ -3,7 +3,7 @@
 ``support-triage`` and ``release-notes-writer`` (deployments) and ``ticket-summariser`` and ``sql-explainer``
 (prompts) are the ones shown in the API reference examples. Template features (jinja, mustache, Skills,
 defaults) live in ``data_templates``, the non-chat deployments in ``data_media``, the thinking one in
-``data_reasoning``.
+``data_reasoning``, deployments with many drafts or several variants in ``data_versions``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from .data_media import MEDIA_DEPLOYMENTS
 from .data_reasoning import REASONING_DEPLOYMENTS
 from .data_templates import REFUND_REPLY_PROMPT, SAMPLE_REFERENCES, TEMPLATE_DEPLOYMENTS, template_versions
+from .data_versions import VERSION_DEPLOYMENTS, version_samples
 from .state import EmulatorState, Workspace
 from .versions import make_version
 
@@ -284,6 +285,7 @@ SAMPLE_DEPLOYMENTS: tuple[dict[str, Any], ...] = (
     *TEMPLATE_DEPLOYMENTS,
     *MEDIA_DEPLOYMENTS,
     *REASONING_DEPLOYMENTS,
+    *VERSION_DEPLOYMENTS,
 )
 SAMPLE_PROMPTS: tuple[dict[str, Any], ...] = (
     _TICKET_SUMMARISER,
@@ -325,6 +327,7 @@ def sample_versions() -> dict[str, list[dict[str, Any]]]:
     """One live version per deployment; support-triage also has an older one and a newer draft."""
     versions = {d["key"]: [make_version(d)] for d in SAMPLE_DEPLOYMENTS}
     versions.update(template_versions())
+    versions.update(version_samples())
     versions["support-triage"] = [
         make_version(_SUPPORT_TRIAGE, variables=_TRIAGE_VARIABLES),
         make_version(_SUPPORT_TRIAGE, status="published", version="v3", timestamp="2025-03-20T10:00:00.000Z"),

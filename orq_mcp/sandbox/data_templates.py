@@ -1,4 +1,8 @@
-"""Sample deployments that exercise orq's template features: jinja, mustache, Skills and snippets, defaults."""
+"""Sample deployments that exercise orq's template features: jinja, mustache, Skills and snippets, defaults.
+
+``account-review`` reads its inputs in every way that types or frees one (docs/orq-api.md, Template variables):
+an object's fields, a list it loops over, a flag and a value it only tests, and a `default` filter.
+"""
 
 from __future__ import annotations
 
@@ -132,7 +136,42 @@ REFUND_REPLY_PROMPT: dict[str, Any] = {
     "metadata": {"use_cases": ["Conversation"], "language": "English"},
 }
 
-TEMPLATE_DEPLOYMENTS: tuple[dict[str, Any], ...] = (ONBOARDING_EMAIL, ORDER_DIGEST, REFUND_ASSISTANT)
+ACCOUNT_REVIEW: dict[str, Any] = {
+    "id": "c5e7a9b1-3d4f-4e8a-8c2d-5f7b9c1e3a46",
+    "created": "2024-10-05T09:00:00.000Z",
+    "updated": "2025-04-08T09:00:00.000Z",
+    "key": "account-review",
+    "description": "Reviews a customer's account before a call (jinja template with typed inputs)",
+    "prompt_config": {
+        "tools": [],
+        "model": "gpt-4o",
+        "model_type": "chat",
+        "model_parameters": {"temperature": 0.2, "maxTokens": 500},
+        "provider": "openai",
+        "messages": [
+            {
+                "role": "system",
+                "content": "You review customer accounts for {{ company }}. "
+                "Answer in {{ language | default('English') }}.",
+            },
+            {
+                "role": "user",
+                "content": "Customer: {{ customer.name }} (tier {{ customer['tier'] }})"
+                "{% if vip %}, a VIP{% endif %}.\n{% if open_tickets %}Open tickets: {{ open_tickets }}.\n{% endif %}"
+                "Recent orders:\n{% for order in orders %}- {{ order.id }}: {{ order.total }}\n{% endfor %}",
+            },
+        ],
+    },
+    "version": "v1",
+}
+
+ACCOUNT_REVIEW_VARIABLES: list[dict[str, Any]] = [
+    {"key": "company", "description": "Company the reviewer works for"},
+    {"key": "customer", "description": "The customer: {name, tier}", "is_pii": True},
+    {"key": "orders", "description": "Recent orders: a list of {id, total}"},
+]
+
+TEMPLATE_DEPLOYMENTS: tuple[dict[str, Any], ...] = (ONBOARDING_EMAIL, ORDER_DIGEST, REFUND_ASSISTANT, ACCOUNT_REVIEW)
 
 
 def template_versions() -> dict[str, list[dict[str, Any]]]:
@@ -140,4 +179,5 @@ def template_versions() -> dict[str, list[dict[str, Any]]]:
         "onboarding-email": [make_version(ONBOARDING_EMAIL, engine="jinja", variables=ONBOARDING_VARIABLES)],
         "order-digest": [make_version(ORDER_DIGEST, engine="mustache", variables=ORDER_DIGEST_VARIABLES)],
         "refund-assistant": [make_version(REFUND_ASSISTANT, variables=REFUND_VARIABLES)],
+        "account-review": [make_version(ACCOUNT_REVIEW, engine="jinja", variables=ACCOUNT_REVIEW_VARIABLES)],
     }

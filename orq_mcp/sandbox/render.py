@@ -17,16 +17,12 @@ _LEADING_ROLES: Final = frozenset({"system", "developer"})
 def lookup(inputs: Mapping[str, Any], name: str) -> str:
     """The text for ``{{name}}``: strings as-is, other JSON values ``json.dumps``'ed, missing ones ``""``.
 
-    An exact key wins; otherwise a dotted name walks nested objects (``customer.name``).
+    The ``text`` engine is plain substitution (docs/orq-api.md, Template variables): ``{{customer.name}}``
+    is the input named ``customer.name``, not a field of ``customer``.
     """
-    if name in inputs:
-        value: Any = inputs[name]
-    else:
-        value = inputs
-        for part in name.split("."):
-            if not isinstance(value, Mapping) or part not in value:
-                return ""
-            value = value[part]
+    if name not in inputs:
+        return ""
+    value = inputs[name]
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 

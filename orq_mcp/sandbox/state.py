@@ -58,6 +58,8 @@ class RequestRecord:
     chunks_sent: int = 0
     streamed: bool = False
     faults: list[str] = field(default_factory=list)
+    # Request headers by lower-case name, the Authorization header left out (its key is ``api_key``).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class EmulatorState:

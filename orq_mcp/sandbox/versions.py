@@ -25,22 +25,28 @@ def make_version(
     status: str = "live",
     version: str | None = None,
     timestamp: str | None = None,
+    variant_id: str = VARIANT_ID,
+    messages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A version of ``deployment`` in the SDK's wire shape; ``variables`` default to its placeholders."""
+    """A version of ``deployment`` in the SDK's wire shape; ``variables`` default to its placeholders.
+
+    ``messages`` are the version's own (a draft's edits, another variant's prompt); by default the deployment's.
+    """
     config = deployment["prompt_config"]
     number = version or deployment["version"]
-    declared = list(variables) if variables is not None else _placeholders(config["messages"])
+    messages = messages if messages is not None else config["messages"]
+    declared = list(variables) if variables is not None else _placeholders(messages)
     return {
-        "_id": _version_id(deployment["key"], number, status),
+        "_id": _version_id(deployment["key"], number, status, variant_id),
         "deployment_id": deployment["id"],
-        "variant_id": VARIANT_ID,
+        "variant_id": variant_id,
         "prompt_config": {
             "model": config["model"],
             "model_db_id": f"{config['provider']}/{config['model']}",
             "model_type": config["model_type"],
             "model_parameters": copy.deepcopy(config.get("model_parameters") or {}),
             "provider": config["provider"],
-            "messages": copy.deepcopy(config["messages"]),
+            "messages": copy.deepcopy(messages),
             "version": number,
         },
         "fallbacks": [],
@@ -55,14 +61,36 @@ def make_version(
     }
 
 
-def template_settings(versions: list[dict[str, Any]]) -> TemplateSettings:
-    """What orq renders with: the newest live version (else the newest); text without any version."""
-    if not versions:
+def template_settings(deployment: Mapping[str, Any], versions: list[dict[str, Any]]) -> TemplateSettings:
+    """What orq renders the deployment's messages with: the version behind them; text without any version."""
+    chosen = version_behind(deployment, versions)
+    if chosen is None:
         return TemplateSettings()
-    ordered = sorted(versions, key=lambda v: v["timestamp"], reverse=True)
-    chosen = next((v for v in ordered if v.get("status") == "live"), ordered[0])
     defaults = {v["key"]: v["value"] for v in chosen.get("variables", []) if v.get("value") not in (None, "")}
     return TemplateSettings(engine=(chosen.get("settings") or {}).get("engine") or "text", defaults=defaults)
+
+
+def version_behind(deployment: Mapping[str, Any], versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The version whose prompt the deployment list shows (docs/orq-api.md, "The version behind a deployment").
+
+    Ranked: live first, then holding the deployment's own messages, then carrying its version number;
+    the newest wins a tie. The emulator serves the listed prompt for every routing context, so this is
+    also the version it renders with.
+    """
+    if not versions:
+        return None
+    listed = _prompt(deployment["prompt_config"]["messages"])
+
+    def rank(version: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+        held = (version.get("prompt_config") or {}).get("messages")
+        same = held is not None and _prompt(held) == listed
+        return version.get("status") != "live", not same, version.get("version") != deployment["version"]
+
+    return min(sorted(versions, key=lambda v: v["timestamp"], reverse=True), key=rank)
+
+
+def _prompt(messages: Iterable[Mapping[str, Any]]) -> list[tuple[Any, Any]]:
+    return [(m.get("role"), m.get("content")) for m in messages]
 
 
 def _placeholders(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,8 +98,10 @@ def _placeholders(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"key": name} for name in names]
 
 
-def _version_id(key: str, number: str, status: str) -> str:
-    # Stable per (deployment, version, status), so cursors survive a restart of the sandbox.
-    digest = hashlib.sha256(f"{key}/{number}/{status}".encode()).digest()
+def _version_id(key: str, number: str, status: str, variant_id: str) -> str:
+    # Stable per (deployment, variant, version, status), so cursors survive a restart of the sandbox; the first
+    # variant's ids leave the variant out, as they always have.
+    variant = "" if variant_id == VARIANT_ID else f"{variant_id}/"
+    digest = hashlib.sha256(f"{variant}{key}/{number}/{status}".encode()).digest()
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
     return "01" + "".join(alphabet[b % 32] for b in digest[:24])

@@ -8,9 +8,18 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from orq_mcp.orq.client import POOL_LIMITS, RetryPolicy, Timeouts
+from orq_mcp.orq.client import POOL_LIMITS, RequestDefaults, RetryPolicy, Timeouts
 from orq_mcp.orq.slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, StreamSlots
 
 DEFAULT_BASE_URL = "https://api.orq.ai"
@@ -52,6 +61,8 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_STATELESS": "stateless",
     "ORQ_MCP_EVENT_STORE": "event_store",
     "ORQ_MCP_RESUME_GRACE": "resume_grace",
+    "ORQ_ENVIRONMENT": "environment",
+    "ORQ_CONTACT_ID": "contact_id",
 }
 # Inline image data one tool result may carry (decoded bytes, every image together): 3.75 MiB, whose base64 form is
 # 5 MiB, the largest image the Claude API takes ("image exceeds 5 MB maximum"); a larger one would make the host's
@@ -68,6 +79,8 @@ UNEXPANDED = re.compile(r"\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-
 # Example text copied as is: `<your key>`, or the placeholder of the docs and `orq-mcp config`.
 EXAMPLE = re.compile(r"<[^<>]*>|your[-_ ]?(orq[-_ ]?)?(api[-_ ]?)?key", re.IGNORECASE)
 KEY_SOURCE = "orq.ai: Settings > API Keys"
+# ORQ_ENVIRONMENT and ORQ_CONTACT_ID: names, not documents.
+MAX_NAME_CHARS = 256
 
 # Settings that also have a command-line flag (`--base-url` for base_url, ...); the rest are environment-only
 # (a key on the command line would show in `ps`; tuning knobs stay out of --help).
@@ -117,6 +130,10 @@ class Settings(BaseModel):
     expose: tuple[str, ...] = ()
     # Look, don't spend: no tool that invokes a deployment is offered.
     read_only: bool = False
+    # Sent with every call as the orq SDK sends its own settings: the routing environment (a caller's own
+    # `context.environments` wins) and the contact the calls are made for (docs/orq-api.md, Request body).
+    environment: str | None = None
+    contact_id: str | None = None
 
     # -- exposure and access control (HTTP transports) ---------------------------------------------
     allow_remote: bool = False
@@ -167,6 +184,18 @@ class Settings(BaseModel):
         if isinstance(key, str) and (stand_in := stand_in_for_key(key)):
             return {**values, "api_key": None, "api_key_stand_in": stand_in}
         return values
+
+    @field_validator("environment", "contact_id")
+    @classmethod
+    def _sendable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        ascii_only = info.field_name == "contact_id"  # a header value; the environment travels in the JSON body
+        if not 0 < len(value) <= MAX_NAME_CHARS or not all(_sendable_char(c, ascii_only) for c in value):
+            kind = "printable ASCII characters" if ascii_only else "characters, none of them control characters"
+            raise ValueError(f"must be 1 to {MAX_NAME_CHARS} {kind}")
+        return value
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -272,6 +301,10 @@ class Settings(BaseModel):
     def retry(self) -> RetryPolicy:
         return RetryPolicy(max_retries=self.max_retries)
 
+    @property
+    def request_defaults(self) -> RequestDefaults:
+        return RequestDefaults(environment=self.environment, contact_id=self.contact_id)
+
 
 def stand_in_for_key(value: str) -> str | None:
     """What `value` is when it stands for a key without being one (the value itself is never repeated:
@@ -303,6 +336,12 @@ def check_pasted_key(value: str) -> str:
     if any(char.isspace() for char in key):
         raise ValueError("contains spaces or line breaks inside it; paste the key again, on one line")
     return key
+
+
+def _sendable_char(char: str, ascii_only: bool) -> bool:
+    if ascii_only:
+        return " " <= char <= "~"
+    return char.isprintable()
 
 
 def is_loopback(host: str) -> bool:

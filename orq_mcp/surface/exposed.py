@@ -1,9 +1,9 @@
-"""One tool per deployment (`--expose`): its {{variables}} become required string arguments.
+"""One tool per deployment (`--expose`): its {{variables}} become arguments, typed as the template reads them.
 
 Calling `support_triage(company_name=..., ...)` is exactly `invoke_deployment` with those
-inputs, streaming included, except that missing variables are refused before orq is called:
-orq itself would silently drop that part of the prompt. Each tool's arguments are a pydantic
-model, so its schema and its errors come from the same path as the fixed tools'.
+inputs, streaming included: a missing variable is refused (or asked for) by the same rule,
+in `run_invocation`. Each tool's arguments are a pydantic model, so its schema and its errors
+come from the same path as the fixed tools'.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.requests import Message
 from orq_mcp.orq.templates import Variable
 from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
-from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tools import INVOKE, TOOLS, missing_inputs, run_invocation
+from orq_mcp.surface.tools import INVOKE, TOOLS, run_invocation
 
 logger = logging.getLogger(__name__)
 
@@ -60,18 +59,10 @@ class DeploymentTool:
         allowed = {field.alias or name for name, field in self.arguments.model_fields.items()}
         if unknown := sorted(set(arguments) - allowed):
             raise unknown_arguments(self.name, unknown, allowed)
-        if missing := [v for v in self.variables if v.required and arguments.get(v.name) is None]:
-            wanted = [Wanted(v.name, v.description, v.default) for v in missing]
-            answered = await ask_for_inputs(ctx, self.key, wanted) if can_ask(ctx) else None
-            if answered is None:  # no form, or the user would not fill it in: refuse rather than call orq
-                raise missing_inputs(self.key, [v.name for v in missing])
-            if isinstance(answered, InputRequiredResult):
-                return answered
-            arguments = {**arguments, **answered}
         inputs, messages = self.parse(arguments)
         return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
 
-    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, str], list[Message] | None]:
+    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[Message] | None]:
         try:
             parsed = self.arguments.model_validate(arguments)
         except ValidationError as exc:
@@ -152,16 +143,23 @@ def _tool(name: str, deployment: Deployment, variables: list[Variable]) -> Deplo
     return DeploymentTool(name, deployment.key, tuple(variables), model, definition)
 
 
+# What each variable type takes (`any`: a flag or a section, which any JSON value can be).
+_ARGUMENT_TYPES: dict[str, Any] = {"string": str, "array": list[Any], "object": dict[str, Any], "any": Any}
+
+
 def _arguments_model(name: str, variables: list[Variable]) -> type[BaseModel]:
-    """A string per variable (required unless orq has a default), plus chat turns unless a variable is `messages`."""
+    """An argument per variable, of its type, plus chat turns unless a variable is `messages`.
+
+    Every variable may be left out as far as the model goes: the tool's schema lists the required ones, and
+    `run_invocation` refuses (or asks for) a missing one by the same rule as invoke_deployment's."""
     fields: dict[str, Any] = {}
     for v in variables:
         about = v.description or f"Fills {{{{{v.name}}}}} in the prompt."
-        if v.required:
-            fields[_field(v.name)] = (str, Field(alias=v.name, description=about))
-        else:
-            default = f" Optional: orq uses {json.dumps(v.default, ensure_ascii=False)} when omitted."
-            fields[_field(v.name)] = (str | None, Field(None, alias=v.name, description=about + default))
+        if v.default is not None:
+            about += f" Optional: orq uses {json.dumps(v.default, ensure_ascii=False)} when omitted."
+        elif not v.required:
+            about += " Optional: the prompt only tests it."
+        fields[_field(v.name)] = (_ARGUMENT_TYPES[v.type] | None, Field(None, alias=v.name, description=about))
     if "messages" not in {v.name for v in variables}:
         fields["messages"] = (list[Turn] | None, Field(None, description=MESSAGES_DESCRIPTION))
     config = ConfigDict(extra="forbid", populate_by_name=False, defer_build=True)

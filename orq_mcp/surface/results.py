@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
 from orq_mcp.orq.outputs import invocation_mode
@@ -32,7 +33,9 @@ class VariableInfo(BaseModel):
     """One {{variable}} of a prompt: what to pass in `inputs`."""
 
     name: str
-    required: bool = Field(description="False when orq fills it from a default.")
+    required: bool = Field(description="False when orq has a default or the prompt only tests it.")
+    # Left out for text, never sent as null, so the schema names the values only (any: a flag it tests).
+    type: Literal["array", "object", "any"] | SkipJsonSchema[None] = Field(None, description="Absent: text.", **_NONE)
     default: Any = Field(None, **_NONE)
     description: str | None = Field(None, **_NONE)
 
@@ -41,6 +44,7 @@ class VariableInfo(BaseModel):
         return cls(
             name=variable.name,
             required=variable.required,
+            type=None if variable.type == "string" else variable.type,
             default=variable.default,
             description=variable.description,
         )

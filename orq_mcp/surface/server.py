@@ -164,6 +164,7 @@ def create_server(
             retry=retry or settings.retry,
             max_response_chars=settings.max_response_chars,
             streams=settings.stream_slots(),
+            defaults=settings.request_defaults,
         )
         if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
             hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT

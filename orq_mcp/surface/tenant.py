@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -72,6 +73,9 @@ class Tenant:
     exposed_cache: dict[str, Any] = field(default_factory=dict)
     # Each deployment version's variables: reading them costs an orq call, and a version never changes.
     variables_cache: dict[tuple[str, str, str | None], list[Variable]] = field(default_factory=dict)
+    # One read of unknown versions at a time: every invocation checks its variables, and fifty arriving
+    # together for a new deployment should cost one read of its versions, not fifty.
+    variables_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def allows(self, key: str) -> bool:
         """Whether the deployment allow-list (ORQ_DEPLOYMENTS) lets agents see this deployment."""
@@ -93,13 +97,15 @@ class Tenant:
         return difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
 
     async def variables_of(self, deployments: Sequence[Deployment]) -> dict[str, list[Variable]]:
-        """Each deployment's variables (defaults and descriptions from its live version), read once per version."""
-        unread = [d for d in deployments if _version_of(d) not in self.variables_cache]
-        if unread:
-            if len(self.variables_cache) + len(unread) > MAX_CACHED_VERSIONS:
-                self.variables_cache.clear()  # bounded: a workspace this large re-reads what it uses
-            read = await variables_by_key(self.orq, unread)
-            self.variables_cache.update({_version_of(d): read[d.key] for d in unread})
+        """Each deployment's variables (defaults and descriptions from the version behind it), read once per version."""
+        if any(_version_of(d) not in self.variables_cache for d in deployments):
+            async with self.variables_lock:
+                unread = [d for d in deployments if _version_of(d) not in self.variables_cache]
+                if len(self.variables_cache) + len(unread) > MAX_CACHED_VERSIONS:
+                    self.variables_cache.clear()  # bounded: a workspace this large re-reads what it uses
+                    unread = list(deployments)
+                read = await variables_by_key(self.orq, unread) if unread else {}
+                self.variables_cache.update({_version_of(d): read[d.key] for d in unread})
         return {d.key: self.variables_cache[_version_of(d)] for d in deployments}
 
     def subject(self, kind: str, name: str | None = None) -> Subject:

@@ -14,7 +14,7 @@ from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.requests import Message, RequestOptions, request_body
-from orq_mcp.orq.templates import Variable, find_variables
+from orq_mcp.orq.templates import Variable, find_variables, missing_variables
 from orq_mcp.surface.ask import Wanted, ask_for_inputs, can_ask
 from orq_mcp.surface.fit import fit_count, shrink_strings
 from orq_mcp.surface.media import media_of
@@ -166,16 +166,16 @@ async def run_invocation(
     """Run one invocation, relaying streamed text as progress; shared by every invoking tool."""
     tenant = tenant_of(ctx)
     await _require_allowed(tenant, key)
-    if can_ask(ctx):
-        asked = await _ask_for_missing(ctx, tenant, key, inputs or {})
-        if isinstance(asked, InputRequiredResult):
-            return asked
-        inputs = asked
+    deployment = await _listed(tenant, key)  # read once: it holds the variables and says how orq answers
+    completed = await _complete_inputs(ctx, tenant, deployment, inputs or {})
+    if isinstance(completed, InputRequiredResult):
+        return completed
+    inputs = completed or inputs
     body = request_body(key, inputs=inputs, context=context, metadata=metadata, messages=messages, options=options)
     # Usage and the knowledge-base chunks used come with every answer; what the caller asked for wins.
     body["invoke_options"] = {"include_usage": True, "include_retrievals": True, **body.get("invoke_options", {})}
     try:
-        model_type = await _answered_once(tenant, key)
+        model_type = _answered_once(deployment)
         if model_type is not None:  # image, embedding, speech, ...: orq does not stream these
             invocation = await tenant.orq.invoke_unstreamed(body, model_type)
             media = media_of(invocation, tenant.settings.max_media_bytes)
@@ -190,26 +190,29 @@ async def run_invocation(
     return fitted_invocation(InvocationResult.of(completion), tenant.settings.max_result_chars, TEXT_CUT_HINT)
 
 
-async def _answered_once(tenant: Tenant, key: str) -> str | None:
+def _answered_once(deployment: Deployment | None) -> str | None:
     """The deployment's model type when orq answers it in one response (its model_type says; unknown: stream)."""
-    try:
-        deployment = await tenant.deployment(key)
-    except OrqError:
-        return None  # the stream request will say what is wrong, if anything is
     model_type = deployment.prompt_config.model_type if deployment is not None else None
     return model_type if invocation_mode(model_type) == "invoke" else None
 
 
-async def _ask_for_missing(
-    ctx: Context, tenant: Tenant, key: str, inputs: dict[str, Any]
+async def _complete_inputs(
+    ctx: Context, tenant: Tenant, deployment: Deployment | None, inputs: dict[str, Any]
 ) -> dict[str, Any] | InputRequiredResult:
-    """`inputs` completed by the user through a form, when the prompt needs variables they lack."""
-    missing = [v for v in await _variables(tenant, key) or [] if v.required and inputs.get(v.name) is None]
+    """The one rule of every invoking tool: `inputs`, or refused before orq is called when the prompt needs a
+    variable they lack (no default, no value; an explicit "" is a value). A client that shows forms is asked
+    first; a form holds text only, so a missing list or object is refused straight away."""
+    if deployment is None:  # unknown to the catalog: its variables are not known either
+        return inputs
+    missing = missing_variables((await tenant.variables_of([deployment]))[deployment.key], inputs)
     if not missing:
         return inputs
-    answered = await ask_for_inputs(ctx, key, [Wanted(v.name, v.description, v.default) for v in missing])
-    if answered is None:  # declined or dismissed: orq would silently drop the text around the gaps
-        raise missing_inputs(key, [v.name for v in missing])
+    key = deployment.key
+    answered = None
+    if can_ask(ctx) and all(v.type == "string" for v in missing):
+        answered = await ask_for_inputs(ctx, key, [Wanted(v.name, v.description, v.default) for v in missing])
+    if answered is None:  # no form, declined or dismissed: orq would silently drop the text around the gaps
+        raise missing_inputs(key, missing)
     return answered if isinstance(answered, InputRequiredResult) else {**inputs, **answered}
 
 
@@ -240,11 +243,22 @@ TOOLS = (
 )
 
 
-def missing_inputs(key: str, missing: list[str]) -> ToolError:
+def missing_inputs(key: str, missing: list[Variable]) -> ToolError:
     return ToolError(
-        f"Missing input(s) for deployment '{key}': {', '.join(missing)}. Each fills a {{{{variable}}}} "
-        "in its prompt, and orq would silently drop the text around a missing one, so orq was not called."
+        f"Missing input(s) for deployment '{key}': {', '.join(_where(v) for v in missing)}. orq would silently "
+        'drop the text around a missing variable, so orq was not called. Give each a value (an explicit "" is one).'
     )
+
+
+_SHAPES = {"array": "a list", "object": "an object", "any": "any JSON value"}
+
+
+def _where(variable: Variable) -> str:
+    """`customer (an object; used in message 2, user)`: what to send, and where the prompt reads it."""
+    details = [_SHAPES[variable.type]] if variable.type in _SHAPES else []
+    if variable.used_in:
+        details.append("used in " + "; ".join(str(use) for use in variable.used_in))
+    return f"{variable.name} ({'; '.join(details)})" if details else variable.name
 
 
 def _one_copy(tenant: Tenant) -> int:
@@ -261,11 +275,16 @@ def _progress_sender(ctx: Context) -> SendProgress:
 
 async def _variables(tenant: Tenant, key: str) -> list[Variable] | None:
     """The deployment's variables, or None when the catalog cannot say (they are a convenience)."""
+    deployment = await _listed(tenant, key)
+    return (await tenant.variables_of([deployment]))[key] if deployment else None
+
+
+async def _listed(tenant: Tenant, key: str) -> Deployment | None:
+    """The deployment as the catalog lists it, or None when it cannot say (orq will, when called)."""
     try:
-        deployment = await tenant.deployment(key)
+        return await tenant.deployment(key)
     except OrqError:
         return None
-    return (await tenant.variables_of([deployment]))[key] if deployment else None
 
 
 async def _require_allowed(tenant: Tenant, key: str) -> None:
