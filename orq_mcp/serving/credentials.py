@@ -23,6 +23,9 @@ def bearer_token(headers: Mapping[str, str] | None) -> str | None:
 # Smithery passes a user's configuration per connection in the URL: `?config=<base64 JSON>`, or (its newer form)
 # one query parameter per field. Either may carry the orq key under one of these names.
 CONFIG_KEY_FIELDS = ("orqApiKey", "apiKey", "ORQ_API_KEY")
+CONFIG_PARAMETER = "config"
+# Every query parameter that may carry a key: what the log scrubs (orq/redact.py decodes the names first).
+URL_CREDENTIALS = (CONFIG_PARAMETER, *CONFIG_KEY_FIELDS)
 MAX_CONFIG_CHARS = 8192
 
 
@@ -33,7 +36,7 @@ def query_config_key(params: Mapping[str, str] | None) -> str | None:
     for name in CONFIG_KEY_FIELDS:
         if value := (params.get(name) or "").strip():
             return value
-    config = _decode_config(params.get("config") or "")
+    config = _decode_config(params.get(CONFIG_PARAMETER) or "")
     for name in CONFIG_KEY_FIELDS:
         value = config.get(name)
         if isinstance(value, str) and value.strip():
