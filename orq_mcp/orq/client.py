@@ -163,6 +163,7 @@ class OrqClient:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_response_chars: int = 1_000_000,
         streams: StreamSlots | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._http = http
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
@@ -170,7 +171,8 @@ class OrqClient:
         self._streams = streams if streams is not None else StreamSlots()
         self._key_id = StreamSlots.key_id(api_key.removeprefix("Bearer "))
         # orq may quote the key back in an error; it is scrubbed before anything else reads the text.
-        self._scrub = Redactor([api_key.removeprefix("Bearer ")]).text
+        # `redactor` (one that knows this key) saves building another for the same key.
+        self._scrub = (redactor if redactor is not None else Redactor([api_key.removeprefix("Bearer ")])).text
         self._timeouts = timeouts
         self._retry = retry
         self._sleep = sleep
@@ -179,8 +181,9 @@ class OrqClient:
     def __repr__(self) -> str:
         return f"OrqClient(base_url={str(self._http.base_url)!r})"
 
-    def with_api_key(self, api_key: str) -> OrqClient:
-        """The same pool and settings, authenticating as another key (one tenant's view)."""
+    def with_api_key(self, api_key: str, redactor: Redactor | None = None) -> OrqClient:
+        """The same pool and settings, authenticating as another key (one tenant's view); `redactor`
+        (one that knows the key) scrubs what orq sends back."""
         return OrqClient(
             self._http,
             api_key,
@@ -189,6 +192,7 @@ class OrqClient:
             sleep=self._sleep,
             max_response_chars=self._max_response_chars,
             streams=self._streams,
+            redactor=redactor,
         )
 
     # -- read operations: safe to retry ------------------------------------------------------

@@ -33,6 +33,7 @@ from orq_mcp.surface.tenant import (
     CALLER_KEY_HINT,
     CONFIG_KEY_HINT,
     OneTenant,
+    Redactors,
     TenantPerKey,
     keyless,
     new_tenant,
@@ -76,9 +77,11 @@ MIN_REFRESH_INTERVAL = 1.0
 class OrqMCPServer(MCPServer[Runtime]):
     """MCPServer with compact schemas, per-deployment tools, workspace prompts, agent-worded argument errors."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, redactors: Redactors, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fixed_tools: list[MCPTool] | None = None
+        # How to scrub what goes to each caller: the transports' exit asks it for every answer (serving/exit.py).
+        self.redactors = redactors
 
     def add_tool(self, *args: Any, **kwargs: Any) -> None:
         super().add_tool(*args, **kwargs)
@@ -150,6 +153,7 @@ def create_server(
     `retry` overrides the policy derived from settings (tests use it to avoid real waits).
     """
     bus = InMemorySubscriptionBus()
+    redactors = Redactors(settings)
 
     async def build(stack: AsyncExitStack) -> tuple[Runtime, Callable[[], Awaitable[None]] | None]:
         http = http_client
@@ -167,10 +171,10 @@ def create_server(
         if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
             hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
             factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
-            return Runtime(TenantPerKey(factory, settings)), None
+            return Runtime(TenantPerKey(factory, settings, redactors)), None
         if settings.api_key is None:
             return Runtime(keyless()), None
-        tenant = new_tenant(settings, orq, settings.api_key.get_secret_value())
+        tenant = new_tenant(settings, orq, settings.api_key.get_secret_value(), redactors.server)
         tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
         if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
             return Runtime(OneTenant(tenant)), None
@@ -194,6 +198,7 @@ def create_server(
         lifespan=lifespan,
         log_level="DEBUG" if settings.verbose else "INFO",
         subscriptions=bus,
+        redactors=redactors,
         # Outermost first: the edge resolves the tenant and scrubs the answer around everything else.
         middleware=[Edge(), Workspace()],
     )
