@@ -39,17 +39,23 @@ MIN_SECRET_LENGTH = 8
 # url-safe base64 is read as standard base64 (`-` as `+`, `_` as `/`), so one set covers both alphabets.
 _NORMAL = bytes.maketrans(b"-_", b"+/")
 _BLOCKS_PER_UNPACK = 256
+# Characters JSON writers (json.dumps, pydantic) never escape: printable ASCII but the quote and backslash.
+_JSON_LITERAL = re.compile(r"[ !#-\[\]-~]*")
 
 
 class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
-        variants = [_bytes(v) for v in secret_forms({s for s in secrets if len(s) >= MIN_SECRET_LENGTH})]
+        kept = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+        variants = [_bytes(v) for v in secret_forms(kept)]
         # The window: 12, or a shorter secret whole (then every secret's runs of that length count).
         self._size = min([FRAGMENT, *(len(v) for v in variants)])
         self._block = (self._size + 1) // 2  # any window of `_size` holds a whole block cut at this stride
         self._grams = frozenset(v[i : i + self._size] for v in variants for i in range(len(v) - self._size + 1))
         self._pieces = frozenset(v[i : i + self._block] for v in variants for i in range(len(v) - self._block + 1))
         self._joined = b"\0".join(variants)  # every piece of every variant, for the streamed tail
+        # Whether a serialised JSON text shows each secret as it is (JSON escapes none of its characters), so
+        # scanning the text finds whatever scrubbing its strings one by one would.
+        self.literal_in_json = all(_JSON_LITERAL.fullmatch(secret) for secret in kept)
         self._unpack = struct.Struct(f"{self._block}s" * _BLOCKS_PER_UNPACK).unpack_from
 
     def __bool__(self) -> bool:
@@ -81,6 +87,10 @@ class Redactor:
 
     def text(self, text: str) -> str:
         return _replace(text, list(self.spans(text))) if self._grams else text
+
+    def found_in(self, text: str) -> bool:
+        """Whether `text` holds a run of a secret (what `text` would replace)."""
+        return next(self.spans(text), None) is not None
 
     def open_tail(self, text: str) -> int:
         """Length of the longest end of `text` that is part of a secret, so could grow into a run of one."""

@@ -184,7 +184,7 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
             from orq_mcp.serving.stdio import serve_stdio
 
             logger.info("orq-mcp %s serving on stdio", __version__)
-            await serve_stdio(server)
+            await serve_stdio(server, server.redactors.server)
             return
         await serve_http(server, settings, sockets)
 

@@ -20,18 +20,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.asgi import handshake_era_post, read_body
 from orq_mcp.serving.connections import BodyDeadline
-from orq_mcp.serving.credentials import bearer_token, key_problem, query_config_problem
+from orq_mcp.serving.credentials import bearer_token, key_problem, query_config_key, query_config_problem
 from orq_mcp.serving.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.events import abandon_grace, event_store_for
 from orq_mcp.serving.health import Health
+from orq_mcp.serving.outbound import ScrubbedEventStore, ScrubbedResponses
 from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
 from orq_mcp.serving.throttle import FailureThrottle, RefusalLog, client_address
 
 if TYPE_CHECKING:
     from orq_mcp.surface.server import OrqMCPServer
+    from orq_mcp.surface.tenant import Redactors
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +44,19 @@ PATHS = {"http": "/mcp", "sse": "/sse"}
 
 
 def build_http_app(server: OrqMCPServer, settings: Settings) -> ASGIApp:
-    """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for."""
-    return Health(_gated_app(server, settings))
+    """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for; every
+    response leaves through the scrubbing exit (outbound.py)."""
+    scrubbed = ScrubbedResponses(_gated_app(server, settings), caller_redactor(settings, server.redactors))
+    return Health(scrubbed)
+
+
+def caller_redactor(settings: Settings, redactors: Redactors) -> Callable[[Scope], Redactor]:
+    """How to find the redactor for a request's caller: by the orq key it brings, in the modes where callers do."""
+    if settings.multi_tenant:
+        return lambda scope: redactors.for_key(bearer_token(Headers(scope=scope)))
+    if settings.query_config:
+        return lambda scope: redactors.for_key(query_config_key(QueryParams(scope.get("query_string", b""))))
+    return lambda scope: redactors.server
 
 
 def _gated_app(server: OrqMCPServer, settings: Settings) -> ASGIApp:
@@ -55,7 +69,7 @@ def _gated_app(server: OrqMCPServer, settings: Settings) -> ASGIApp:
             session_idle_timeout=settings.session_idle_timeout,
             max_sessions=settings.max_sessions,
             stateless_http=settings.sessionless,
-            event_store=events.store if events else None,
+            event_store=ScrubbedEventStore(events.store, server.redactors.server) if events else None,
             retry_interval=events.retry_ms if events else None,
         )
         resumable = events.wrap(sdk_app, security) if events else sdk_app

@@ -1,8 +1,9 @@
 """The edge of every request, and the one home of everything drawn from the workspace.
 
-`Edge` is the outermost middleware of our own: it finds the caller's tenant once, hands it to
-everything downstream as the request's lifespan context, and scrubs every byte of the answer
-(results and protocol errors) with that tenant's redactor on the way out, failing closed.
+`Edge` is the outermost middleware of our own: it finds the caller's tenant once and hands it to
+everything downstream as the request's lifespan context. It does not scrub: every message the
+server sends (results, errors, notifications, its own requests) is scrubbed at the transport's
+exit (serving/outbound.py), the one place all of them pass.
 
 Inside it, `Workspace` serves what the workspace decides: per-deployment tools added to
 `tools/list`, `resources/list`, `prompts/list`, argument completion, resource subscriptions, and the list-changed
@@ -55,7 +56,7 @@ class Runtime:
 
 
 class Edge:
-    """Resolve the caller once; scrub whatever goes back to it."""
+    """Resolve the caller once; keep crash details (ours or a library's) in the log, not in the answer."""
 
     async def __call__(self, ctx: Request, call_next: CallNext) -> HandlerResult:
         runtime = ctx.lifespan_context
@@ -65,17 +66,11 @@ class Edge:
         # The resolved tenant travels as the request's lifespan context: handlers read one value, typed.
         ctx = replace(ctx, lifespan_context=caller)
         try:
-            result = await call_next(ctx)
-        except MCPError as exc:
-            raise _scrubbed_error(caller, exc) from None
-        except Exception as exc:
-            if isinstance(exc, ValidationError):
-                raise  # the SDK answers it as INVALID_PARAMS without echoing anything
+            return await call_next(ctx)
+        except (MCPError, ValidationError):
+            raise  # a protocol error; the SDK answers a ValidationError as INVALID_PARAMS without echoing anything
+        except Exception:
             logger.exception("Request %r failed", ctx.method)
-            raise MCPError(code=INTERNAL_ERROR, message=WITHHELD) from None
-        try:
-            return caller.redactor.value(result) if caller.redactor and result is not None else result
-        except RecursionError:  # too deep to scrub is too deep to send
             raise MCPError(code=INTERNAL_ERROR, message=WITHHELD) from None
 
 
@@ -190,11 +185,3 @@ def _amend(result: HandlerResult, page: dict[str, Any]) -> HandlerResult:
         return page
     amended = {k: v for k, v in result.items() if k != "nextCursor"}
     return {**amended, **page}
-
-
-def _scrubbed_error(caller: Caller, exc: MCPError) -> MCPError:
-    error = exc.error
-    redactor = caller.redactor
-    if not redactor:
-        return exc
-    return MCPError(code=error.code, message=redactor.text(error.message), data=redactor.value(error.data))
