@@ -39,6 +39,7 @@ from orq_mcp.surface.tenant import (
     new_tenant,
     tenant_of,
 )
+from orq_mcp.surface.tool_errors import quoted
 from orq_mcp.surface.tools import TOOLS
 from orq_mcp.surface.workspace import Edge, Runtime, Workspace, snapshot
 
@@ -126,8 +127,8 @@ class OrqMCPServer(MCPServer[Runtime]):
 
     async def _call_deployment_tool(self, name: str, arguments: dict[str, Any], context: Context) -> CallToolResult:
         tool = (await exposed_tools(tenant_of(context))).get(name)
-        if tool is None:
-            return await super().call_tool(name, arguments, context)  # the SDK's "unknown tool" answer
+        if tool is None:  # the SDK would quote the name whole, however long
+            raise ToolError(f"Unknown tool: {quoted(name)}. Call tools/list for the tools this server offers.")
         try:
             return await tool.call(context, arguments)
         except ToolError:
