@@ -68,7 +68,7 @@ SECRETS = [KEY, "eyJhbGciOiJIUzI1NiJ9.eyJ3b3Jrc3BhY2UiOiJhY21lIn0.c2lnbmF0dXJl-_
 
 def every_window(text: str, secrets: list[str]) -> list[tuple[int, int]]:
     """The rule, spelled out: each window of FRAGMENT characters that is a piece of a secret or of its base64 forms
-    (either alphabet), merged where windows overlap."""
+    (either alphabet), merged where windows overlap or touch."""
     forms = set(secret_forms(secrets))
     normal = str.maketrans("-_", "+/")
     pieces = {f.translate(normal)[i : i + FRAGMENT] for f in forms for i in range(len(f) - FRAGMENT + 1)}
@@ -76,7 +76,7 @@ def every_window(text: str, secrets: list[str]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for i in range(len(plain) - FRAGMENT + 1):
         if plain[i : i + FRAGMENT] in pieces:
-            if spans and i < spans[-1][1]:
+            if spans and i <= spans[-1][1]:
                 spans[-1] = (spans[-1][0], i + FRAGMENT)
             else:
                 spans.append((i, i + FRAGMENT))

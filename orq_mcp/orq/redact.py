@@ -53,6 +53,7 @@ class Redactor:
         self._grams = frozenset(v[i : i + self._size] for v in variants for i in range(len(v) - self._size + 1))
         self._pieces = frozenset(v[i : i + self._block] for v in variants for i in range(len(v) - self._block + 1))
         self._joined = b"\0".join(variants)  # every piece of every variant, for the streamed tail
+        self._pairs = frozenset(v[i : i + 2] for v in variants for i in range(len(v) - 1))  # where a run may go on
         # Whether a serialised JSON text shows each secret as it is (JSON escapes none of its characters), so
         # scanning the text finds whatever scrubbing its strings one by one would.
         self.literal_in_json = all(_JSON_LITERAL.fullmatch(secret) for secret in kept)
@@ -62,7 +63,7 @@ class Redactor:
         return bool(self._grams)
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
-        """Where secret runs are in `text`: each a maximal stretch covered by overlapping secret windows."""
+        """Where secret runs are in `text`: each a maximal stretch covered by secret windows that overlap or touch."""
         if not self._grams or len(text) < self._size:
             return
         data = _bytes(text)
@@ -113,10 +114,15 @@ class Redactor:
         return StreamRedactor(self)
 
     def _run_end(self, data: bytes, end: int) -> int:
-        """Where the run of secret windows reaching `end` stops: the furthest overlapping window first,
-        so a long run costs one lookup per window length, not per character."""
+        """Where the run of secret windows reaching `end` stops. The furthest window first (the one starting at
+        `end`, then those overlapping it), so a run costs about one lookup per window length, not per character."""
         size, grams = self._size, self._grams
         while True:
+            if data[end : end + size] in grams:
+                end += size
+                continue
+            if data[end - 1 : end + 1] not in self._pairs:
+                return end  # every window overlapping `end` holds these two characters, and no secret does
             for i in range(min(end - 1, len(data) - size), end - size, -1):
                 if data[i : i + size] in grams:
                     end = i + size
