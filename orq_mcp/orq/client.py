@@ -47,6 +47,7 @@ from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.slots import StreamSlots
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
+from orq_mcp.orq.tracing import note_orq_trace_id
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,15 @@ class OrqClient:
                     await response.aclose()
         if deadline.cancelled_caught:
             raise self._past_deadline()
-        return describe_invocation(_parse(raw, CompletionChunk))
+        invocation = describe_invocation(_parse(raw, CompletionChunk))
+        self._note_trace_id(invocation.completion.trace_id)
+        return invocation
+
+    def _note_trace_id(self, trace_id: str | None) -> None:
+        """Put orq's trace id for the generation on the MCP request's span; a span leaves the process (to a
+        collector), so what orq sent is scrubbed first, like anything else it sends."""
+        if trace_id:
+            note_orq_trace_id(self._scrub(trace_id))
 
     def _past_deadline(self) -> InvocationTimeoutError:
         return InvocationTimeoutError(
@@ -273,9 +282,13 @@ class OrqClient:
     async def _read_completion(
         self, body: dict[str, Any], accumulator: CompletionAccumulator, on_text: Callable[[str], Awaitable[None]] | None
     ) -> None:
+        noted = None
         async with self.stream(body) as chunks:
             async for chunk in chunks:
                 delta = accumulator.feed(chunk)
+                if accumulator.trace_id != noted:
+                    noted = accumulator.trace_id
+                    self._note_trace_id(noted)
                 if accumulator.length > self._max_response_chars:
                     raise ResponseTooLargeError(
                         f"The completion grew past {self._max_response_chars:,} characters, so the server "
