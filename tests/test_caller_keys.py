@@ -26,6 +26,7 @@ import pytest
 
 from orq_mcp.sandbox import EmulatorThread
 from orq_mcp.serving.credentials import MAX_KEY_CHARS
+from orq_mcp.surface.tenant import MAX_KEPT_KEY_CHARS, MAX_TENANTS, Recent
 from tests.processes import HttpServer, loopback_http_client, rss_bytes
 from tests.test_exposure import INITIALIZE, MCP_HEADERS
 
@@ -187,3 +188,20 @@ async def test_memory_for_many_of_the_longest_keys_is_bounded(hosted: HttpServer
     grown = rss_bytes(hosted.process.pid) - before
     # 150 keys of 1,024 characters made 150 redactors of ~1.4 MB; only those of the last 32 keys are kept.
     assert grown < 120 * 2**20, f"150 keys grew the server by {grown / 2**20:.0f} MiB"
+
+
+def test_keys_kept_are_bounded_by_count_and_by_characters_at_the_defaults() -> None:
+    """MAX_TENANTS keys of 128 characters fit; past that, or past MAX_KEPT_KEY_CHARS, the oldest go first."""
+    recent: Recent[str] = Recent()
+    keys = [f"{n:04d}".ljust(128, "k") for n in range(MAX_TENANTS + 1)]
+    for key in keys[:MAX_TENANTS]:
+        recent.get(key, str.upper)
+    assert len(recent) == MAX_TENANTS
+    assert MAX_TENANTS * 128 == MAX_KEPT_KEY_CHARS
+    recent.get(keys[MAX_TENANTS], str.upper)  # one key too many: the least recently used goes
+    assert len(recent) == MAX_TENANTS
+    made: list[str] = []
+    recent.get(keys[0], lambda key: made.append(key) or key)  # it was the one evicted: made again
+    assert made == [keys[0]]
+    recent.get("x" * MAX_KEY_CHARS, str.upper)  # a long key pushes out as many characters as it brings
+    assert len(recent) == MAX_TENANTS - MAX_KEY_CHARS // 128 + 1

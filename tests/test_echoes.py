@@ -17,6 +17,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from orq_mcp.sandbox import EmulatorThread
+from orq_mcp.surface.tool_errors import MAX_QUOTED
 from orq_mcp.surface.workspace import MAX_ERROR_TEXT
 from tests.conftest import API_KEY
 from tests.helpers import error_text
@@ -61,6 +62,9 @@ async def test_a_megabyte_sent_is_not_a_megabyte_answered(server: HttpServer, mo
     for name, (answer, took) in answers.items():
         assert len(answer) < 2 * MAX_ERROR_TEXT + 200, f"{name}: {len(answer):,} characters answered"
         assert name[0] * 50 in answer, f"{name}: the answer should still show what was sent"
+        # Ours quote MAX_QUOTED characters; the SDK's "Unknown resource" is cut to MAX_ERROR_TEXT (message and data).
+        quoted = answer.count(name[0] * 10) * 10
+        assert quoted <= (2 * MAX_ERROR_TEXT if name == "resource" else MAX_QUOTED), f"{name}: {quoted} quoted"
         assert "characters cut" in answer
         assert took < FAST, f"{name}: answered in {took:.1f} s"
     assert health.worst < HEALTH_STALL, f"/healthz waited {health.worst:.2f} s"

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
@@ -187,17 +188,20 @@ class RecordingForm:
         return ElicitResult(action="accept", content=dict.fromkeys(params.requested_schema["properties"], "Priya"))
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"], ids=["handshake-era", "2026-07-28"])
-@pytest.mark.parametrize("transport", ["stdio", "http"])
+@pytest.mark.parametrize(
+    ("transport", "mode"),
+    [("stdio", "legacy"), ("stdio", "auto"), ("http", "legacy"), ("http", "auto"), ("sse", "legacy")],
+    ids=["stdio-handshake-era", "stdio-2026-07-28", "http-handshake-era", "http-2026-07-28", "legacy-sse"],
+)
 async def test_a_form_asking_for_a_variable_never_quotes_the_key(
     poisoned_emulator: EmulatorThread, tmp_path: Path, transport: str, mode: str
 ) -> None:
     form = RecordingForm()
     inputs = {"company_name": "Acme Bikes", "language": "English", "ticket_body": "Where is my bike?"}
-    if transport == "http":
+    if transport != "stdio":
         env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": poisoned_emulator.base_url, "ORQ_MAX_RETRIES": "0"}
-        server = HttpServer.start("http", env, tmp_path, args=["-v"]).ready()
-        target: Any = server.url
+        server = HttpServer.start(transport, env, tmp_path, args=["-v"]).ready()
+        target: Any = server.url if transport == "http" else sse_client(server.url)
     else:
         errlog = (tmp_path / "stderr.log").open("w")
         target = stdio_client(stdio_params(poisoned_emulator.base_url), errlog=errlog)
@@ -207,7 +211,7 @@ async def test_a_form_asking_for_a_variable_never_quotes_the_key(
             assert not result.is_error, result
             assert_clean("result", result.model_dump_json())
     finally:
-        if transport == "http":
+        if transport != "stdio":
             server.stop()
         else:
             errlog.close()
