@@ -143,3 +143,11 @@ async def test_the_stdio_exit_scrubs_each_message_written() -> None:
     receive.close()
     assert first.message.model_dump()["params"] == {"message": f"key {REPLACEMENT}"}
     assert second.message.method == "notifications/initialized"
+
+
+async def test_a_data_line_holding_a_line_separator_stays_one_json_document() -> None:
+    event = {"jsonrpc": "2.0", "id": 2, "result": {"text": f"a\u2028b\x85c {API_KEY}"}}
+    frame = f"event: message\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
+    _, body = await served(streaming([frame]))
+    data = next(line for line in body.decode().split("\n") if line.startswith("data: "))
+    assert json.loads(data.removeprefix("data: "))["result"]["text"] == f"a\u2028b\x85c {REPLACEMENT}"

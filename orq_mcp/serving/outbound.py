@@ -159,13 +159,14 @@ class _Lines:
         data = self._held + chunk
         cut = len(data) if final else data.rfind(b"\n") + 1
         self._held = data[cut:]
-        lines = data[:cut].decode("utf-8", "surrogateescape").splitlines(keepends=True)
-        return "".join(self._line(line) for line in lines).encode("utf-8", "surrogateescape")
+        # Split at "\n" only: JSON may hold a raw U+2028 that str.splitlines would also break at.
+        lines = data[:cut].decode("utf-8", "surrogateescape").split("\n")
+        return "\n".join(self._line(line) for line in lines).encode("utf-8", "surrogateescape")
 
     def _line(self, line: str) -> str:
         if not line.startswith("data:"):
             return self._redactor.text(line)
-        ending = line[len(line.rstrip("\r\n")) :]
+        ending = "\r" if line.endswith("\r") else ""
         payload = line[5 : len(line) - len(ending)]
         space = " " if payload.startswith(" ") else ""
         return f"data:{space}{scrub_json(payload[len(space) :], self._redactor)}{ending}"
