@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import anyio
@@ -26,7 +27,8 @@ import pytest
 
 from orq_mcp.sandbox import EmulatorThread
 from orq_mcp.serving.credentials import MAX_KEY_CHARS
-from orq_mcp.surface.tenant import MAX_KEPT_KEY_CHARS, MAX_TENANTS, Recent
+from orq_mcp.serving.settings import Settings
+from orq_mcp.surface.tenant import MAX_KEPT_KEY_CHARS, MAX_TENANTS, Recent, TenantPerKey, Unresolved
 from tests.processes import HttpServer, loopback_http_client, rss_bytes
 from tests.test_exposure import INITIALIZE, MCP_HEADERS
 
@@ -205,3 +207,16 @@ def test_keys_kept_are_bounded_by_count_and_by_characters_at_the_defaults() -> N
     assert made == [keys[0]]
     recent.get("x" * MAX_KEY_CHARS, str.upper)  # a long key pushes out as many characters as it brings
     assert len(recent) == MAX_TENANTS - MAX_KEY_CHARS // 128 + 1
+
+
+def test_the_tenant_lookup_builds_nothing_for_a_key_no_orq_key_could_be() -> None:
+    """The HTTP gates refuse such keys first; the lookup refuses them too, whatever reaches it."""
+    built: list[str] = []
+    settings = Settings(transport="http", multi_tenant=True)
+    tenants = TenantPerKey(lambda key, redactor: built.append(key), settings)  # type: ignore[arg-type,func-returns-value]
+    request = SimpleNamespace(headers={"authorization": "Bearer " + "k" * (MAX_KEY_CHARS + 1)})
+    found = tenants.find(request)
+    assert isinstance(found, Unresolved)
+    assert f"at most {MAX_KEY_CHARS:,}" in found.reason
+    assert built == []
+    assert len(tenants) == 0

@@ -118,7 +118,6 @@ class Unresolved:
     """A request no tenant could be found for; `reason` tells the caller how to fix that."""
 
     reason: str
-    redactor: Redactor
 
     def error(self) -> ToolError:
         return ToolError(self.reason)
@@ -210,7 +209,7 @@ class TenantPerKey:
         self._query_config = settings.query_config
         self._hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
         missing = MISSING_CONFIG_KEY if settings.query_config else MISSING_CALLER_KEY
-        self._anonymous = Unresolved(missing, self._redactors.server)
+        self._anonymous = Unresolved(missing)
 
     def find(self, request: Any) -> Caller:
         if self._query_config:
@@ -220,7 +219,7 @@ class TenantPerKey:
         if not key:
             return self._anonymous
         if (problem := key_problem(key)) is not None:  # the HTTP gate refuses these first; nothing is built
-            return Unresolved(IMPLAUSIBLE_KEY.format(problem=problem, hint=self._hint), self._redactors.server)
+            return Unresolved(IMPLAUSIBLE_KEY.format(problem=problem, hint=self._hint))
         return self._tenants.get(key, lambda k: self._factory(k, self._redactors.for_key(k)))
 
     def __len__(self) -> int:
@@ -229,7 +228,7 @@ class TenantPerKey:
 
 def keyless() -> OneTenant:
     """A server started without a key: it lists what it offers, and every call says where the key goes."""
-    return OneTenant(Unresolved(NO_KEY, Redactor([])))
+    return OneTenant(Unresolved(NO_KEY))
 
 
 def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:
