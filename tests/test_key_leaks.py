@@ -7,6 +7,9 @@
    `resources/read`, `prompts/list` and `prompts/get`.
 3. A masked echo (`sk-...-canary-7f3b9c2e****`): every run of 12 or more key characters counts as the key,
    in results, progress, `-v` logs and `check`.
+4. A variable's description quoting the key (issue 15): a handshake-era client was sent it verbatim in the
+   `elicitation/create` request that asks for the variable, over HTTP and stdio; a request the server sends is
+   as much an answer as a result, and passes the same exit.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
+from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 from tests.conftest import API_KEY
-from tests.processes import MODULE, clean_env, read_log
+from tests.processes import MODULE, HttpServer, clean_env, read_log
 from tests.test_secrets import assert_clean
 
 ESCAPED_KEY = "".join(f"\\u{ord(c):04x}" for c in API_KEY)
@@ -46,6 +51,10 @@ def poisoned_emulator() -> Iterator[EmulatorThread]:
     named = copy.deepcopy(prompt)  # a name is workspace data too (`check` prints names)
     named["_id"], named["display_name"] = "01J9ZZZZZZZZZZZZZZZZZZZZZY", f"leaky-{API_KEY}"
     workspace.prompts[:0] = [prompt, named]
+    live_triage = workspace.versions["support-triage"][0]  # its variables are what a form asks for
+    for variable in live_triage["variables"]:
+        if variable["key"] == "customer_name":
+            variable["description"] = f"Who wrote the ticket (staff: our key is {API_KEY})"
     with EmulatorThread(EmulatorState(workspaces={API_KEY: workspace}, chunk_delay=0.001)) as thread:
         yield thread
 
@@ -165,3 +174,48 @@ async def test_a_masked_echo_leaks_no_run_of_the_key(emulator: EmulatorThread, t
     stderr = read_log(errlog)
     assert " DEBUG " in stderr
     assert_clean("stderr", stderr)
+
+
+class RecordingForm:
+    """Answers every form, keeping what it was asked as the client received it."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestFormParams)
+        self.asked.append(params.model_dump_json())
+        return ElicitResult(action="accept", content=dict.fromkeys(params.requested_schema["properties"], "Priya"))
+
+
+@pytest.mark.parametrize(
+    ("transport", "mode"),
+    [("stdio", "legacy"), ("stdio", "auto"), ("http", "legacy"), ("http", "auto"), ("sse", "legacy")],
+    ids=["stdio-handshake-era", "stdio-2026-07-28", "http-handshake-era", "http-2026-07-28", "legacy-sse"],
+)
+async def test_a_form_asking_for_a_variable_never_quotes_the_key(
+    poisoned_emulator: EmulatorThread, tmp_path: Path, transport: str, mode: str
+) -> None:
+    form = RecordingForm()
+    inputs = {"company_name": "Acme Bikes", "language": "English", "ticket_body": "Where is my bike?"}
+    if transport != "stdio":
+        env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": poisoned_emulator.base_url, "ORQ_MAX_RETRIES": "0"}
+        server = HttpServer.start(transport, env, tmp_path, args=["-v"]).ready()
+        target: Any = server.url if transport == "http" else sse_client(server.url)
+    else:
+        errlog = (tmp_path / "stderr.log").open("w")
+        target = stdio_client(stdio_params(poisoned_emulator.base_url), errlog=errlog)
+    try:
+        async with Client(target, mode=mode, elicitation_callback=form) as client:
+            result = await client.call_tool("invoke_deployment", {"key": "support-triage", "inputs": inputs})
+            assert not result.is_error, result
+            assert_clean("result", result.model_dump_json())
+    finally:
+        if transport != "stdio":
+            server.stop()
+        else:
+            errlog.close()
+    (asked,) = form.asked
+    assert "[redacted]" in asked  # the description was there, scrubbed
+    assert_clean(f"the form sent over {transport}", asked)
+    assert_clean("stderr", read_log(tmp_path / "stderr.log"))

@@ -39,8 +39,15 @@ def encoded(config: dict[str, str]) -> str:
 
 @pytest.mark.parametrize(
     "query",
-    [f"config={encoded({'orqApiKey': API_KEY})}", f"orqApiKey={API_KEY}"],
-    ids=["base64-config", "field-parameters"],
+    [
+        f"config={encoded({'orqApiKey': API_KEY})}",
+        f"orqApiKey={API_KEY}",
+        # Names may be percent-encoded: the server decodes them, so the log must too.
+        f"orq%41piKey={API_KEY}",
+        f"%63onfig={encoded({'orqApiKey': API_KEY})}",
+        f"ORQ%5FAPI%5FKEY={API_KEY}",
+    ],
+    ids=["base64-config", "field-parameters", "encoded-field-name", "encoded-config-name", "encoded-env-name"],
 )
 async def test_each_connection_is_served_with_the_key_in_its_url(
     hosted: HttpServer, emulator: EmulatorThread, query: str
@@ -55,6 +62,7 @@ async def test_each_connection_is_served_with_the_key_in_its_url(
     hosted.stop()
     assert API_KEY in query or API_KEY in base64.b64decode(query.partition("=")[2]).decode()
     assert_clean("server log", hosted.stderr())
+    assert query.partition("=")[2] not in hosted.stderr()  # nor the base64 configuration that carries it
     assert "GET /mcp" in hosted.stderr() or "POST /mcp" in hosted.stderr()  # -v logged each request, scrubbed
 
 

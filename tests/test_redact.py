@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import string
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from orq_mcp.orq.redact import FRAGMENT, REPLACEMENT, RedactingFilter, Redactor
+from orq_mcp.orq.redact import FRAGMENT, REPLACEMENT, RedactingFilter, Redactor, secret_forms
 
 KEY = "sk-orq-canary-7f3b9c2e41d04a8b"
 
@@ -56,3 +59,104 @@ def test_the_log_filter_redacts_messages_arguments_and_bearer_tokens() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "key %s and Bearer othertoken123", (KEY,), None)
     RedactingFilter(Redactor([KEY])).filter(record)
     assert record.getMessage() == f"key {REPLACEMENT} and Bearer {REPLACEMENT}"
+
+
+# Property tests: the sampled scan finds exactly what looking at every window would -------------------------------
+
+SECRETS = [KEY, "eyJhbGciOiJIUzI1NiJ9.eyJ3b3Jrc3BhY2UiOiJhY21lIn0.c2lnbmF0dXJl-_x"]
+
+
+def every_window(text: str, secrets: list[str]) -> list[tuple[int, int]]:
+    """The rule, spelled out: each window of FRAGMENT characters that is a piece of a secret or of its base64 forms
+    (either alphabet), merged where windows overlap or touch."""
+    forms = set(secret_forms(secrets))
+    normal = str.maketrans("-_", "+/")
+    pieces = {f.translate(normal)[i : i + FRAGMENT] for f in forms for i in range(len(f) - FRAGMENT + 1)}
+    plain = text.translate(normal)
+    spans: list[tuple[int, int]] = []
+    for i in range(len(plain) - FRAGMENT + 1):
+        if plain[i : i + FRAGMENT] in pieces:
+            if spans and i <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], i + FRAGMENT)
+            else:
+                spans.append((i, i + FRAGMENT))
+    return spans
+
+
+def _forms(secret: str) -> list[str]:
+    """The secret and its base64 encodings after other bytes, either alphabet, as they would appear in a text."""
+    forms = [secret]
+    for prefix in ("", "x", "xy"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.append(encode((prefix + secret).encode()).decode()[4:-4])
+    return forms
+
+
+@st.composite
+def texts_with_pieces(draw: st.DrawFn) -> str:
+    """Ordinary text, pieces of the secrets (plain and base64), and characters next to them that are not."""
+    secret = draw(st.sampled_from(SECRETS))
+    encoded = base64.b64encode(secret.encode()).decode()
+    parts = st.one_of(
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=30),
+        st.builds(
+            lambda s, a, n: s[a : a + n], st.sampled_from([secret, encoded]), st.integers(0, 60), st.integers(1, 40)
+        ),
+        st.sampled_from(["-", "_", "+", "/", "é", "\n", " "]),
+    )
+    return "".join(draw(st.lists(parts, max_size=12)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts_with_pieces())
+def test_the_scan_finds_exactly_the_windows_of_the_rule(text: str) -> None:
+    assert list(Redactor(SECRETS).spans(text)) == every_window(text, SECRETS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts_with_pieces(), st.lists(st.integers(1, 25), min_size=1, max_size=8))
+def test_a_stream_cut_at_random_is_scrubbed_like_the_whole(text: str, cuts: list[int]) -> None:
+    redactor = Redactor(SECRETS)
+    stream, pieces, position = redactor.stream(), [], 0
+    for size in cuts * (len(text) // max(1, sum(cuts)) + 1):
+        pieces.append(stream.feed(text[position : position + size]))
+        position += size
+    pieces.append(stream.feed(text[position:]) + stream.flush())
+    assert "".join(pieces) == redactor.text(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts_with_pieces())
+def test_no_run_of_twelve_key_characters_survives(text: str) -> None:
+    scrubbed = Redactor(SECRETS).text(text)
+    for form in (f for s in SECRETS for f in _forms(s)):
+        assert not any(form[i : i + FRAGMENT] in scrubbed for i in range(len(form) - FRAGMENT + 1))
+
+
+@pytest.mark.parametrize("length", [12, 100, 1024, 15_000])
+def test_keys_of_any_length_are_found_in_long_text_at_any_offset(length: int) -> None:
+    key = (string.ascii_letters * (length // 52 + 1))[:length]
+    redactor = Redactor([key])
+    filler = "lorem ipsum " * 20_000
+    for offset in (0, 1, 5, 6, 7, len(filler) // 2 + 3):
+        start = min(length // 3, length - FRAGMENT)
+        text = filler[:offset] + key[start : start + FRAGMENT] + filler[offset:]
+        assert redactor.text(text) == filler[:offset] + REPLACEMENT + filler[offset:]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?orqApiKey=abcdefgh1234",
+        "?orq%41piKey=abcdefgh1234",
+        "?x=1&%63onfig=eyJhYmMiOiIxMjMifQ%3D%3D",
+        "?ORQ%5fAPI%5FKEY=k",
+    ],
+)
+def test_the_log_filter_reads_query_names_decoded(query: str) -> None:
+    line = f'127.0.0.1:5 - "POST /mcp{query}&other=kept HTTP/1.1" 200'
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, line, None, None)
+    RedactingFilter(Redactor([]), ["config", "orqApiKey", "ORQ_API_KEY"]).filter(record)
+    name = query.rpartition("=")[0].rpartition("&")[2].lstrip("?")
+    assert record.getMessage() == line.replace(query.rpartition("=")[2], REPLACEMENT, 1)
+    assert f"{name}={REPLACEMENT}&other=kept" in record.getMessage()

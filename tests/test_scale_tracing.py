@@ -14,6 +14,7 @@ import pytest
 from mcp import Client
 
 from orq_mcp.orq.client import Timeouts, create_http_client
+from orq_mcp.sandbox import payloads
 from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY
@@ -72,3 +73,22 @@ async def test_an_invocation_is_one_trace_from_mcp_to_orq(settings: Settings, ex
     for span in spans:
         assert API_KEY not in repr(attributes(span))
         assert settings.base_url not in repr(attributes(span))
+
+
+@pytest.mark.parametrize("key", ["faq-assistant", "product-photo"], ids=["streamed", "unstreamed"])
+async def test_orqs_trace_id_is_scrubbed_before_it_is_a_span_attribute(
+    settings: Settings, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """A span leaves the process (to the collector): what orq sends for it is scrubbed like any answer."""
+    monkeypatch.setattr(payloads, "trace_id", lambda: f"trace-{API_KEY}")  # a hostile or broken upstream
+    exporter.clear()
+    async with create_http_client(settings.base_url, Timeouts(connect=2, read=5, stream=10)) as http:
+        instrument(http)
+        server = create_server(settings, http_client=http, retry=FAST_RETRY)
+        async with Client(server) as client:
+            inputs = {"product_name": "a bike"} if key == "product-photo" else {}
+            ok(await client.call_tool("invoke_deployment", {"key": key, "inputs": inputs}))
+    mcp = next(s for s in exporter.get_finished_spans() if s.name == "tools/call invoke_deployment")
+    assert attributes(mcp)["orq.trace_id"] == "trace-[redacted]"
+    for span in exporter.get_finished_spans():
+        assert API_KEY[4:16] not in repr(attributes(span)) + span.name

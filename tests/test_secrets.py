@@ -298,10 +298,10 @@ async def test_the_key_never_leaves_the_server(served: Served, emulator_state: E
         assert stdout == ""
 
 
-# Leaks found and fixed (in-process server: the results alone show them) ---------------------------------------------
+# Leaks found and fixed ----------------------------------------------------------------------------------------------
 
 
-async def test_streamed_text_is_scrubbed_like_the_result(client: Client, emulator_state: EmulatorState) -> None:
+async def test_streamed_text_is_scrubbed_like_the_result(served: Served, emulator_state: EmulatorState) -> None:
     pieces: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -309,11 +309,12 @@ async def test_streamed_text_is_scrubbed_like_the_result(client: Client, emulato
 
     # The emulated model quotes the user's message back, so its reply contains the key.
     question = f"Why does my integration send {API_KEY} to you?"
-    result = await client.call_tool(
-        "invoke_deployment",
-        {"key": "faq-assistant", "messages": [{"role": "user", "content": question}]},
-        progress_callback=on_progress,
-    )
+    async with Client(served.connect()) as client:
+        result = await client.call_tool(
+            "invoke_deployment",
+            {"key": "faq-assistant", "messages": [{"role": "user", "content": question}]},
+            progress_callback=on_progress,
+        )
     assert not result.is_error
     assert result.structured_content is not None
     assert "[redacted]" in result.structured_content["text"]  # the result is scrubbed...
@@ -330,3 +331,23 @@ async def test_a_long_echo_cut_inside_the_key_leaks_none_of_it(client: Client, e
     result = await client.call_tool("get_deployment_config", {"key": "faq-assistant"})
     assert result.is_error
     assert_clean("error result", result.model_dump_json())
+
+
+async def test_the_key_in_a_clients_input_is_not_echoed_back(served: Served, emulator_state: EmulatorState) -> None:
+    """Error answers quote what the client sent (a name, a key, an unknown argument): the exit scrubs those too."""
+    async with Client(served.connect()) as client:
+        rec = Recorder(client)
+        await rec.failing_tool("invoke_deployment", {"key": API_KEY})
+        await rec.failing_tool("get_deployment_config", {"key": f"x-{API_KEY}"})
+        await rec.failing_tool("list_deployments", {API_KEY: 1})
+        await rec.failing_tool("list_deployments", {"cursor": API_KEY})
+        await rec.failing_tool(f"tool-{API_KEY}", {})
+        await rec.read_resource(PROMPT_CONFIG.format(API_KEY))
+        try:
+            await client.get_prompt(f"prompt-{API_KEY}", {})
+        except MCPError as exc:
+            rec.keep("prompts/get error", f"{exc} {exc.error.model_dump_json()}")
+    assert len(rec.outputs) == 7
+    assert sum("[redacted]" in text for _, text in rec.outputs) >= 5
+    for what, text in rec.outputs:
+        assert_clean(what, text)

@@ -47,6 +47,7 @@ from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.slots import StreamSlots
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
+from orq_mcp.orq.tracing import note_orq_trace_id
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ class OrqClient:
         max_response_chars: int = 1_000_000,
         streams: StreamSlots | None = None,
         defaults: RequestDefaults = RequestDefaults(),
+        redactor: Redactor | None = None,
     ) -> None:
         self._http = http
         self._auth = api_key if api_key.startswith("Bearer ") else f"Bearer {api_key}"
@@ -181,7 +183,8 @@ class OrqClient:
         self._streams = streams if streams is not None else StreamSlots()
         self._key_id = StreamSlots.key_id(api_key.removeprefix("Bearer "))
         # orq may quote the key back in an error; it is scrubbed before anything else reads the text.
-        self._scrub = Redactor([api_key.removeprefix("Bearer ")]).text
+        # `redactor` (one that knows this key) saves building another for the same key.
+        self._scrub = (redactor if redactor is not None else Redactor([api_key.removeprefix("Bearer ")])).text
         self._timeouts = timeouts
         self._retry = retry
         self._sleep = sleep
@@ -191,8 +194,9 @@ class OrqClient:
     def __repr__(self) -> str:
         return f"OrqClient(base_url={str(self._http.base_url)!r})"
 
-    def with_api_key(self, api_key: str) -> OrqClient:
-        """The same pool and settings, authenticating as another key (one tenant's view)."""
+    def with_api_key(self, api_key: str, redactor: Redactor | None = None) -> OrqClient:
+        """The same pool and settings, authenticating as another key (one tenant's view); `redactor`
+        (one that knows the key) scrubs what orq sends back."""
         return OrqClient(
             self._http,
             api_key,
@@ -202,6 +206,7 @@ class OrqClient:
             max_response_chars=self._max_response_chars,
             streams=self._streams,
             defaults=self._defaults,
+            redactor=redactor,
         )
 
     # -- read operations: safe to retry ------------------------------------------------------
@@ -273,7 +278,15 @@ class OrqClient:
                     await response.aclose()
         if deadline.cancelled_caught:
             raise self._past_deadline()
-        return describe_invocation(_parse(raw, CompletionChunk), model_type)
+        invocation = describe_invocation(_parse(raw, CompletionChunk), model_type)
+        self._note_trace_id(invocation.completion.trace_id)
+        return invocation
+
+    def _note_trace_id(self, trace_id: str | None) -> None:
+        """Put orq's trace id for the generation on the MCP request's span; a span leaves the process (to a
+        collector), so what orq sent is scrubbed first, like anything else it sends."""
+        if trace_id:
+            note_orq_trace_id(self._scrub(trace_id))
 
     def _past_deadline(self) -> InvocationTimeoutError:
         return InvocationTimeoutError(
@@ -284,9 +297,13 @@ class OrqClient:
     async def _read_completion(
         self, body: dict[str, Any], accumulator: CompletionAccumulator, on_text: Callable[[str], Awaitable[None]] | None
     ) -> None:
+        noted = None
         async with self.stream(body) as chunks:
             async for chunk in chunks:
                 delta = accumulator.feed(chunk)
+                if accumulator.trace_id != noted:
+                    noted = accumulator.trace_id
+                    self._note_trace_id(noted)
                 if accumulator.length > self._max_response_chars:
                     raise ResponseTooLargeError(
                         f"The completion grew past {self._max_response_chars:,} characters, so the server "

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orq_mcp.orq.models import ChoiceMessage, CompletionChunk, Retrieval, ToolCallDelta
-from orq_mcp.orq.tracing import note_orq_trace_id
 
 
 @dataclass
@@ -130,6 +129,11 @@ class CompletionAccumulator:
         return self._text.value
 
     @property
+    def trace_id(self) -> str | None:
+        """orq's trace id for this generation, once a chunk has carried one."""
+        return self._meta.get("trace_id")
+
+    @property
     def length(self) -> int:
         """Characters held so far (text, reasoning and its tokens, tool-call arguments), without joining them."""
         held = (self._text, self._reasoning, self._signature, self._redacted)
@@ -159,9 +163,8 @@ class CompletionAccumulator:
             value = getattr(chunk, name)
             if value:
                 self._meta[name] = value
-        if chunk.telemetry and chunk.telemetry.trace_id and self._meta.get("trace_id") != chunk.telemetry.trace_id:
+        if chunk.telemetry and chunk.telemetry.trace_id:
             self._meta["trace_id"] = chunk.telemetry.trace_id
-            note_orq_trace_id(chunk.telemetry.trace_id)
         if chunk.usage:
             self._meta["usage"] = chunk.usage
         if chunk.retrievals and chunk.is_final:  # the SDK: "returned in the last streamed chunk"

@@ -7,6 +7,7 @@ is the MCP span's child, and the trace id orq reports for the generation (its ow
 
 All of it costs nothing until an OpenTelemetry SDK is configured (the `otel` extra, e.g. run under
 `opentelemetry-instrument`). Spans carry the method, host and path: never a header, a query or a body.
+orq's trace id is orq's data: the client scrubs it (orq/client.py) before it becomes an attribute.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def instrument(http: httpx2.AsyncClient) -> None:
 
 
 def note_orq_trace_id(trace_id: str) -> None:
-    """Record orq's trace id for this generation on the current (MCP request) span."""
+    """Record orq's trace id for this generation on the current (MCP request) span; the caller scrubs it first."""
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attribute(ORQ_TRACE_ID, trace_id)

@@ -23,6 +23,7 @@ from orq_mcp import __version__
 from orq_mcp.orq.redact import RedactingFilter, Redactor
 from orq_mcp.serving.client_config import CLIENTS, ConfigRequest, print_config
 from orq_mcp.serving.commands import LiveCheck, check, live_check
+from orq_mcp.serving.credentials import URL_CREDENTIALS
 from orq_mcp.serving.listen import PortInUse, bind
 from orq_mcp.serving.proxy import transport_options
 from orq_mcp.serving.settings import FLAGGED, Settings, SettingsError, is_loopback, stand_in_advice
@@ -227,7 +228,7 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     secret = [settings.api_key.get_secret_value()] if settings.api_key else []
-    handler.addFilter(RedactingFilter(Redactor(secret)))
+    handler.addFilter(RedactingFilter(Redactor(secret), URL_CREDENTIALS))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if settings.verbose else logging.INFO)
@@ -261,7 +262,7 @@ async def serve(
             from orq_mcp.serving.stdio import serve_stdio
 
             logger.info("orq-mcp %s serving on stdio", __version__)
-            await serve_stdio(server)
+            await serve_stdio(server, server.redactors.server)
             return
         await serve_http(server, settings, sockets, failures)
 

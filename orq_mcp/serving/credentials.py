@@ -10,10 +10,32 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
+
+# orq's keys are `sk-orq-<key id>-<secret>` (the SDK's API-key and management-key docs: a 26-character ULID
+# and a secret, about 100 characters) or, for keys made before those, JWTs (the API spec's bearerFormat),
+# a few hundred characters. A caller's key longer than this, or with a character outside the bearer-token
+# alphabet (RFC 6750), is no orq key: it is refused before anything is built for it, since what the server
+# builds per key (its redactor) grows with the key's length. The shortest is the redactor's shortest secret.
+MAX_KEY_CHARS = 1024
+MIN_KEY_CHARS = 8
+KEY_CHARACTERS = re.compile(r"[A-Za-z0-9._~+/=-]+")
+KEY_ALPHABET = "letters, digits and - . _ ~ + / ="
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be an orq API key, or None when it could be one. Cheap for a key of any length."""
+    if len(key) > MAX_KEY_CHARS:
+        return f"it is {len(key):,} characters long; orq keys are at most {MAX_KEY_CHARS:,}"
+    if len(key) < MIN_KEY_CHARS:
+        return f"it is {len(key)} characters long; orq keys are longer"
+    if not KEY_CHARACTERS.fullmatch(key):
+        return f"it has characters no orq key has (keys use only {KEY_ALPHABET})"
+    return None
 
 
 def bearer_token(headers: Mapping[str, str] | None) -> str | None:
@@ -38,6 +60,9 @@ def caller_credential(scope: Scope) -> str:
 # Smithery passes a user's configuration per connection in the URL: `?config=<base64 JSON>`, or (its newer form)
 # one query parameter per field. Either may carry the orq key under one of these names.
 CONFIG_KEY_FIELDS = ("orqApiKey", "apiKey", "ORQ_API_KEY")
+CONFIG_PARAMETER = "config"
+# Every query parameter that may carry a key: what the log scrubs (orq/redact.py decodes the names first).
+URL_CREDENTIALS = (CONFIG_PARAMETER, *CONFIG_KEY_FIELDS)
 MAX_CONFIG_CHARS = 8192
 
 
@@ -48,12 +73,21 @@ def query_config_key(params: Mapping[str, str] | None) -> str | None:
     for name in CONFIG_KEY_FIELDS:
         if value := (params.get(name) or "").strip():
             return value
-    config = _decode_config(params.get("config") or "")
+    config = _decode_config(params.get(CONFIG_PARAMETER) or "")
     for name in CONFIG_KEY_FIELDS:
         value = config.get(name)
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def query_config_problem(params: Mapping[str, str] | None) -> str | None:
+    """Why the query-string configuration cannot hold an orq key (None when it can, or holds none)."""
+    raw = (params or {}).get(CONFIG_PARAMETER) or ""
+    if len(raw) > MAX_CONFIG_CHARS:
+        return f"it is {len(raw):,} characters long; a configuration is at most {MAX_CONFIG_CHARS:,}"
+    key = query_config_key(params)
+    return key_problem(key) if key else None
 
 
 def _decode_config(raw: str) -> dict[str, object]:

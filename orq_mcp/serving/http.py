@@ -7,29 +7,35 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import (
     DEFAULT_MAX_REQUEST_BODY_SIZE,
     TransportSecurityMiddleware,
     TransportSecuritySettings,
 )
 from mcp_types import INVALID_REQUEST
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.asgi import handshake_era_post, read_body
 from orq_mcp.serving.connections import BodyDeadline
-from orq_mcp.serving.credentials import bearer_token
+from orq_mcp.serving.credentials import bearer_token, key_problem, query_config_key, query_config_problem
 from orq_mcp.serving.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.events import abandon_grace, event_store_for
 from orq_mcp.serving.health import Health
 from orq_mcp.serving.nesting import NestingGuard
+from orq_mcp.serving.outbound import ScrubbedEventStore, ScrubbedResponses
 from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
 from orq_mcp.serving.settings import Settings, is_loopback
 from orq_mcp.serving.throttle import Buckets, FailureThrottle, RefusalLog, client_address
+
+if TYPE_CHECKING:
+    from orq_mcp.surface.server import OrqMCPServer
+    from orq_mcp.surface.tenant import Redactors
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +44,25 @@ LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 PATHS = {"http": "/mcp", "sse": "/sse"}
 
 
-def build_http_app(server: MCPServer, settings: Settings, failures: Buckets | None = None) -> ASGIApp:
-    """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for.
+def build_http_app(server: OrqMCPServer, settings: Settings, failures: Buckets | None = None) -> ASGIApp:
+    """The ASGI app for `--transport http|sse`, wrapped in the access control the settings ask for; every
+    response leaves through the scrubbing exit (outbound.py).
 
     `failures` holds the token throttle's buckets when they are shared with other workers."""
-    return Health(_gated_app(server, settings, FailureThrottle(buckets=failures)))
+    gated = _gated_app(server, settings, FailureThrottle(buckets=failures))
+    return Health(ScrubbedResponses(gated, caller_redactor(settings, server.redactors)))
 
 
-def _gated_app(server: MCPServer, settings: Settings, throttle: FailureThrottle) -> ASGIApp:
+def caller_redactor(settings: Settings, redactors: Redactors) -> Callable[[Scope], Redactor]:
+    """How to find the redactor for a request's caller: by the orq key it brings, in the modes where callers do."""
+    if settings.multi_tenant:
+        return lambda scope: redactors.for_key(bearer_token(Headers(scope=scope)))
+    if settings.query_config:
+        return lambda scope: redactors.for_key(query_config_key(QueryParams(scope.get("query_string", b""))))
+    return lambda scope: redactors.server
+
+
+def _gated_app(server: OrqMCPServer, settings: Settings, throttle: FailureThrottle) -> ASGIApp:
     security = transport_security(settings)
     if settings.transport == "http":
         events = event_store_for(settings)
@@ -55,7 +72,7 @@ def _gated_app(server: MCPServer, settings: Settings, throttle: FailureThrottle)
             session_idle_timeout=settings.session_idle_timeout,
             max_sessions=settings.max_sessions,
             stateless_http=settings.sessionless,
-            event_store=events.store if events else None,
+            event_store=ScrubbedEventStore(events.store, server.redactors.server) if events else None,
             retry_interval=events.retry_ms if events else None,
         )
         resumable = events.wrap(sdk_app, security) if events else sdk_app
@@ -70,9 +87,12 @@ def _gated_app(server: MCPServer, settings: Settings, throttle: FailureThrottle)
     app = BodyDeadline(app, settings.request_timeout)
     if settings.auth_token is not None:
         expected = hashlib.sha256(settings.auth_token.get_secret_value().encode()).digest()
-        return BearerGate(app, lambda token: _same(token, expected), "a valid ORQ_MCP_AUTH_TOKEN", throttle)
+        valid = "a valid ORQ_MCP_AUTH_TOKEN"
+        return BearerGate(app, lambda token: None if _same(token, expected) else "", valid, throttle)
     if settings.multi_tenant:
-        return BearerGate(app, bool, "your orq API key", throttle)
+        return BearerGate(app, lambda token: key_problem(token) if token else "", "your orq API key", throttle)
+    if settings.query_config:
+        return QueryKeyGate(app)
     return app
 
 
@@ -166,17 +186,19 @@ class SseGuard:
 
 
 class BearerGate:
-    """Answers 401 to any HTTP request whose `Authorization: Bearer` token `accept` refuses.
+    """Answers 401 to any HTTP request whose `Authorization: Bearer` token `problem` finds fault with.
 
-    An address refused too often in a row is answered 429 with Retry-After for a while, whatever it
-    sends, and refusals are logged within a budget: guessing the token is slow and cannot fill the disk.
+    `problem(token)` is None to let the request through, else what is wrong with the token ("" for
+    nothing to say). An address refused too often in a row is answered 429 with Retry-After for a while,
+    whatever it sends, and refusals are logged within a budget: guessing the token is slow and cannot
+    fill the disk.
     """
 
     def __init__(
-        self, app: ASGIApp, accept: Callable[[str | None], bool], what: str, throttle: FailureThrottle
+        self, app: ASGIApp, problem: Callable[[str | None], str | None], what: str, throttle: FailureThrottle
     ) -> None:
         self._app = app
-        self._accept = accept
+        self._problem = problem
         self._what = what
         self._throttle = throttle
         self._log = RefusalLog(logger)
@@ -191,15 +213,42 @@ class BearerGate:
             self._log.refused(address, "Throttled HTTP requests from %s after repeated refusals", address)
             description = f"Too many refused requests from your address. Wait {wait} s, then send {self._what}."
             response = _refusal("too_many_attempts", description, 429, {"Retry-After": str(wait)})
-        elif self._accept(bearer_token(Headers(scope=scope))):
+        elif (problem := self._problem(bearer_token(Headers(scope=scope)))) is None:
             await self._app(scope, receive, send)
             return
         else:
             self._throttle.failed(address)
             self._log.refused(address, "Refused an HTTP request from %s without %s", address, self._what)
             description = f"Send {self._what} as `Authorization: Bearer <token>`."
+            if problem:
+                description = f"The bearer token is not {self._what}: {problem}. {description}"
             response = _refusal("invalid_token", description, 401, {"WWW-Authenticate": 'Bearer realm="orq-mcp"'})
         await response(scope, receive, send)
+
+
+class QueryKeyGate:
+    """`--query-config`: answers 401 to a request whose query-string configuration holds no possible orq key.
+
+    A request without any configuration goes on (it may list the tools; a call says what to configure).
+    Not throttled: behind a hosting gateway every caller may arrive from the gateway's one address.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._log = RefusalLog(logger)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = query_config_problem(QueryParams(scope.get("query_string", b""))) if scope["type"] == "http" else None
+        if problem is None:
+            await self._app(scope, receive, send)
+            return
+        address = client_address(scope)
+        self._log.refused(address, "Refused an HTTP request from %s: its configuration holds no orq key", address)
+        description = (
+            f"The orq API key in this connection's configuration is not one: {problem}. Set `orqApiKey` in this "
+            "server's configuration to your orq API key, then reconnect."
+        )
+        await _refusal("invalid_token", description, 401, {})(scope, receive, send)
 
 
 def _refusal(error: str, description: str, status: int, headers: dict[str, str]) -> JSONResponse:

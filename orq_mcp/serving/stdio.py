@@ -23,18 +23,23 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCNotification, RequestId
 from pydantic import ValidationError
 
+from orq_mcp.orq.redact import Redactor
+from orq_mcp.serving.outbound import ScrubbedWriteStream
+
 logger = logging.getLogger(__name__)
 
 Streams = tuple[ObjectReceiveStream[SessionMessage | Exception], ObjectSendStream[SessionMessage]]
 
 
-async def serve_stdio(server: MCPServer[Any]) -> None:
-    """Like `server.run_stdio_async()`, on our transport, with the malformed lines answered."""
+async def serve_stdio(server: MCPServer[Any], redactor: Redactor) -> None:
+    """Like `server.run_stdio_async()`, on our transport, with the malformed lines answered; every message
+    written passes the scrubbing exit (outbound.py) with `redactor`."""
     # SDK gap (mcp 2.3; not yet filed upstream, this machine has no network): MCPServer has no public way to
     # serve one connection over given streams, only its own stdio runner, which has no hook for answering
     # malformed lines and runs on worker threads. tests/test_sdk_gaps.py fails once a public path exists.
     lowlevel = server._lowlevel_server
-    async with open_stdio() as (read_stream, write_stream):
+    async with open_stdio() as (read_stream, raw_write_stream):
+        write_stream = ScrubbedWriteStream(raw_write_stream, redactor)
         send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
 
         async def relay() -> None:

@@ -9,11 +9,13 @@ from typing import Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from orq_mcp.surface.tool_errors import quoted
+
 
 def unknown_arguments(tool: str, unknown: list[str], allowed: Iterable[str]) -> ToolError:
     """An argument the tool does not take is a mistake to report, not something to drop silently."""
     return ToolError(
-        f"Invalid arguments for {tool}: unknown argument(s) {', '.join(map(repr, sorted(unknown)))}. "
+        f"Invalid arguments for {tool}: unknown argument(s) {quoted(', '.join(map(repr, sorted(unknown))))}. "
         f"Valid arguments: {', '.join(sorted(allowed)) or 'none'}."
     )
 

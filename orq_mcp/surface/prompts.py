@@ -27,7 +27,7 @@ from orq_mcp.orq.models import Prompt
 from orq_mcp.orq.templates import find_variables, message_texts, render
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.tenant import Caller, Tenant, Unresolved
-from orq_mcp.surface.tool_errors import explain
+from orq_mcp.surface.tool_errors import explain, quoted
 
 PAGE_SIZE = 100
 
@@ -58,11 +58,14 @@ async def get_prompt(caller: Caller, name: str, arguments: dict[str, str] | None
     named = await _prompts(caller)
     prompt = named.get(name)
     if prompt is None:
-        raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt '{name}': call prompts/list for the names.")
+        message = f"Unknown prompt '{quoted(name)}': call prompts/list for the names."
+        raise MCPError(code=INVALID_PARAMS, message=message)
     arguments = arguments or {}
     missing = [v for v in find_variables(prompt.messages) if v not in arguments]
     if missing:
-        raise MCPError(code=INVALID_PARAMS, message=f"Prompt '{name}' needs these arguments: {', '.join(missing)}.")
+        raise MCPError(
+            code=INVALID_PARAMS, message=f"Prompt '{quoted(name)}' needs these arguments: {', '.join(missing)}."
+        )
     return GetPromptResult(description=_description(name, prompt), messages=_render(prompt, arguments))
 
 

@@ -13,7 +13,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, Resou
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface.paging import InvalidCursor, page_after
 from orq_mcp.surface.tenant import Caller, Unresolved
-from orq_mcp.surface.tool_errors import explain
+from orq_mcp.surface.tool_errors import explain, quoted
 
 URI_TEMPLATE = "orq://deployments/{key}/prompt_config"
 MIME_TYPE = "application/json"
@@ -35,12 +35,13 @@ async def prompt_config(key: str, ctx: Context) -> str:
         raise ResourceError(explain(exc, caller.subject("deployment", key))) from None
     if deployment is None and caller.allows(key) and not caller.deployments.complete:
         raise ResourceError(  # a partial cache cannot prove absence (see orq/catalog.py)
-            f"Deployment '{key}' is not among the deployments this server caches (the workspace has more), so "
+            f"Deployment '{quoted(key)}' is not among the deployments this server caches (the workspace has more), so "
             "it may still exist: get_deployment_config and invoke_deployment reach it by key."
         )
     if deployment is None:
         raise ResourceNotFoundError(
-            f"Deployment '{key}' was not found. Call list_deployments or resources/list to see the available keys."
+            f"Deployment '{quoted(key)}' was not found. "
+            "Call list_deployments or resources/list to see the available keys."
         )
     return json.dumps(deployment.prompt_config.model_dump(mode="json", exclude_unset=True), ensure_ascii=False)
 

@@ -34,11 +34,13 @@ from orq_mcp.surface.tenant import (
     CALLER_KEY_HINT,
     CONFIG_KEY_HINT,
     OneTenant,
+    Redactors,
     TenantPerKey,
     keyless,
     new_tenant,
     tenant_of,
 )
+from orq_mcp.surface.tool_errors import quoted
 from orq_mcp.surface.tools import TOOLS
 from orq_mcp.surface.workspace import Edge, Runtime, Workspace, snapshot
 
@@ -77,9 +79,11 @@ MIN_REFRESH_INTERVAL = 1.0
 class OrqMCPServer(MCPServer[Runtime]):
     """MCPServer with compact schemas, per-deployment tools, workspace prompts, agent-worded argument errors."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, redactors: Redactors, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fixed_tools: list[MCPTool] | None = None
+        # How to scrub what goes to each caller: the transports' exit asks it for every answer (serving/exit.py).
+        self.redactors = redactors
 
     def add_tool(self, *args: Any, **kwargs: Any) -> None:
         super().add_tool(*args, **kwargs)
@@ -124,8 +128,8 @@ class OrqMCPServer(MCPServer[Runtime]):
 
     async def _call_deployment_tool(self, name: str, arguments: dict[str, Any], context: Context) -> CallToolResult:
         tool = (await exposed_tools(tenant_of(context))).get(name)
-        if tool is None:
-            return await super().call_tool(name, arguments, context)  # the SDK's "unknown tool" answer
+        if tool is None:  # the SDK would quote the name whole, however long
+            raise ToolError(f"Unknown tool: {quoted(name)}. Call tools/list for the tools this server offers.")
         try:
             return await tool.call(context, arguments)
         except ToolError:
@@ -151,6 +155,7 @@ def create_server(
     `retry` overrides the policy derived from settings (tests use it to avoid real waits).
     """
     bus = InMemorySubscriptionBus()
+    redactors = Redactors(settings)
 
     async def build(stack: AsyncExitStack) -> tuple[Runtime, Callable[[], Awaitable[None]] | None]:
         http = http_client
@@ -169,11 +174,12 @@ def create_server(
         if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
             hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
             factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
-            return Runtime(TenantPerKey(factory, settings)), None
+            return Runtime(TenantPerKey(factory, settings, redactors)), None
         if settings.api_key is None:
             return Runtime(keyless(settings.api_key_stand_in)), None
         # The server's own key: the keys its settings name are held against its workspace (named_keys.py).
-        tenant = new_tenant(settings, orq, settings.api_key.get_secret_value(), on_deployments=NamedKeysCheck(settings))
+        key = settings.api_key.get_secret_value()
+        tenant = new_tenant(settings, orq, key, redactors.server, on_deployments=NamedKeysCheck(settings))
         tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
         if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
             return Runtime(OneTenant(tenant)), None
@@ -197,6 +203,7 @@ def create_server(
         lifespan=lifespan,
         log_level="DEBUG" if settings.verbose else "INFO",
         subscriptions=bus,
+        redactors=redactors,
         # Outermost first: the edge resolves the tenant and scrubs the answer around everything else.
         middleware=[Edge(), Workspace()],
     )

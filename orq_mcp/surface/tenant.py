@@ -5,6 +5,10 @@ the allow-list, and the wording of errors about its key. A single-tenant server 
 at start; a multi-tenant server finds the caller's by the bearer token the request carries
 (kept per key, least recently used evicted, keys held only as hashes). The two are two ways of
 finding a tenant; nothing downstream asks which.
+
+A caller's key that cannot be an orq key (serving/credentials.py: too long, or characters no key
+has) gets no tenant and no redactor: what is built per key costs time and memory in proportion
+to its length, so only plausible keys are worth it, and only so many characters of them are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -27,14 +31,19 @@ from orq_mcp.orq.models import Deployment, Prompt
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import Variable
 from orq_mcp.orq.variables import variables_by_key
-from orq_mcp.serving.credentials import bearer_token, query_config_key
+from orq_mcp.serving.credentials import bearer_token, key_problem, query_config_key
 from orq_mcp.serving.settings import Settings, stand_in_advice, stand_in_for_key
 from orq_mcp.surface.tool_errors import Subject
 
 if TYPE_CHECKING:
     from orq_mcp.surface.live import LiveLists
 
+T = TypeVar("T")
+
 MAX_TENANTS = 256
+# What is kept per key grows with its length (about 1.4 KB of redactor per character): the keys kept
+# are bounded in characters too. Room for MAX_TENANTS keys of 128 characters (orq's are about 100).
+MAX_KEPT_KEY_CHARS = MAX_TENANTS * 128
 MAX_CACHED_VERSIONS = 10_000
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
 CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
@@ -57,6 +66,7 @@ MISSING_CALLER_KEY = (
     "This server runs in multi-tenant mode: send your orq API key as `Authorization: Bearer <key>` "
     "in your MCP client's HTTP headers."
 )
+IMPLAUSIBLE_KEY = "The orq API key this request carries is not one: {problem}. {hint}"
 
 
 @dataclass
@@ -117,7 +127,6 @@ class Unresolved:
     """A request no tenant could be found for; `reason` tells the caller how to fix that."""
 
     reason: str
-    redactor: Redactor
 
     def error(self) -> ToolError:
         return ToolError(self.reason)
@@ -130,18 +139,62 @@ def new_tenant(
     settings: Settings,
     orq: OrqClient,
     key: str,
+    redactor: Redactor | None = None,
     key_hint: str = SERVER_KEY_HINT,
     on_deployments: Callable[[list[Deployment], bool], None] | None = None,
 ) -> Tenant:
-    client = orq.with_api_key(key)
+    """The tenant for `key`; `redactor` (made for the key with `Redactors`, if not given) scrubs its answers."""
+    redactor = redactor if redactor is not None else Redactors(settings).for_key(key)
+    client = orq.with_api_key(key, redactor)
     return Tenant(
         settings=settings,
         orq=client,
         deployments=deployment_catalog(client, settings.cache_ttl, on_deployments),
         prompts=prompt_catalog(client, settings.cache_ttl),
-        redactor=Redactor([*_server_keys(settings), key]),
+        redactor=redactor,
         key_hint=key_hint,
     )
+
+
+class Recent(Generic[T]):
+    """What was made for each of the most recent keys, at most `limit` of them and `max_chars` characters of keys;
+    the least recently used go first. Keys are held as hashes."""
+
+    def __init__(self, limit: int = MAX_TENANTS, max_chars: int = MAX_KEPT_KEY_CHARS) -> None:
+        self._limit = limit
+        self._max_chars = max_chars
+        self._chars = 0
+        self._kept: OrderedDict[bytes, tuple[T, int]] = OrderedDict()
+
+    def get(self, key: str, make: Callable[[str], T]) -> T:
+        digest = hashlib.sha256(key.encode()).digest()
+        kept = self._kept.get(digest)
+        if kept is None:
+            kept = self._kept[digest] = (make(key), len(key))
+            self._chars += len(key)
+            while len(self._kept) > 1 and (len(self._kept) > self._limit or self._chars > self._max_chars):
+                self._chars -= self._kept.popitem(last=False)[1][1]
+        self._kept.move_to_end(digest)
+        return kept[0]
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+class Redactors:
+    """The redactor for each caller's key, with the server's own key: made once per key and shared by whatever
+    scrubs for that caller (the exit every answer passes, the tenant's streamed text, its orq client)."""
+
+    def __init__(self, settings: Settings, recent: Recent[Redactor] | None = None) -> None:
+        self._server_keys = _server_keys(settings)
+        self.server = Redactor(self._server_keys)
+        self._recent: Recent[Redactor] = recent if recent is not None else Recent()
+
+    def for_key(self, key: str | None) -> Redactor:
+        """The redactor for a caller's `key`; the server's own for no key or one that cannot be an orq key."""
+        if not key or key_problem(key) is not None:
+            return self.server  # such a key is refused; nothing is built for it
+        return self._recent.get(key, lambda k: Redactor([*self._server_keys, k]))
 
 
 class OneTenant:
@@ -157,13 +210,20 @@ class OneTenant:
 class TenantPerKey:
     """Each caller brings its orq key: the bearer token (multi-tenant mode) or the URL's config (query-config)."""
 
-    def __init__(self, factory: Callable[[str], Tenant], settings: Settings, limit: int = MAX_TENANTS) -> None:
+    def __init__(
+        self,
+        factory: Callable[[str, Redactor], Tenant],
+        settings: Settings,
+        redactors: Redactors | None = None,
+        limit: int = MAX_TENANTS,
+    ) -> None:
         self._factory = factory
-        self._limit = limit
-        self._tenants: OrderedDict[bytes, Tenant] = OrderedDict()
+        self._redactors = redactors if redactors is not None else Redactors(settings)
+        self._tenants: Recent[Tenant] = Recent(limit)
         self._query_config = settings.query_config
+        self._hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
         missing = MISSING_CONFIG_KEY if settings.query_config else MISSING_CALLER_KEY
-        self._anonymous = Unresolved(missing, Redactor(_server_keys(settings)))
+        self._anonymous = Unresolved(missing)
         # A placeholder (Smithery's example config, a printed HTTP config) is answered here, not by orq's 401.
         self._key_field = "orqApiKey" if settings.query_config else "The key after `Authorization: Bearer`"
 
@@ -175,16 +235,10 @@ class TenantPerKey:
         if not key:
             return self._anonymous
         if stand_in := stand_in_for_key(key):
-            advice = f"{self._key_field} is {stand_in}{stand_in_advice(stand_in)}, then reconnect."
-            return Unresolved(advice, self._anonymous.redactor)
-        digest = hashlib.sha256(key.encode()).digest()
-        tenant = self._tenants.get(digest)
-        if tenant is None:
-            tenant = self._tenants[digest] = self._factory(key)
-            while len(self._tenants) > self._limit:
-                self._tenants.popitem(last=False)
-        self._tenants.move_to_end(digest)
-        return tenant
+            return Unresolved(f"{self._key_field} is {stand_in}{stand_in_advice(stand_in)}, then reconnect.")
+        if (problem := key_problem(key)) is not None:  # the HTTP gate refuses these first; nothing is built
+            return Unresolved(IMPLAUSIBLE_KEY.format(problem=problem, hint=self._hint))
+        return self._tenants.get(key, lambda k: self._factory(k, self._redactors.for_key(k)))
 
     def __len__(self) -> int:
         return len(self._tenants)
@@ -194,9 +248,8 @@ def keyless(stand_in: str | None = None) -> OneTenant:
     """A server started without a key (or with a placeholder for one, `stand_in` saying which): it lists what
     it offers, and every call says what to put where."""
     if stand_in is None:
-        return OneTenant(Unresolved(NO_KEY, Redactor([])))
-    reason = f"ORQ_API_KEY is {stand_in}{stand_in_advice(stand_in)}, {WHERE_THE_KEY_GOES}"
-    return OneTenant(Unresolved(reason, Redactor([])))
+        return OneTenant(Unresolved(NO_KEY))
+    return OneTenant(Unresolved(f"ORQ_API_KEY is {stand_in}{stand_in_advice(stand_in)}, {WHERE_THE_KEY_GOES}"))
 
 
 def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:

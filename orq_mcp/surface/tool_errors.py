@@ -28,6 +28,17 @@ from orq_mcp.orq.errors import (
 
 # Partial output is included so the agent keeps what was generated; the result cap still applies.
 MAX_PARTIAL_CHARS = 8000
+# What an error quotes of the client's own input (a name, a key, a URI): enough to recognise it by.
+MAX_QUOTED = 200
+
+
+def quoted(text: str, limit: int = MAX_QUOTED) -> str:
+    """`text` to quote back in an error: as it is if short, else its start and end with the middle cut out, so an
+    echo of what the client sent (a megabyte, maybe) never outgrows the message."""
+    if len(text) <= limit:
+        return text
+    end = limit // 4
+    return f"{text[: limit - end]}[... {len(text) - limit:,} characters cut ...]{text[-end:]}"
 
 
 @dataclass
@@ -41,7 +52,7 @@ class Subject:
 
     @property
     def label(self) -> str:
-        return f"{self.kind} '{self.name}'" if self.name else f"the {self.kind}"
+        return f"{self.kind} '{quoted(self.name)}'" if self.name else f"the {self.kind}"
 
 
 def tool_error(error: OrqError, subject: Subject) -> ToolError:

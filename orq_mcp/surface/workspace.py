@@ -1,8 +1,10 @@
 """The edge of every request, and the one home of everything drawn from the workspace.
 
-`Edge` is the outermost middleware of our own: it finds the caller's tenant once, hands it to
-everything downstream as the request's lifespan context, and scrubs every byte of the answer
-(results and protocol errors) with that tenant's redactor on the way out, failing closed.
+`Edge` is the outermost middleware of our own: it finds the caller's tenant once and hands it to
+everything downstream as the request's lifespan context, and keeps protocol errors short: an error
+quotes what the client sent (a URI, a name), and a megabyte sent is not a megabyte answered. It
+does not scrub: every message the server sends (results, errors, notifications, its own requests)
+is scrubbed at the transport's exit (serving/outbound.py), the one place all of them pass.
 
 Inside it, `Workspace` serves what the workspace decides: per-deployment tools added to
 `tools/list`, `resources/list`, `prompts/list`, argument completion, resource subscriptions, and the list-changed
@@ -37,6 +39,7 @@ from orq_mcp.surface.completion import complete
 from orq_mcp.surface.exposed import exposed_tools
 from orq_mcp.surface.live import Snapshot, digest
 from orq_mcp.surface.tenant import Caller, OneTenant, Tenant, TenantPerKey
+from orq_mcp.surface.tool_errors import quoted
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ WITHHELD = (
     "orq-mcp could not serve this request safely, so its answer was withheld. "
     "Retry; if it persists, check the server log."
 )
+# Any one text of a protocol error, at most: ours are shorter, so a longer one quotes the client's input at length
+# (the SDK's own "Unknown resource: <uri>", say). Our messages quote through tool_errors.quoted, shorter still.
+MAX_ERROR_TEXT = 1000
 
 
 @dataclass
@@ -55,7 +61,7 @@ class Runtime:
 
 
 class Edge:
-    """Resolve the caller once; scrub whatever goes back to it."""
+    """Resolve the caller once; keep protocol errors short, and crash details (ours or a library's) in the log."""
 
     async def __call__(self, ctx: Request, call_next: CallNext) -> HandlerResult:
         runtime = ctx.lifespan_context
@@ -65,17 +71,16 @@ class Edge:
         # The resolved tenant travels as the request's lifespan context: handlers read one value, typed.
         ctx = replace(ctx, lifespan_context=caller)
         try:
-            result = await call_next(ctx)
+            return await call_next(ctx)
         except MCPError as exc:
-            raise _scrubbed_error(caller, exc) from None
-        except Exception as exc:
-            if isinstance(exc, ValidationError):
-                raise  # the SDK answers it as INVALID_PARAMS without echoing anything
+            error = exc.error
+            raise MCPError(
+                code=error.code, message=quoted(error.message, MAX_ERROR_TEXT), data=_short(error.data)
+            ) from None
+        except ValidationError:
+            raise  # the SDK answers it as INVALID_PARAMS without echoing anything
+        except Exception:
             logger.exception("Request %r failed", ctx.method)
-            raise MCPError(code=INTERNAL_ERROR, message=WITHHELD) from None
-        try:
-            return caller.redactor.value(result) if caller.redactor and result is not None else result
-        except RecursionError:  # too deep to scrub is too deep to send
             raise MCPError(code=INTERNAL_ERROR, message=WITHHELD) from None
 
 
@@ -192,9 +197,12 @@ def _amend(result: HandlerResult, page: dict[str, Any]) -> HandlerResult:
     return {**amended, **page}
 
 
-def _scrubbed_error(caller: Caller, exc: MCPError) -> MCPError:
-    error = exc.error
-    redactor = caller.redactor
-    if not redactor:
-        return exc
-    return MCPError(code=error.code, message=redactor.text(error.message), data=redactor.value(error.data))
+def _short(value: Any) -> Any:
+    """A copy of an error's data (JSON-like) with every string shortened."""
+    if isinstance(value, str):
+        return quoted(value, MAX_ERROR_TEXT)
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_short(v) for v in value]
+    return value
