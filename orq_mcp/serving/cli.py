@@ -180,10 +180,10 @@ async def serve(settings: Settings, sockets: list[socket.socket] | None = None) 
             instrument(http)
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
-            from orq_mcp.serving.stdio import serve_stdio
+            from orq_mcp.serving.stdio import EOF_SLACK, serve_stdio
 
             logger.info("orq-mcp %s serving on stdio", __version__)
-            await serve_stdio(server)
+            await serve_stdio(server, answer_within=settings.invoke_timeout + EOF_SLACK)
             return
         await serve_http(server, settings, sockets)
 
