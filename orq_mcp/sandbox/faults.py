@@ -20,6 +20,7 @@ FaultKind = Literal[
     "hang",
     "no_content",
     "scripted_deltas",
+    "stall_mid_stream",
 ]
 ROUTES: Final = frozenset(
     {"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt", "versions"}
@@ -30,7 +31,7 @@ REQUEST_KINDS: Final = frozenset({"status", "slow_first_byte", "non_json_body", 
 # Kinds that change the generated completion; taken when an invoke/stream produces its answer.
 GENERATION_KINDS: Final = frozenset({"huge_response", "scripted_deltas"})
 # Kinds that only make sense for an SSE response; taken when a stream starts.
-STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk"})
+STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk", "stall_mid_stream"})
 KINDS: Final = REQUEST_KINDS | GENERATION_KINDS | STREAM_KINDS
 
 MIDSTREAM_ERROR: Final[dict[str, Any]] = {
@@ -53,6 +54,7 @@ class Fault:
       disconnect_mid_stream:  after_chunks
       error_event:            after_chunks
       malformed_chunk:        after_chunks
+      stall_mid_stream:       after_chunks, delay (seconds of silence there, as a model thinking mid-answer)
       non_json_body:          status (default 502), headers
       huge_response:          size (characters), chunk_size (characters per SSE chunk)
       scripted_deltas:        pieces: the exact content of each text chunk (replaying a real stream's sequence)
