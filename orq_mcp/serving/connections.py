@@ -96,7 +96,11 @@ def connection_cap(configured: int) -> int:
 
 
 class BodyDeadline:
-    """Answers 408 to a POST whose body does not arrive within `timeout` seconds of its headers."""
+    """Answers 408 to a POST whose body does not arrive within `timeout` seconds of its headers.
+
+    The deadline covers the body's arrival only: the answer may take as long as it takes (a generation streams
+    for up to ORQ_MCP_INVOKE_TIMEOUT), and a request's own handling (a resume grace included) is never cut.
+    """
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self._app = app
@@ -106,8 +110,9 @@ class BodyDeadline:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        with anyio.move_on_after(self._timeout):
+        with anyio.move_on_after(self._timeout) as arrival:
             _, replay = await read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        if not arrival.cancelled_caught:
             await self._app(scope, replay, send)
             return
         description = f"The request body did not arrive within {self._timeout:g} s; send it all at once."

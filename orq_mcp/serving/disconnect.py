@@ -24,10 +24,11 @@ class AbandonOnDisconnect:
     """Cancels the requests of a Streamable HTTP POST whose response stream the client dropped.
 
     On handshake-era protocol versions the SDK keeps serving such a request (a client may resume a
-    stream), but this server keeps no event store, so nothing can ever be resumed: the answer is lost
-    and the orq stream behind it would stay open until the session ends. The request is cancelled
-    through the protocol itself, with a `notifications/cancelled` posted into the same session.
-    (2026-07-28 requests and legacy SSE already end with their connection.)
+    stream): unless the client comes back with `Last-Event-ID` within the grace (none without an event
+    store), the answer is lost and the orq stream behind it would stay open until the session ends. The
+    request is then cancelled through the protocol itself, with a `notifications/cancelled` posted into
+    the same session. (2026-07-28 requests and legacy SSE already end with their connection.) Nothing
+    outside may bound this call's time: the grace is waited out inside it, after the client has gone.
     """
 
     def __init__(self, app: ASGIApp, grace: float = 0.0) -> None:
