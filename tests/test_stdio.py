@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.serving.owed import OwedAnswers
 from tests.conftest import API_KEY
 from tests.processes import MODULE, STARTUP_TIMEOUT, clean_env, stop_process
 from tests.test_protocol_abuse import ENVELOPE, INITIALIZE, TRACEBACK, StdioPeer, jsonrpc_message
@@ -166,11 +169,18 @@ def test_a_socketpair_on_stdin_and_stdout_serves_a_stream(
     assert "threaded transport" not in log  # served on the socket itself (-v would log the fallback)
 
 
-def test_sigint_with_a_stream_in_flight_exits_promptly(orq_mcp: StdioPeer, emulator_state: EmulatorState) -> None:
+# What each signal may exit with: SIGINT ends the serving loop cleanly; SIGTERM's default action ends the process.
+STOPPED_BY = {"SIGINT": (0, 130), "SIGTERM": (0, -signal.SIGTERM, 128 + signal.SIGTERM)}
+
+
+@pytest.mark.parametrize("name", sorted(STOPPED_BY))
+def test_sigint_with_a_stream_in_flight_exits_promptly(
+    orq_mcp: StdioPeer, emulator_state: EmulatorState, name: str
+) -> None:
     """Issue 11 item 12: it used to stop answering yet stay up while stdin was open, then crash on the next line."""
     start_stream(orq_mcp, emulator_state)  # streams for 30 s or more: only the signal can end the process sooner
-    orq_mcp.process.send_signal(signal.SIGINT)
-    assert stopped(orq_mcp) in (0, 130), orq_mcp.stderr()  # stdin is still open: the signal alone ends it
+    orq_mcp.process.send_signal(getattr(signal, name))
+    assert stopped(orq_mcp) in STOPPED_BY[name], orq_mcp.stderr()  # stdin is still open: the signal alone ends it
     assert TRACEBACK not in orq_mcp.stderr()
     (streamed,) = emulator_state.requests_for("stream")
     deadline = time.monotonic() + EXIT_WITHIN  # the emulator notices the closed connection on its own thread
@@ -321,3 +331,66 @@ def test_a_request_the_server_asks_after_eof_does_not_hold_the_exit(
     assert answer["error"]["code"] == CONNECTION_CLOSED, answer
     assert "closed its input" in answer["error"]["message"]
     assert time.monotonic() - started < STARTUP_TIMEOUT + 10
+
+
+# What is owed at EOF (serving/owed.py) -------------------------------------------------------------------------------
+
+
+def request(request_id: Any, method: str = "tools/list") -> JSONRPCRequest:
+    return JSONRPCRequest(jsonrpc="2.0", id=request_id, method=method)
+
+
+def result(request_id: Any) -> JSONRPCResponse:
+    return JSONRPCResponse(jsonrpc="2.0", id=request_id, result={})
+
+
+async def settled_within(owed: OwedAnswers, seconds: float, answered: list[JSONRPCError] | None = None) -> bool:
+    async def answer(error: JSONRPCError) -> None:
+        (answered if answered is not None else []).append(error)
+
+    with anyio.move_on_after(seconds):
+        await owed.settle(answer)
+        return True
+    return False
+
+
+async def test_settling_waits_for_each_request_read_even_a_reused_id() -> None:
+    owed = OwedAnswers()
+    for message in (request(1), request(1), request("a")):
+        owed.read(message)
+    owed.written(result(1))
+    owed.written(result("a"))
+    assert not await settled_within(owed, 0.05)  # the second request 1 is still owed
+    owed.written(result(1))
+    assert await settled_within(owed, 1)
+
+
+async def test_a_cancelled_request_is_owed_nothing() -> None:
+    """The SDK never answers a request its client cancelled: waiting for its answer would hold the exit."""
+    owed = OwedAnswers()
+    owed.read(request(7))
+    cancelled = JSONRPCNotification(jsonrpc="2.0", method="notifications/cancelled", params={"requestId": 7})
+    owed.read(cancelled)
+    assert await settled_within(owed, 1)
+
+
+async def test_the_servers_own_requests_are_answered_while_settling() -> None:
+    owed = OwedAnswers()
+    owed.read(request(1, "tools/call"))
+    owed.written(request(100, "elicitation/create"))  # before EOF, unanswered
+    answered: list[JSONRPCError] = []
+    settled: list[bool] = []
+
+    async def settle() -> None:
+        settled.append(await settled_within(owed, 5, answered))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(settle)
+        await anyio.wait_all_tasks_blocked()
+        assert [e.id for e in answered] == [100]
+        owed.written(request(101, "elicitation/create"))  # after EOF: answered at once too
+        await anyio.wait_all_tasks_blocked()
+        assert [e.id for e in answered] == [100, 101]
+        assert all(e.error.code == CONNECTION_CLOSED for e in answered)
+        owed.written(result(1))
+    assert settled == [True]
