@@ -394,3 +394,31 @@ async def test_the_servers_own_requests_are_answered_while_settling() -> None:
         assert all(e.error.code == CONNECTION_CLOSED for e in answered)
         owed.written(result(1))
     assert settled == [True]
+
+
+def test_the_sdks_threaded_transport_also_answers_everything_read_before_eof(
+    emulator: EmulatorThread, emulator_state: EmulatorState
+) -> None:
+    """One socket for stdin, stdout and stderr cannot be made non-blocking for the protocol alone, so the server
+    falls back to the SDK's threaded transport (as on Windows): the answers owed at EOF do not depend on ours."""
+    ours, theirs = socket.socketpair()
+    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    with theirs:
+        process = subprocess.Popen([*MODULE, "-v"], env=env, stdin=theirs, stdout=theirs, stderr=theirs)
+    requests, ids = batch(1, PIPELINED)
+    try:
+        ours.sendall(opening() + requests)
+        ours.shutdown(socket.SHUT_WR)  # EOF on the server's stdin, right after the last request
+        ours.settimeout(STARTUP_TIMEOUT + 30)
+        received = b""
+        while chunk := ours.recv(1 << 16):
+            received += chunk
+        assert process.wait(timeout=STARTUP_TIMEOUT) == 0
+    finally:
+        stop_process(process)
+        ours.close()
+    lines = received.splitlines()
+    log = b"\n".join(line for line in lines if not line.startswith(b"{")).decode(errors="replace")
+    assert "using the SDK's threaded transport" in log  # logged on the shared socket with -v
+    assert TRACEBACK not in log
+    assert_all_results(answers_in(b"\n".join(line for line in lines if line.startswith(b"{"))), ["init", *ids])
