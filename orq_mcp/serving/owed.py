@@ -7,7 +7,7 @@ pipelined initialize + tools/list) got some of them answered and the rest never.
 dispatcher's input is held open after EOF until each request read has been answered. A request
 the server sends the client after EOF (an elicitation form) can never be answered, since the
 client has nothing left to write with: it is answered here, at once, with a "connection closed"
-error, so the call that asked goes on as if the user had dismissed the form.
+error, so the call that asked ends with that error instead of waiting for a reply.
 """
 
 from __future__ import annotations
