@@ -29,6 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
+from orq_mcp.serving.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.settings import Settings
 from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES, FailureThrottle, RefusalLog
 from tests.conftest import API_KEY
@@ -342,6 +343,47 @@ async def test_abandoned_invocations_free_their_upstream_streams(
     assert closed_at - hanging_up >= grace  # kept for the whole grace, from the moment its client left
     assert closed_at - hung_up_at < grace + CLOSED_LATE_BY
     assert "Traceback" not in server.stderr()
+
+
+RESUME_RACE_GRACE = 0.5  # the grace only has to run out: the order of events is what is tested
+
+
+async def test_a_resume_that_came_before_the_server_saw_the_drop_still_counts() -> None:
+    """The client resumed (GET with Last-Event-ID) before its dropped POST finished on the server: that is a
+    resume within the grace. It used to be missed, and the resumed call was cancelled when the grace ran out."""
+    session = {"mcp-session-id": "s1", "mcp-protocol-version": "2025-06-18"}
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "invoke_deployment"}}
+    posted: list[dict[str, object]] = []
+
+    def http_scope(method: str, **headers: str) -> dict[str, object]:
+        raw = [(name.encode(), value.encode()) for name, value in {**session, **headers}.items()]
+        return {"type": "http", "method": method, "path": "/mcp", "headers": raw}
+
+    def receiving(*messages: dict[str, object]) -> Callable[[], Awaitable[dict[str, object]]]:
+        queue = list(messages)
+
+        async def receive() -> dict[str, object]:
+            return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+        return receive
+
+    async def ignore(message: dict[str, object]) -> None:
+        return None
+
+    async def app(scope: dict[str, object], receive: Callable[..., Awaitable[dict[str, object]]], send: object) -> None:
+        if scope["method"] != "POST":
+            return  # the resumed stream
+        body = await receive()
+        posted.append(json.loads(body["body"]))  # type: ignore[arg-type]
+        if posted[-1].get("id") == call["id"]:
+            assert (await receive())["type"] == "http.disconnect"  # the client dropped the stream...
+            await guarded(http_scope("GET", **{"last-event-id": "e1"}), receiving(), ignore)  # ...and is back
+
+    guarded = AbandonOnDisconnect(app, grace=RESUME_RACE_GRACE)  # type: ignore[arg-type]
+    request = {"type": "http.request", "body": json.dumps(call).encode(), "more_body": False}
+    with anyio.fail_after(10):
+        await guarded(http_scope("POST"), receiving(request), ignore)
+    assert [message.get("method") for message in posted] == ["tools/call"]  # no notifications/cancelled
 
 
 # Item 6: slow clients and running out of files ------------------------------------------------------------------------
