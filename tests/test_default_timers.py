@@ -28,7 +28,9 @@ import httpx2
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
+from orq_mcp.serving.connections import SHUTDOWN_GRACE
 from orq_mcp.serving.settings import ENV_VARS, Settings
+from orq_mcp.serving.workers import STOP_TIMEOUT
 from tests.conftest import API_KEY
 from tests.mcp_wire import Session, call_and_drop, messages, resume
 from tests.processes import HttpServer, loopback_http_client
@@ -72,6 +74,13 @@ def test_every_numeric_default_in_the_readme_is_the_one_wired_in() -> None:
     assert defaults.timeouts.invoke == shown["ORQ_MCP_INVOKE_TIMEOUT"]  # what the orq client is handed
     assert defaults.timeouts.stream == shown["ORQ_STREAM_TIMEOUT"]
     assert defaults.timeouts.read == shown["ORQ_TIMEOUT"]
+
+
+def test_the_readme_states_the_stopping_times_in_force() -> None:
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"gives the calls in flight {SHUTDOWN_GRACE:.0f} s to finish" in readme
+    assert f"kills one still running {STOP_TIMEOUT:.0f} s later" in readme
+    assert SHUTDOWN_GRACE < STOP_TIMEOUT  # a worker drains before its supervisor gives up on it
 
 
 # Sessions: per address and in all, and how long an idle one lives --------------------------------------------------

@@ -10,6 +10,7 @@ mid-answer), longer than the idle timeouts of the HAProxy configuration the READ
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,9 +28,10 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
+from orq_mcp.serving.connections import SHUTDOWN_GRACE
 from orq_mcp.serving.settings import Settings
 from tests.conftest import API_KEY
-from tests.helpers import ok
+from tests.helpers import ok, wait_until
 from tests.processes import HttpServer, loopback_http_client
 from tests.scale_tools import haproxy
 from tests.test_scale_balancer import describe
@@ -146,6 +148,7 @@ class Arm:
         try:
             with anyio.fail_after(within):
                 async with Client(self.target(self.seen), mode=self.mode) as client:  # type: ignore[arg-type]
+                    await client.list_tools()  # the client checks results against these schemas: ask first
                     started = time.monotonic()
                     answer = await client.call_tool("invoke_deployment", INVOKE, progress_callback=progressed)
                     self.took = time.monotonic() - started
@@ -302,3 +305,39 @@ async def test_the_default_request_timeout_bounds_headers_and_body_but_not_the_a
     assert headers_answer == b""  # no request to answer: the connection is closed
     for took in (body_took, headers_took):
         assert DEFAULT_REQUEST_TIMEOUT - 0.5 <= took <= DEFAULT_REQUEST_TIMEOUT + LATE_BY
+
+
+# Stopping: calls in flight get a bounded time to finish ---------------------------------------------------------------
+
+DRAIN = 10.0  # SHUTDOWN_GRACE
+SHORT, LONG = Pace(pieces(10), delay=0.5), Pace(pieces(200), delay=0.5)  # 5.5 s and 100 s
+
+
+@pytest.mark.slow
+async def test_sigterm_lets_calls_in_flight_finish_for_a_while_then_stops(
+    emulator: EmulatorThread, emulator_state: EmulatorState, servers: Callable[..., HttpServer]
+) -> None:
+    """A 2026-07-28 generation that ends within the drain time still answers; a longer one is cut when it runs
+    out (before: the server waited for it, up to ORQ_MCP_INVOKE_TIMEOUT). Handshake-era SSE streams end at once
+    (the SDK's SSE responses stop on shutdown), so their clients are told at once."""
+    assert SHUTDOWN_GRACE == DRAIN
+    server = servers("http", "http", defaults_env(emulator)).ready()
+    arms = {
+        SHORT: Arm("short", http_target(server.url), MODERN),
+        LONG: Arm("long", http_target(server.url), MODERN),
+        Pace(LONG.pieces, LONG.delay, stall=1): Arm("long handshake", http_target(server.url), LEGACY),
+    }
+    async with anyio.create_task_group() as tg:
+        for pace, arm in arms.items():  # each stream takes the next queued pace, so one at a time
+            pace.queue(emulator_state, streams=1)
+            tg.start_soon(arm.call, LONG.lasts)
+            assert await wait_until(lambda: emulator_state.pending_faults == [], within=30)
+        server.process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        assert await wait_until(lambda: server.process.poll() is not None, within=DRAIN + LATE_BY)
+        stopped_after = time.monotonic() - stopping
+    short, long, handshake = arms.values()
+    short.check(SHORT)
+    assert long.error is not None  # cut: the client is told, and may call again elsewhere
+    assert handshake.error is not None
+    assert DRAIN - 1 <= stopped_after <= DRAIN + LATE_BY
