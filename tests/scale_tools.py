@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -17,28 +18,22 @@ import pytest
 
 from tests.processes import HttpServer, free_port, stop_process
 
-HAPROXY_CONFIG = """\
-global
-    maxconn 512
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    # Only a request no replica ever received is sent again: a tools/call spends money, never twice.
-    retries 2
-    retry-on conn-failure
-    option redispatch
-frontend mcp
-    bind 127.0.0.1:{port}
-    default_backend replicas
-backend replicas
-    balance roundrobin
-    option httpchk GET /healthz
-    http-check expect status 200
-    default-server inter 300ms fall 1 rise 2
-{servers}
-"""
+README = Path(__file__).parent.parent / "README.md"
+# The HAProxy configuration the README prints (its Deploying section): the tests run exactly that.
+README_HAPROXY = re.compile(r"HAProxy, as the tests run it.*?\n```\n(.*?)```", re.DOTALL)
+
+
+def haproxy_config(port: int, servers: Sequence[int]) -> str:
+    """The README's HAProxy configuration, bound to loopback `port`, balancing over the loopback `servers` ports."""
+    found = README_HAPROXY.search(README.read_text(encoding="utf-8"))
+    assert found, "the README's HAProxy configuration went missing"
+    lines = found.group(1).splitlines()
+    assert [line for line in lines if not line.startswith(" ")][-1].startswith("backend"), "backend must come last"
+    kept = [line for line in lines if not line.strip().startswith(("server ", "bind "))]
+    assert len(kept) == len(lines) - 3, "expected one bind line and two example servers"
+    frontend = kept.index(next(line for line in kept if line.startswith("frontend")))
+    kept.insert(frontend + 1, f"    bind 127.0.0.1:{port}")
+    return "\n".join([*kept, *(f"    server r{i} 127.0.0.1:{server} check" for i, server in enumerate(servers))]) + "\n"
 
 
 def require(binary: str, package: str) -> str:
@@ -63,9 +58,8 @@ def haproxy(replicas: Sequence[HttpServer], log_dir: Path) -> Iterator[int]:
     """HAProxy on a free loopback port, round-robin over `replicas`, health-checking /healthz; yields the port."""
     binary = require("haproxy", "haproxy")
     port = free_port()
-    servers = "\n".join(f"    server r{i} 127.0.0.1:{r.port} check" for i, r in enumerate(replicas))
     config = log_dir / "haproxy.cfg"
-    config.write_text(HAPROXY_CONFIG.format(port=port, servers=servers))
+    config.write_text(haproxy_config(port, [replica.port for replica in replicas]))
     with (log_dir / "haproxy.log").open("wb") as log:
         process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     try:

@@ -30,6 +30,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
+from orq_mcp.serving.disconnect import AbandonOnDisconnect
+from orq_mcp.serving.settings import Settings
 from orq_mcp.serving.shared_buckets import SharedBuckets
 from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
 from tests.conftest import API_KEY
@@ -280,22 +282,30 @@ async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int, 
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def all_begun(state: EmulatorState, sending: bool) -> bool:
-    streams = state.requests_for("stream")
-    return len(streams) == ABANDONED and (not sending or all(r.chunks_sent for r in streams))
-
-
 def open_upstream(state: EmulatorState) -> list[object]:
     return [r for r in state.requests_for("stream") if r.disconnected_at is None and r.finished_at is None]
 
 
 # Without an event store nothing can resume a stream, so it is abandoned at once; with one (the default), a
-# client has ORQ_MCP_RESUME_GRACE seconds to come back with Last-Event-ID before its upstream stream closes.
-ABANDON_AFTER = {"at-once": ({"ORQ_MCP_EVENT_STORE": "off"}, 0.0), "after-grace": ({"ORQ_MCP_RESUME_GRACE": "2"}, 2.0)}
+# client has ORQ_MCP_RESUME_GRACE seconds (30 by default) to come back with Last-Event-ID before its upstream
+# stream closes.
+DEFAULT_GRACE = Settings.model_fields["resume_grace"].default
+ABANDON_AFTER = {
+    "at-once": ({"ORQ_MCP_EVENT_STORE": "off"}, 0.0),
+    "after-grace": ({"ORQ_MCP_RESUME_GRACE": "2"}, 2.0),
+    "after-default-grace": ({}, DEFAULT_GRACE),
+}
+TRICKLE_DELAY = 3.0  # a reply then takes minutes: it outlasts every grace by far
+CLOSED_LATE_BY = 10.0  # what a loaded machine may add before 50 abandoned streams are all closed
 
 
 @pytest.mark.parametrize(
-    ("upstream", "hang_up", "resumable"), [("hangs", "fin", "at-once"), ("trickles", "rst", "after-grace")]
+    ("upstream", "hang_up", "resumable"),
+    [
+        ("hangs", "fin", "at-once"),
+        ("trickles", "rst", "after-grace"),
+        pytest.param("trickles", "fin", "after-default-grace", marks=pytest.mark.slow),
+    ],
 )
 async def test_abandoned_invocations_free_their_upstream_streams(
     start: StartServer, emulator_state: EmulatorState, upstream: str, hang_up: str, resumable: str
@@ -305,32 +315,77 @@ async def test_abandoned_invocations_free_their_upstream_streams(
     if upstream == "hangs":
         emulator_state.add_fault(Fault("stream", "hang", times=ABANDONED))  # orq never answers these
     else:
-        emulator_state.chunk_delay = 1.0  # a reply then takes about a minute
+        # Kept until every stream has closed: a stream that started at a brisker pace could end by itself.
+        emulator_state.chunk_delay = TRICKLE_DELAY
     async with loopback_http_client(timeout=10) as http:
         headers = await open_legacy_session(http, server.url)
+        hanging_up = time.monotonic()
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 for request_id in range(ABANDONED):
                     tg.start_soon(call_and_hang_up, server.port, headers, 100 + request_id, hang_up == "rst")
-        # Every stream has begun (a trickling one has sent its first chunk, so it has read its slow pace).
-        assert await wait_until(lambda: all_begun(emulator_state, upstream == "trickles"), within=10)
-        emulator_state.chunk_delay = 0.002  # for the calls that follow
+        assert await wait_until(lambda: len(emulator_state.requests_for("stream")) == ABANDONED, within=10)
         hung_up_at = time.monotonic()
         if grace:  # resumable: kept for a client that comes back
             assert open_upstream(emulator_state)
-        # The upstream streams close about when their clients left (before: only when the session ended).
-        closed = await wait_until(lambda: not open_upstream(emulator_state), within=5 + grace)
+        # The upstream streams close about when their clients left, or the grace after (before: never).
+        closed = await wait_until(lambda: not open_upstream(emulator_state), within=grace + CLOSED_LATE_BY)
         assert closed, len(open_upstream(emulator_state))
-        closed_within = max(r.disconnected_at for r in emulator_state.requests_for("stream")) - hung_up_at
+        streams = emulator_state.requests_for("stream")
+        assert all(r.disconnected_at is not None for r in streams), "a stream ran to its end instead"
+        closed_at = max(r.disconnected_at or 0.0 for r in streams)
         # The session, and everyone else, carry on.
         ping = await http.post(server.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers)
         assert ping.status_code == 200, ping.text
+    emulator_state.chunk_delay = 0.002
     with anyio.fail_after(15):
         async with legacy_client(server.url, {}, []) as other:
             assert ok(await other.call_tool("list_deployments", {"limit": 1}))["deployments"]
             assert ok(await other.call_tool("invoke_deployment", {"key": "faq-assistant"}))["text"]
-    assert closed_within < 5 + grace
+    assert closed_at - hanging_up >= grace  # kept for the whole grace, from the moment its client left
+    assert closed_at - hung_up_at < grace + CLOSED_LATE_BY
     assert "Traceback" not in server.stderr()
+
+
+RESUME_RACE_GRACE = 0.5  # the grace only has to run out: the order of events is what is tested
+
+
+async def test_a_resume_that_came_before_the_server_saw_the_drop_still_counts() -> None:
+    """The client resumed (GET with Last-Event-ID) before its dropped POST finished on the server: that is a
+    resume within the grace. It used to be missed, and the resumed call was cancelled when the grace ran out."""
+    session = {"mcp-session-id": "s1", "mcp-protocol-version": "2025-06-18"}
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "invoke_deployment"}}
+    posted: list[dict[str, object]] = []
+
+    def http_scope(method: str, **headers: str) -> dict[str, object]:
+        raw = [(name.encode(), value.encode()) for name, value in {**session, **headers}.items()]
+        return {"type": "http", "method": method, "path": "/mcp", "headers": raw}
+
+    def receiving(*messages: dict[str, object]) -> Callable[[], Awaitable[dict[str, object]]]:
+        queue = list(messages)
+
+        async def receive() -> dict[str, object]:
+            return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+        return receive
+
+    async def ignore(message: dict[str, object]) -> None:
+        return None
+
+    async def app(scope: dict[str, object], receive: Callable[..., Awaitable[dict[str, object]]], send: object) -> None:
+        if scope["method"] != "POST":
+            return  # the resumed stream
+        body = await receive()
+        posted.append(json.loads(body["body"]))  # type: ignore[arg-type]
+        if posted[-1].get("id") == call["id"]:
+            assert (await receive())["type"] == "http.disconnect"  # the client dropped the stream...
+            await guarded(http_scope("GET", **{"last-event-id": "e1"}), receiving(), ignore)  # ...and is back
+
+    guarded = AbandonOnDisconnect(app, grace=RESUME_RACE_GRACE)  # type: ignore[arg-type]
+    request = {"type": "http.request", "body": json.dumps(call).encode(), "more_body": False}
+    with anyio.fail_after(10):
+        await guarded(http_scope("POST"), receiving(request), ignore)
+    assert [message.get("method") for message in posted] == ["tools/call"]  # no notifications/cancelled
 
 
 # Item 6: slow clients and running out of files ------------------------------------------------------------------------

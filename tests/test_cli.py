@@ -6,6 +6,7 @@ fixture, and each test then waits for its own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -24,6 +25,7 @@ import pytest
 import orq_mcp
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from orq_mcp.serving.cli import main
+from orq_mcp.serving.listen import bind
 from tests.conftest import API_KEY
 
 PROCESS_TIMEOUT = 30
@@ -358,3 +360,28 @@ def test_after_a_double_dash_argparse_speaks_for_itself(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "unrecognized option" not in err
     assert "unrecognized arguments: --not-an-option" in err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_connections_on_the_bound_port_send_each_answer_at_once(host: str) -> None:
+    """asyncio turns Nagle's algorithm off (TCP_NODELAY) only on connections of a socket made for IPPROTO_TCP.
+    With it on, an answer written in two parts (headers, then body) waited for the client's delayed ACK:
+    every HTTP request took 40 ms more."""
+    try:
+        listening = bind(host, 0)
+    except OSError as exc:  # no IPv6 on this machine
+        pytest.skip(f"cannot bind {host}: {exc}")
+    nodelay: list[int] = []
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nodelay.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    with listening:
+        server = await asyncio.start_server(accepted, sock=listening)
+        async with server:
+            reader, writer = await asyncio.open_connection(host, listening.getsockname()[1])
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed once the server has looked
+            writer.close()
+            await writer.wait_closed()
+    assert nodelay == [1]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,23 @@ def test_scripted_deltas_are_streamed_exactly(
     chunks = stream(http, key="faq-assistant")
     assert tuple(chunk["choices"][0]["message"]["content"] for chunk in chunks[:-1]) == pieces
     assert chunks[-1]["choices"][0]["message"]["content"] == ""
+
+
+STALL = 1.0  # seconds of silence, far above the (zero) pace of the chunks around it
+
+
+def test_a_stall_mid_stream_is_one_silence_where_asked(streams_emulator: EmulatorThread, http: httpx2.Client) -> None:
+    """`stall_mid_stream` goes silent once, after `after_chunks` chunks: a model thinking mid-answer."""
+    streams_emulator.state.add_fault(Fault("stream", "stall_mid_stream", after_chunks=2, delay=STALL))
+    arrivals: list[float] = []
+    posted = time.monotonic()
+    with http.stream("POST", "/v2/deployments/stream", json={"key": "faq-assistant"}) as response:
+        for raw in response.iter_lines():
+            if raw.startswith("data:"):
+                arrivals.append(time.monotonic())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert arrivals[2] - posted >= STALL  # the third chunk is due a whole stall after the stream began
+    assert max(range(len(gaps)), key=gaps.__getitem__) == 1  # the one long silence: between the second and third
 
 
 @pytest.fixture

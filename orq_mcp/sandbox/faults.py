@@ -21,6 +21,7 @@ FaultKind = Literal[
     "no_content",
     "scripted_deltas",
     "image_url",
+    "stall_mid_stream",
 ]
 ROUTES: Final = frozenset(
     {"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt", "versions"}
@@ -33,7 +34,7 @@ GENERATION_KINDS: Final = frozenset({"huge_response", "scripted_deltas"})
 # Kinds that change what an image deployment generates; taken when an invoke answers with images.
 MEDIA_KINDS: Final = frozenset({"huge_response", "image_url"})
 # Kinds that only make sense for an SSE response; taken when a stream starts.
-STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk"})
+STREAM_KINDS: Final = frozenset({"disconnect_mid_stream", "error_event", "malformed_chunk", "stall_mid_stream"})
 KINDS: Final = REQUEST_KINDS | GENERATION_KINDS | STREAM_KINDS | MEDIA_KINDS
 
 # [EMU] orq documents no mid-stream error for deployments; this follows the docs' error envelope.
@@ -57,6 +58,7 @@ class Fault:
       disconnect_mid_stream:  after_chunks
       error_event:            after_chunks
       malformed_chunk:        after_chunks
+      stall_mid_stream:       after_chunks, delay (seconds of silence there, as a model thinking mid-answer)
       non_json_body:          status (default 502), headers
       huge_response:          size (characters), chunk_size (characters per SSE chunk); on an image
                               deployment, size is the bytes of each image, sent inline as a data: URI

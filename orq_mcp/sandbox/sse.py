@@ -58,7 +58,9 @@ async def sse_events(
         started = anyio.current_time()
         inject_at = min(fault.after_chunks, len(pieces)) if fault is not None else -1
         for index in range(len(pieces) + 1):
-            if index == inject_at and fault is not None:
+            if index == inject_at and fault is not None and fault.kind == "stall_mid_stream":
+                started += fault.delay  # this chunk and every later one come `delay` seconds late
+            elif index == inject_at and fault is not None:
                 if fault.kind == "disconnect_mid_stream":
                     completed = True
                     return

@@ -259,10 +259,10 @@ async def serve(
             instrument(http)
         server = create_server(settings, http_client=http)
         if settings.transport == "stdio":
-            from orq_mcp.serving.stdio import serve_stdio
+            from orq_mcp.serving.stdio import EOF_SLACK, serve_stdio
 
             logger.info("orq-mcp %s serving on stdio", __version__)
-            await serve_stdio(server, server.redactors.server)
+            await serve_stdio(server, server.redactors.server, answer_within=settings.invoke_timeout + EOF_SLACK)
             return
         await serve_http(server, settings, sockets, failures)
 
@@ -277,11 +277,19 @@ async def serve_http(
 
     import uvicorn
 
-    from orq_mcp.serving.connections import FdExhaustionLog, connection_cap, guarded_protocol
+    from orq_mcp.serving.connections import (
+        SHUTDOWN_BACKSTOP,
+        SHUTDOWN_GRACE,
+        Drain,
+        DrainingServer,
+        FdExhaustionLog,
+        connection_cap,
+        guarded_protocol,
+    )
     from orq_mcp.serving.http import PATHS, build_http_app
 
     warn_about_exposure(settings)
-    app = build_http_app(server, settings, failures)
+    app = Drain(build_http_app(server, settings, failures), SHUTDOWN_GRACE)
     path = PATHS[settings.transport]
 
     # A worker is handed its listening socket; otherwise bind first, so a busy port stops here, before anything
@@ -299,13 +307,14 @@ async def serve_http(
         # Connections over the cap are closed when accepted; headers must arrive within request_timeout.
         http=guarded_protocol(settings.request_timeout, connection_cap(settings.max_connections)),
         timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
+        timeout_graceful_shutdown=SHUTDOWN_BACKSTOP,  # Drain ends the requests in flight before this
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KiB
     )
     FdExhaustionLog().install(asyncio.get_running_loop())
     where = f"http://{settings.host}:{sockets[0].getsockname()[1]}{path}"
     logger.info("orq-mcp %s serving %s on %s", __version__, settings.transport, where)
     try:
-        await uvicorn.Server(config).serve(sockets=sockets)
+        await DrainingServer(config, app).serve(sockets=sockets)
     finally:
         for sock in owned:
             sock.close()

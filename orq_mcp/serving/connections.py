@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
+import socket
 import time
 from typing import Any
 
 import anyio
+import uvicorn
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,6 +33,11 @@ FD_EXHAUSTION = frozenset({errno.EMFILE, errno.ENFILE})
 # Open files left for everything but client connections: the upstream pool, logs, the interpreter.
 FD_SHARE_FOR_CLIENTS = 0.75
 FD_RESERVE = 32
+# On SIGTERM (or SIGINT), how long requests in flight may run on before they are ended; a generation is cut
+# then, and its client told (the stream ends without an answer), so it can call again elsewhere.
+SHUTDOWN_GRACE = 10.0
+# uvicorn's own limit, after ours: it cancels what is left (with a traceback each), which should be nothing.
+SHUTDOWN_BACKSTOP = SHUTDOWN_GRACE + 5.0
 _BUSY_BODY = b'{"error":"busy","error_description":"Too many open connections; retry in a moment."}'
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
@@ -96,7 +104,11 @@ def connection_cap(configured: int) -> int:
 
 
 class BodyDeadline:
-    """Answers 408 to a POST whose body does not arrive within `timeout` seconds of its headers."""
+    """Answers 408 to a POST whose body does not arrive within `timeout` seconds of its headers.
+
+    The deadline covers the body's arrival only: the answer may take as long as it takes (a generation streams
+    for up to ORQ_MCP_INVOKE_TIMEOUT), and a request's own handling (a resume grace included) is never cut.
+    """
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self._app = app
@@ -106,13 +118,58 @@ class BodyDeadline:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        with anyio.move_on_after(self._timeout):
+        with anyio.move_on_after(self._timeout) as arrival:
             _, replay = await read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        if not arrival.cancelled_caught:
             await self._app(scope, replay, send)
             return
         description = f"The request body did not arrive within {self._timeout:g} s; send it all at once."
         response = JSONResponse({"error": "request_timeout", "error_description": description}, status_code=408)
         await response(scope, receive, send)
+
+
+class Drain:
+    """Lets the requests in flight run on for `grace` seconds once the server begins to stop, then ends them.
+
+    uvicorn alone waits for every request to finish (a generation may stream for ten minutes) or, past its
+    own timeout, cancels their tasks and logs a traceback for each. Here each request runs in a cancel scope
+    whose deadline is set when the stop begins (`begin`), so it ends quietly: its response stream closes,
+    and with it the orq stream behind it.
+    """
+
+    def __init__(self, app: ASGIApp, grace: float) -> None:
+        self._app = app
+        self._grace = grace
+        self._ends_at = math.inf
+        self._requests: set[anyio.CancelScope] = set()
+
+    def begin(self) -> None:
+        self._ends_at = anyio.current_time() + self._grace
+        for request in self._requests:
+            request.deadline = min(request.deadline, self._ends_at)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        with anyio.CancelScope(deadline=self._ends_at) as request:
+            self._requests.add(request)
+            try:
+                await self._app(scope, receive, send)
+            finally:
+                self._requests.discard(request)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, starting the drain of requests in flight as it begins to shut down."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._drain.begin()
+        await super().shutdown(sockets)
 
 
 class FdExhaustionLog:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -24,10 +26,11 @@ class AbandonOnDisconnect:
     """Cancels the requests of a Streamable HTTP POST whose response stream the client dropped.
 
     On handshake-era protocol versions the SDK keeps serving such a request (a client may resume a
-    stream), but this server keeps no event store, so nothing can ever be resumed: the answer is lost
-    and the orq stream behind it would stay open until the session ends. The request is cancelled
-    through the protocol itself, with a `notifications/cancelled` posted into the same session.
-    (2026-07-28 requests and legacy SSE already end with their connection.)
+    stream): unless the client comes back with `Last-Event-ID` within the grace (none without an event
+    store), the answer is lost and the orq stream behind it would stay open until the session ends. The
+    request is then cancelled through the protocol itself, with a `notifications/cancelled` posted into
+    the same session. (2026-07-28 requests and legacy SSE already end with their connection.) Nothing
+    outside may bound this call's time: the grace is waited out inside it, after the client has gone.
     """
 
     def __init__(self, app: ASGIApp, grace: float = 0.0) -> None:
@@ -35,7 +38,8 @@ class AbandonOnDisconnect:
         # With resumable streams (an event store), a client may come back with Last-Event-ID: the request
         # is only abandoned if none does within `grace` seconds.
         self._grace = grace
-        self._resumed: dict[str, anyio.Event] = {}
+        # Sessions with a request in flight or in its grace: only their resumes matter, and so are noted.
+        self._sessions: dict[str, _Resumes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._note_resume(scope)
@@ -61,30 +65,43 @@ class AbandonOnDisconnect:
             answered = answered or (message["type"] == "http.response.body" and not message.get("more_body", False))
             await send(message)
 
-        await self._app(scope, watch_receive, watch_send)
-        if hung_up and not answered and not await self._resumed_within_grace(headers["mcp-session-id"]):
-            for request_id in request_ids:
-                await self._cancel(scope, request_id)
+        session = headers["mcp-session-id"]
+        resumes = self._sessions.setdefault(session, _Resumes())
+        resumes.holders += 1
+        began = anyio.current_time()
+        try:
+            await self._app(scope, watch_receive, watch_send)
+            if hung_up and not answered and not await self._resumed_since(resumes, began):
+                for request_id in request_ids:
+                    await self._cancel(scope, request_id)
+        finally:
+            resumes.holders -= 1
+            if not resumes.holders:
+                del self._sessions[session]
 
-    async def _resumed_within_grace(self, session: str) -> bool:
+    async def _resumed_since(self, resumes: _Resumes, began: float) -> bool:
+        """Whether the session resumed a stream after `began`, or does within the grace.
+
+        A resume may come before the server has finished with the dropped request (a client that reconnects
+        at once): it counts as much as one that comes during the grace.
+        """
         if self._grace <= 0:
             return False
-        resumed = self._resumed.setdefault(session, anyio.Event())
-        try:
-            with anyio.move_on_after(self._grace):
-                await resumed.wait()
-        finally:
-            self._resumed.pop(session, None)
-        return resumed.is_set()
+        with anyio.move_on_after(self._grace):
+            while resumes.last < began:
+                await resumes.arrived.wait()
+        return resumes.last >= began
 
     def _note_resume(self, scope: Scope) -> None:
         """A GET carrying Last-Event-ID resumes a session's stream: its abandoned request may live on."""
-        if scope["type"] != "http" or scope["method"] != "GET" or not self._resumed:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self._sessions:
             return
         headers = Headers(scope=scope)
-        waiting = self._resumed.get(headers.get("mcp-session-id", ""))
-        if waiting is not None and headers.get("last-event-id"):
-            waiting.set()
+        resumes = self._sessions.get(headers.get("mcp-session-id", ""))
+        if resumes is not None and headers.get("last-event-id"):
+            resumes.last = anyio.current_time()
+            arrived, resumes.arrived = resumes.arrived, anyio.Event()
+            arrived.set()
 
     async def _cancel(self, scope: Scope, request_id: str | int) -> None:
         notification = {
@@ -113,6 +130,15 @@ class AbandonOnDisconnect:
                 logger.debug("Cancelling an abandoned request was answered %s", message["status"])
 
         await self._app({**scope, "headers": headers}, receive, discard)
+
+
+@dataclass
+class _Resumes:
+    """When one session last resumed a stream, while any of its requests is in flight or in its grace."""
+
+    holders: int = 0  # such requests
+    last: float = -math.inf
+    arrived: anyio.Event = field(default_factory=anyio.Event)  # set (and replaced) at each resume
 
 
 def _request_ids(body: bytes | None) -> list[str | int]:

@@ -1,4 +1,5 @@
-"""stdio: our thread-free transport where the platform allows, and lines that are not JSON-RPC answered.
+"""stdio: our thread-free transport where the platform allows, lines that are not JSON-RPC answered, and
+every request read before EOF answered before the exit (see owed.py).
 
 The SDK's stdio transport reads each line into a message and hands the dispatcher an exception
 for a line that is not one; the dispatcher only debug-logs it. A client that sent a request with
@@ -23,17 +24,28 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCNotification, RequestId
 from pydantic import ValidationError
 
+from orq_mcp.orq.client import Timeouts
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.outbound import ScrubbedWriteStream
+from orq_mcp.serving.owed import OwedAnswers, Recorded
 
 logger = logging.getLogger(__name__)
+
+# After EOF on stdin, how long the requests already read may take to be answered: as long as an invocation
+# (ORQ_MCP_INVOKE_TIMEOUT) plus a minute for the reads before it. What is still unanswered then gets the SDK's
+# "connection closed" error. cli.py derives it from the configured invocation timeout.
+EOF_SLACK = 60.0
+EOF_ANSWER_WITHIN = Timeouts.invoke + EOF_SLACK
 
 Streams = tuple[ObjectReceiveStream[SessionMessage | Exception], ObjectSendStream[SessionMessage]]
 
 
-async def serve_stdio(server: MCPServer[Any], redactor: Redactor) -> None:
+async def serve_stdio(server: MCPServer[Any], redactor: Redactor, answer_within: float = EOF_ANSWER_WITHIN) -> None:
     """Like `server.run_stdio_async()`, on our transport, with the malformed lines answered; every message
-    written passes the scrubbing exit (outbound.py) with `redactor`."""
+    written passes the scrubbing exit (outbound.py) with `redactor`.
+
+    After EOF on stdin, the requests already read have up to `answer_within` seconds to be answered.
+    """
     # SDK gap (mcp 2.3; not yet filed upstream, this machine has no network): MCPServer has no public way to
     # serve one connection over given streams, only its own stdio runner, which has no hook for answering
     # malformed lines and runs on worker threads. tests/test_sdk_gaps.py fails once a public path exists.
@@ -41,6 +53,7 @@ async def serve_stdio(server: MCPServer[Any], redactor: Redactor) -> None:
     async with open_stdio() as (read_stream, raw_write_stream):
         write_stream = ScrubbedWriteStream(raw_write_stream, redactor)
         send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        owed = OwedAnswers()
 
         async def relay() -> None:
             async with send:
@@ -49,13 +62,18 @@ async def serve_stdio(server: MCPServer[Any], redactor: Redactor) -> None:
                         continue
                     reply = error_reply(item)
                     if reply is None:
+                        if isinstance(item, SessionMessage):
+                            owed.read(item.message)
                         await send.send(item)
                     else:
                         await write_stream.send(SessionMessage(reply))
+                # EOF. Ending the dispatcher's input now would cancel the requests still in flight, unanswered.
+                with anyio.move_on_after(answer_within):
+                    await owed.settle(lambda error: send.send(SessionMessage(error)))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay)
-            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+            await lowlevel.run(receive, Recorded(write_stream, owed), lowlevel.create_initialization_options())
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ from multiprocessing.process import BaseProcess
 import anyio
 import uvicorn
 
+from orq_mcp.serving.connections import SHUTDOWN_GRACE
 from orq_mcp.serving.settings import Settings
 from orq_mcp.serving.shared_buckets import SharedBuckets
 from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES
@@ -32,7 +33,8 @@ from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES
 logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 0.5
-STOP_TIMEOUT = 10.0
+# A worker told to stop drains its requests for SHUTDOWN_GRACE seconds; after a little more it is killed.
+STOP_TIMEOUT = SHUTDOWN_GRACE + 5.0
 # A worker that dies this soon after starting, this many times in a row, will not start: give up.
 EARLY_DEATH = 5.0
 MAX_EARLY_DEATHS = 5
