@@ -82,6 +82,7 @@ class SpanLine:
     status: str | None
     duration_ms: float | None
     model: str | None
+    provider: str | None
     tokens: int | None
     level: int | None
     error: bool
@@ -117,7 +118,8 @@ def span_line(span: SpanInfo) -> SpanLine:
         type=_cut(span.type),
         status=_cut(span.status),
         duration_ms=span.duration_ms,
-        model=_cut(f"{span.provider}/{span.model}" if span.provider and span.model else span.model),
+        model=_cut(span.model),
+        provider=_cut(span.provider),
         tokens=span.usage.total_tokens if span.usage else None,
         level=span.level,
         error=failed,

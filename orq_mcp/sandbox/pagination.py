@@ -13,7 +13,8 @@ from typing import Any
 from .errors import bad_request
 
 DEFAULT_LIMIT = 10
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+# The SDK types the agents list's `limit` as a float and sends `10.0`; a whole number written so is accepted [INFER].
+_INTEGER = re.compile(r"[+-]?[0-9]+(?:\.0+)?")
 
 
 def paginate(
@@ -52,9 +53,9 @@ def _parse_limit(raw: str | None, max_limit: int, default: int) -> int:
     if raw is None:
         return default
     text = raw.strip()
-    if not _INTEGER.fullmatch(text) or not 1 <= int(text) <= max_limit:
+    if not _INTEGER.fullmatch(text) or not 1 <= int(float(text)) <= max_limit:
         raise bad_request(f"'limit' must be an integer between 1 and {max_limit}", what="Invalid request")
-    return int(text)
+    return int(float(text))
 
 
 def _cursor_index(ids: list[Any], cursor: str, name: str) -> int:
