@@ -23,16 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from orq_mcp.orq.models import Telemetry
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+from orq_mcp.orq.models import Telemetry, _Lenient
 
 
-class AgentEvent(_Event):
+class AgentEvent(_Lenient):
     """The envelope: which event, when, and its data (validated per type by `EVENT_DATA`)."""
 
     type: str
@@ -40,7 +36,7 @@ class AgentEvent(_Event):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class StartedData(_Event):
+class StartedData(_Lenient):
     response_id: str | None = Field(None, alias="responseId")
     # Marked deprecated in the SDK's model, yet the only place a stream names the task to continue.
     task_id: str | None = Field(None, alias="taskId")
@@ -48,23 +44,23 @@ class StartedData(_Event):
     telemetry: Telemetry | None = None
 
 
-class Part(_Event):
+class Part(_Lenient):
     kind: str = ""
     text: str | None = None
     reasoning: str | None = None
 
 
-class PartDeltaData(_Event):
+class PartDeltaData(_Lenient):
     part_id: str = Field("", alias="partId")
     delta: Part = Field(default_factory=Part)
 
 
-class PartDoneData(_Event):
+class PartDoneData(_Lenient):
     part_id: str = Field("", alias="partId")
     part: Part = Field(default_factory=Part)
 
 
-class ToolData(_Event):
+class ToolData(_Lenient):
     """The fields every tool event shares, and each one's own (absent where a type does not carry them)."""
 
     tool_id: str = Field("", alias="toolId")
@@ -77,19 +73,19 @@ class ToolData(_Event):
     review: str | None = None
 
 
-class DoneData(_Event):
+class DoneData(_Lenient):
     finish_reason: str | None = Field(None, alias="finishReason")
     usage: dict[str, Any] | None = None
     pending_tool_calls: list[dict[str, Any]] | None = Field(None, alias="pendingToolCalls")
     telemetry: Telemetry | None = None
 
 
-class FailedData(_Event):
+class FailedData(_Lenient):
     error: str = ""
     code: float | None = None
 
 
-EVENT_DATA: dict[str, type[_Event]] = {
+EVENT_DATA: dict[str, type[_Lenient]] = {
     "response.started": StartedData,
     "part.delta": PartDeltaData,
     "part.done": PartDoneData,

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from orq_mcp.orq.models import Telemetry
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+from orq_mcp.orq.models import Telemetry, _Lenient
 
 
 class AgentTool(_Lenient):

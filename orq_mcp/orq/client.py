@@ -371,16 +371,7 @@ class OrqClient:
                     delta = accumulator.feed(data)
                 except AgentRunFailed as failed:
                     raise _agent_failure(failed, self._scrub) from None
-                if accumulator.trace_id != noted:
-                    noted = accumulator.trace_id
-                    self._note_trace_id(noted)
-                if accumulator.length > self._max_response_chars:
-                    raise ResponseTooLargeError(
-                        f"The agent's answer grew past {self._max_response_chars:,} characters, so the server "
-                        "stopped reading it."
-                    )
-                if delta and on_text is not None:
-                    await on_text(delta)
+                noted = await self._relay(accumulator, delta, noted, "agent's answer", on_text)
         except EventTooLarge:
             raise InvalidResponseError("orq sent a stream event larger than the server accepts.") from None
         if not accumulator.finished:
@@ -454,16 +445,28 @@ class OrqClient:
         async with self.stream(body) as chunks:
             async for chunk in chunks:
                 delta = accumulator.feed(chunk)
-                if accumulator.trace_id != noted:
-                    noted = accumulator.trace_id
-                    self._note_trace_id(noted)
-                if accumulator.length > self._max_response_chars:
-                    raise ResponseTooLargeError(
-                        f"The completion grew past {self._max_response_chars:,} characters, so the server "
-                        "stopped reading it."
-                    )
-                if delta and on_text is not None:
-                    await on_text(delta)
+                noted = await self._relay(accumulator, delta, noted, "completion", on_text)
+
+    async def _relay(
+        self,
+        accumulator: CompletionAccumulator | AgentRunAccumulator,
+        delta: str,
+        noted: str | None,
+        what: str,
+        on_text: Callable[[str], Awaitable[None]] | None,
+    ) -> str | None:
+        """After each piece of a stream: note a new trace id, hold the size cap, hand the new text on.
+        Returns the trace id now noted."""
+        if accumulator.trace_id != noted:
+            noted = accumulator.trace_id
+            self._note_trace_id(noted)
+        if accumulator.length > self._max_response_chars:
+            raise ResponseTooLargeError(
+                f"The {what} grew past {self._max_response_chars:,} characters, so the server stopped reading it."
+            )
+        if delta and on_text is not None:
+            await on_text(delta)
+        return noted
 
     @asynccontextmanager
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[CompletionChunk]]:

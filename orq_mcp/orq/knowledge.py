@@ -18,14 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from orq_mcp.orq.knowledge_filter import SEARCH_OPERATORS, check_knowledge_filter
+from orq_mcp.orq.models import _Lenient
 from orq_mcp.orq.requests import _Strict
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class RetrievalSettings(_Lenient):

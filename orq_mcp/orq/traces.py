@@ -15,16 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from orq_mcp.orq.models import _Lenient
 
 # What one span's name (or status text) may take in a summary.
 MAX_NAME_CHARS = 200
 # Statuses that mean a span failed [INFER: OpenTelemetry's status codes, which orq's spans follow].
 _ERROR_STATUSES = frozenset({"error", "failed", "failure"})
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class TraceUsage(_Lenient):

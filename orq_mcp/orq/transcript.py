@@ -83,7 +83,8 @@ def analyse(transcript: Transcript) -> dict[str, Any]:
     if config is not None:
         findings["get_config_renders_inputs"] = _renders(config)
     findings.update(_runtime_findings(transcript))
-    for name in ("invoke", "invoke_stream_flag", "versions", "stream_unknown_key", "stream_non_chat"):
+    statuses = ("invoke", "invoke_stream_flag", "versions", "stream_unknown_key", "stream_non_chat", *_RUNTIME_READS)
+    for name in statuses:
         exchange = transcript.exchange(name)
         if exchange is not None:
             findings[name] = {"status": exchange.status, "content_type": exchange.content_type}
@@ -99,16 +100,20 @@ def analyse(transcript: Transcript) -> dict[str, Any]:
     return findings
 
 
+# The free reads of agents, knowledge bases and traces (probe.py, `_probe_runtime`).
+_RUNTIME_READS = (
+    "list_agents",
+    "get_agent",
+    "list_knowledge",
+    "get_agent_unknown",
+    "agent_task_unknown",
+    "trace_unknown",
+)
+
+
 def _runtime_findings(transcript: Transcript) -> dict[str, Any]:
-    """What the free agents and knowledge reads show: statuses, and the shape of an agent's `variables`."""
+    """What an agent's manifest shows: the shape of its `variables` and the fields of its tools."""
     found: dict[str, Any] = {}
-    for name in ("list_agents", "get_agent", "list_knowledge", "get_agent_unknown", "agent_task_unknown"):
-        exchange = transcript.exchange(name)
-        if exchange is not None:
-            found[name] = {"status": exchange.status, "content_type": exchange.content_type}
-    trace = transcript.exchange("trace_unknown")
-    if trace is not None:
-        found["trace_unknown"] = {"status": trace.status, "content_type": trace.content_type}
     agent = transcript.exchange("get_agent")
     body = _json(agent) if agent is not None else None
     if isinstance(body, dict):
