@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from orq_mcp.orq.agent_requests import AgentRequest
-from orq_mcp.orq.agent_stream import MAX_TOOL_VALUE_CHARS, AgentRunAccumulator
+from orq_mcp.orq.agent_stream import MAX_TOOL_CALLS, MAX_TOOL_VALUE_CHARS, AgentRunAccumulator
 from orq_mcp.orq.client import OrqClient, Timeouts
 from orq_mcp.orq.errors import (
     AgentRunError,
@@ -27,7 +27,9 @@ from orq_mcp.orq.feedback import Feedback
 from orq_mcp.orq.knowledge import KnowledgeSearch
 from orq_mcp.orq.requests import describe
 from orq_mcp.sandbox import EmulatorState, Fault
+from orq_mcp.sandbox.agents import MAX_TASKS, Task, TaskStore
 from orq_mcp.sandbox.data_agents import SAMPLE_AGENTS
+from orq_mcp.sandbox.traces import MAX_TRACES, Span, Trace, TraceStore
 from tests.conftest import API_KEY, FAST_RETRY
 
 ORDER_QUESTION = AgentRequest(message="Where is my order NL-20391?", variables={"company_name": "Acme Bikes"})
@@ -394,3 +396,41 @@ async def test_an_agent_runs_trace_has_its_tool_spans_and_is_cut_to_size(orq: Or
 async def test_an_unknown_trace_is_not_found(orq: OrqClient) -> None:
     with pytest.raises(NotFoundError):
         await orq.get_trace("0" * 32)
+
+
+# Caps at their defaults ------------------------------------------------------------------------------------------
+
+
+def test_the_accumulator_keeps_at_most_its_default_number_of_tool_calls() -> None:
+    acc = AgentRunAccumulator()
+    for index in range(MAX_TOOL_CALLS + 50):
+        acc.feed(event("tool.started", toolId="t", toolCallId=f"c{index}", arguments={}, toolName="fetch"))
+        acc.feed(event("tool.done", toolId="t", toolCallId=f"c{index}", result=index))
+    run = acc.result()
+    assert len(run.tool_calls) == MAX_TOOL_CALLS == 100
+    assert run.tool_calls_dropped == 50
+    assert run.tool_calls[-1].result == MAX_TOOL_CALLS - 1
+
+
+async def test_a_trace_summary_holds_its_default_50_spans(orq: OrqClient, emulator_state: EmulatorState) -> None:
+    children = [Span(f"tool step-{i}", "tool", 1.0) for i in range(119)]
+    emulator_state.workspace_for(API_KEY).traces.add(
+        Trace("f" * 32, "agents", Span("agent big", "agent", 119.0, children=children))
+    )
+    report = await orq.get_trace("f" * 32)
+    assert len(report.spans) == 50
+    assert report.spans_left_out is True
+    [page] = emulator_state.requests_for("list_spans")
+    assert page.query == {"limit": "50"}
+
+
+def test_the_emulators_stores_keep_their_newest_at_the_default_bounds() -> None:
+    traces, tasks = TraceStore(), TaskStore()
+    for index in range(MAX_TRACES + 1):
+        traces.add(Trace(f"{index:032x}", "deployments", Span("d", "deployment", 1.0)), f"response-{index}")
+        tasks.add(Task("order-assistant", id=f"task-{index}"))
+    assert len(traces) == MAX_TRACES == 1_000
+    assert traces.get(f"{0:032x}") is None
+    assert traces.resolve(f"response-{MAX_TRACES}") is not None
+    assert tasks.get("task-0") is None
+    assert tasks.get(f"task-{MAX_TASKS}") is not None
