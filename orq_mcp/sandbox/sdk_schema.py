@@ -12,17 +12,20 @@ from functools import cache
 from typing import Any, Final
 
 # Route name -> the SDK request model of its body (orq_ai_sdk.models).
-SDK_REQUEST_MODELS: Final = {
+DEPLOYMENT_REQUEST_MODELS: Final = {
     "stream": "DeploymentStreamRequestBody",
     "invoke": "InvokeDeploymentRequest",
     "get_config": "DeploymentGetConfigRequestBody",
+}
+RUNTIME_REQUEST_MODELS: Final = {
     "agent_response": "AgentResponseRequest",
     "knowledge_search": "SearchKnowledgeRequest",
     "feedback": "PostV2FeedbackRequestBody",
 }
+SDK_REQUEST_MODELS: Final = {**DEPLOYMENT_REQUEST_MODELS, **RUNTIME_REQUEST_MODELS}
 # The SDK's request hook sets `stream` on the three deployment routes (on an agent response it is the body's own).
 _ADDED_BY_SDK: Final = frozenset({"stream"})
-_HOOKED_ROUTES: Final = frozenset({"stream", "invoke", "get_config"})
+_HOOKED_ROUTES: Final = frozenset(DEPLOYMENT_REQUEST_MODELS)
 
 
 def sdk_violation(route: str, body: Any) -> str | None:
