@@ -58,6 +58,26 @@ async def replay_through_the_client(path: Path) -> None:
         if refused is not None and refused.status >= 400:
             with pytest.raises(OrqError):
                 await orq.invoke(refused.request or {})
+        await replay_runtime(orq, transcript)
+
+
+async def replay_runtime(orq: OrqClient, transcript: Transcript) -> None:
+    """The agents and knowledge reads: every recorded answer parses into the client's models."""
+    listed = transcript.exchange("list_agents")
+    if listed is not None and listed.status == 200:
+        agents = await orq.list_agents(limit=10)
+        assert agents.data, f"{transcript.deployment}: the recorded agents list"
+        agent = transcript.exchange("get_agent")
+        if agent is not None and agent.status == 200:
+            assert (await orq.get_agent(agents.data[0].key)).key == agents.data[0].key
+    knowledge = transcript.exchange("list_knowledge")
+    if knowledge is not None and knowledge.status == 200:
+        await orq.list_knowledge_bases(limit=10)
+    for name, read in (("get_agent_unknown", orq.get_agent), ("trace_unknown", orq.get_trace)):
+        unknown = transcript.exchange(name)
+        if unknown is not None and unknown.status >= 400:
+            with pytest.raises(OrqError):
+                await read(unknown.path.rsplit("/", 1)[-1])
 
 
 def test_check_live_records_the_open_questions(
@@ -81,7 +101,18 @@ def test_check_live_records_the_open_questions(
         "invoke_unknown_key": ["message"],
         "invoke_bad_body": ["message"],
         "stream_non_chat": ["message"],
+        "agent_task_unknown": ["message"],
+        "get_agent_unknown": ["message"],
+        "trace_unknown": ["message"],
     }
+    # Issue 19: agents and knowledge bases, read for free (no agent run, no search, no feedback).
+    assert findings["list_agents"]["status"] == findings["list_knowledge"]["status"] == 200
+    assert findings["get_agent"]["status"] == 200
+    assert findings["get_agent_unknown"]["status"] == findings["trace_unknown"]["status"] == 404
+    assert findings["agent_variables_shape"] == {"language": "str"}  # help-desk, the newest sample agent
+    assert findings["agent_tool_fields"] == ["action_type", "display_name", "id", "requires_approval"]
+    runtime_routes = ("agent_response", "knowledge_search", "feedback")
+    assert not [r for route in runtime_routes for r in emulator_state.requests_for(route)]
     assert findings["get_config_accepts_assistant_parts"] is True
     non_chat = {d["prompt_config"]["model_type"] for d in SAMPLE_DEPLOYMENTS} - {"chat", "completion"}
     assert set(findings["non_chat_mocked_answers"]) == non_chat

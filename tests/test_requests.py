@@ -9,7 +9,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from orq_mcp.orq.requests import Message, RequestOptions, describe, request_body
-from orq_mcp.sandbox.sdk_schema import SDK_REQUEST_MODELS, sdk_violation
+from orq_mcp.sandbox.sdk_schema import DEPLOYMENT_REQUEST_MODELS, SDK_REQUEST_MODELS, sdk_violation
 from orq_mcp.surface.schema import compact_schema
 
 sdk_models = pytest.importorskip("orq_ai_sdk").models
@@ -29,7 +29,7 @@ def messages_body(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def assert_sdk_accepts(body: dict[str, Any]) -> None:
-    for route in SDK_REQUEST_MODELS:
+    for route in DEPLOYMENT_REQUEST_MODELS:
         assert sdk_violation(route, body) is None, (route, body)
 
 
@@ -44,6 +44,9 @@ def test_bodies_are_checked_with_the_sdks_own_request_models() -> None:
         "stream": sdk_models.DeploymentStreamRequestBody,
         "invoke": sdk_models.InvokeDeploymentRequest,
         "get_config": sdk_models.DeploymentGetConfigRequestBody,
+        "agent_response": sdk_models.AgentResponseRequest,
+        "knowledge_search": sdk_models.SearchKnowledgeRequest,
+        "feedback": sdk_models.PostV2FeedbackRequestBody,
     }
 
 

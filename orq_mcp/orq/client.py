@@ -22,8 +22,12 @@ import httpx2
 from pydantic import TypeAdapter, ValidationError
 
 from orq_mcp import __version__
+from orq_mcp.orq.agent_models import Agent, AgentTask
+from orq_mcp.orq.agent_requests import AgentRequest
+from orq_mcp.orq.agent_stream import AgentRun, AgentRunAccumulator, AgentRunFailed, run_from_task
 from orq_mcp.orq.errors import (
     DEEP_JSON,
+    AgentRunError,
     BodyTooLargeError,
     InvalidResponseError,
     InvocationTimeoutError,
@@ -41,12 +45,15 @@ from orq_mcp.orq.errors import (
     loads_json,
     parse_body,
 )
+from orq_mcp.orq.feedback import Feedback, FeedbackReceipt
+from orq_mcp.orq.knowledge import KnowledgeBase, KnowledgeChunk, KnowledgeSearch, SearchAnswer, chunks_of
 from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, DeploymentVersion, Page, Prompt
 from orq_mcp.orq.outputs import Invocation, describe_invocation
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.slots import StreamSlots
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
+from orq_mcp.orq.traces import SpanInfo, SpansPage, TraceAnswer, TraceReport, build_report
 from orq_mcp.orq.tracing import note_orq_trace_id
 
 logger = logging.getLogger(__name__)
@@ -64,6 +71,8 @@ MAX_EVENT_CHARS = 8 * 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
 DRAIN_SECONDS = 1.0
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Spans asked for per page of a trace (the SDK sets no bound; a trace summary holds at most 50 by default).
+SPAN_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -224,7 +233,7 @@ class OrqClient:
     ) -> Page[DeploymentVersion]:
         """Saved versions of a deployment, drafts included, newest first (SDK 4.17 `list_versions`)."""
         params = _page_params(limit, starting_after)
-        path = f"/v2/deployments/{quote(key_or_id, safe='')}/versions"
+        path = f"/v2/deployments/{_segment(key_or_id)}/versions"
         return await self._get_page(path, DeploymentVersion, limit, params)
 
     async def get_config(self, body: dict[str, Any]) -> DeploymentConfig:
@@ -232,6 +241,141 @@ class OrqClient:
         parse = functools.partial(_parse, model=DeploymentConfig)
         sent = self._deployment_body(body, stream=False)
         return await self._request_json("POST", "/v2/deployments/get_config", parse, MAX_JSON_BYTES, json=sent)
+
+    # -- agents, knowledge bases, feedback and traces ----------------------------------------
+
+    async def list_agents(self, limit: int = 10, starting_after: str | None = None) -> Page[Agent]:
+        """Agents, newest first (SDK `agents.list`). `limit` is always sent: without it orq lists every agent."""
+        return await self._get_page("/v2/agents", Agent, limit, _page_params(limit, starting_after))
+
+    async def get_agent(self, key: str) -> Agent:
+        """One agent's manifest (SDK `agents.retrieve`, `GET /v2/agents/{agent_key}`)."""
+        parse = functools.partial(_parse, model=Agent)
+        return await self._request_json("GET", f"/v2/agents/{_segment(key)}", parse, MAX_PAGE_BYTES)
+
+    async def get_agent_task(self, key: str, task_id: str) -> AgentTask:
+        """A task's state and its latest output (SDK `agents.responses.get`, `GET .../responses/{task_id}`)."""
+        parse = functools.partial(_parse, model=AgentTask)
+        path = f"/v2/agents/{_segment(key)}/responses/{_segment(task_id)}"
+        task = await self._request_json("GET", path, parse, MAX_JSON_BYTES)
+        self._note_trace_id(task.telemetry.trace_id if task.telemetry else None)
+        return task
+
+    async def list_knowledge_bases(self, limit: int = 10, starting_after: str | None = None) -> Page[KnowledgeBase]:
+        """Knowledge bases, newest first (SDK `knowledge.list`)."""
+        return await self._get_page("/v2/knowledge", KnowledgeBase, limit, _page_params(limit, starting_after))
+
+    async def search_knowledge(self, knowledge: str, search: KnowledgeSearch) -> list[KnowledgeChunk]:
+        """The chunks of one knowledge base (its id or its key) most like the query (SDK `knowledge.search`).
+
+        A search calls no generative model and changes nothing, so it is retried like a read."""
+        parse = functools.partial(_parse, model=SearchAnswer)
+        path = f"/v2/knowledge/{_segment(knowledge)}/search"
+        return chunks_of(await self._request_json("POST", path, parse, MAX_JSON_BYTES, json=search.to_orq()))
+
+    async def submit_feedback(self, feedback: Feedback) -> FeedbackReceipt:
+        """Rate a generation (SDK `feedback.create`). A write: retried only when orq provably did nothing."""
+        parse = functools.partial(_parse, model=FeedbackReceipt)
+        body = feedback.to_orq()
+        return await self._request_json("POST", "/v2/feedback", parse, MAX_JSON_BYTES, idempotent=False, json=body)
+
+    async def get_trace(self, trace_id: str, max_spans: int = 50) -> TraceReport:
+        """A trace's totals and up to `max_spans` of its spans (SDK `traces.get` and `traces.list_spans`)."""
+        path = f"/v3/traces/{_segment(trace_id)}"
+        trace = await self._request_json("GET", path, functools.partial(_parse, model=TraceAnswer), MAX_PAGE_BYTES)
+        spans: list[SpanInfo] = []
+        token: str | None = None
+        more = False
+        while len(spans) < max_spans:
+            params: dict[str, Any] = {"limit": min(SPAN_PAGE, max_spans - len(spans))}
+            if token:
+                params["page_token"] = token
+            parse = functools.partial(_parse, model=SpansPage)
+            page = await self._request_json("GET", f"{path}/spans", parse, MAX_PAGE_BYTES, params=params)
+            spans += page.data[: max_spans - len(spans)]
+            more = page.has_more and bool(page.next_page_token) and bool(page.data)
+            if not more:
+                break
+            token = page.next_page_token
+        return build_report(trace_id, trace.trace, spans, more)
+
+    async def invoke_agent(
+        self, key: str, request: AgentRequest, on_text: Callable[[str], Awaitable[None]] | None = None
+    ) -> AgentRun:
+        """Run an agent (SDK `agents.responses.create`, `POST /v2/agents/{agent_key}/responses`, streamed),
+        calling `on_text` with each new piece of its text, as `invoke` does for a deployment.
+
+        The same stream slot, response cap and whole-call deadline (`Timeouts.invoke`) as `invoke`; on failure
+        the raised `OrqError` carries the text received so far in `partial_text`."""
+        accumulator = AgentRunAccumulator()
+        try:
+            with anyio.move_on_after(self._timeouts.invoke) as deadline:
+                run = await self._run_agent(key, request, accumulator, on_text)
+            if deadline.cancelled_caught:
+                raise self._past_deadline()
+        except OrqError as exc:
+            exc.partial_text = accumulator.text
+            raise
+        return run
+
+    async def _run_agent(
+        self,
+        key: str,
+        request: AgentRequest,
+        accumulator: AgentRunAccumulator,
+        on_text: Callable[[str], Awaitable[None]] | None,
+    ) -> AgentRun:
+        sent = self._http.build_request(
+            "POST",
+            f"/v2/agents/{_segment(key)}/responses",
+            json=request.to_orq(stream=True),
+            headers=self._headers(accept="text/event-stream"),
+            timeout=httpx2.Timeout(self._timeouts.stream, connect=self._timeouts.connect),
+        )
+        async with self._streams.hold(self._key_id):
+            response = await self._open_stream(sent)
+            try:
+                if _content_type(response) != "text/event-stream":
+                    # The SDK declares a JSON answer too (`CreateAgentResponse`): the whole run at once.
+                    run = run_from_task(_parse(await _read_capped(response, MAX_JSON_BYTES), AgentTask))
+                    self._note_trace_id(run.trace_id)
+                    if run.text and on_text is not None:
+                        await on_text(run.text)
+                    return run
+                await self._read_agent_events(response, accumulator, on_text)
+            except httpx2.HTTPError as exc:
+                raise _transport_error(exc, streaming=True) from None
+            finally:
+                await response.aclose()
+        return accumulator.result()
+
+    async def _read_agent_events(
+        self,
+        response: httpx2.Response,
+        accumulator: AgentRunAccumulator,
+        on_text: Callable[[str], Awaitable[None]] | None,
+    ) -> None:
+        noted = None
+        events = aiter(read_events(response.aiter_bytes(), MAX_EVENT_CHARS))
+        try:
+            async for event in events:
+                if event.data.strip() == "[DONE]":
+                    with anyio.move_on_after(DRAIN_SECONDS):  # hand the connection back to the pool
+                        async for _ in events:
+                            pass
+                    break
+                data = _agent_event(event, self._scrub)
+                if data is None:  # a half-written last event: the connection was cut
+                    break
+                try:
+                    delta = accumulator.feed(data)
+                except AgentRunFailed as failed:
+                    raise _agent_failure(failed, self._scrub) from None
+                noted = await self._relay(accumulator, delta, noted, "agent's answer", on_text)
+        except EventTooLarge:
+            raise InvalidResponseError("orq sent a stream event larger than the server accepts.") from None
+        if not accumulator.finished:
+            raise StreamInterruptedError("The stream from orq ended before the agent's response was finished.")
 
     # -- invoke: paid and not idempotent -----------------------------------------------------
 
@@ -301,16 +445,28 @@ class OrqClient:
         async with self.stream(body) as chunks:
             async for chunk in chunks:
                 delta = accumulator.feed(chunk)
-                if accumulator.trace_id != noted:
-                    noted = accumulator.trace_id
-                    self._note_trace_id(noted)
-                if accumulator.length > self._max_response_chars:
-                    raise ResponseTooLargeError(
-                        f"The completion grew past {self._max_response_chars:,} characters, so the server "
-                        "stopped reading it."
-                    )
-                if delta and on_text is not None:
-                    await on_text(delta)
+                noted = await self._relay(accumulator, delta, noted, "completion", on_text)
+
+    async def _relay(
+        self,
+        accumulator: CompletionAccumulator | AgentRunAccumulator,
+        delta: str,
+        noted: str | None,
+        what: str,
+        on_text: Callable[[str], Awaitable[None]] | None,
+    ) -> str | None:
+        """After each piece of a stream: note a new trace id, hold the size cap, hand the new text on.
+        Returns the trace id now noted."""
+        if accumulator.trace_id != noted:
+            noted = accumulator.trace_id
+            self._note_trace_id(noted)
+        if accumulator.length > self._max_response_chars:
+            raise ResponseTooLargeError(
+                f"The {what} grew past {self._max_response_chars:,} characters, so the server stopped reading it."
+            )
+        if delta and on_text is not None:
+            await on_text(delta)
+        return noted
 
     @asynccontextmanager
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[CompletionChunk]]:
@@ -386,13 +542,21 @@ class OrqClient:
             raise BodyTooLargeError(f"{exc.message} Ask for fewer items per page (a smaller limit).") from None
 
     async def _request_json(
-        self, method: str, path: str, parse: Callable[[bytes], T], max_bytes: int, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[bytes], T],
+        max_bytes: int,
+        *,
+        idempotent: bool = True,
+        **kwargs: Any,
     ) -> T:
+        """One JSON call with retries; a call that is not `idempotent` is retried only when orq did nothing."""
         for attempt in range(self._retry.max_retries + 1):
             try:
                 return parse(await self._request_once(method, path, max_bytes, **kwargs))
             except (RateLimitError, ServerError, OrqConnectionError, OrqTimeoutError, InvalidResponseError) as error:
-                if not _retryable(error):
+                if not (_retryable(error) if idempotent else _provably_not_done(error)):
                     raise
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else None
                 await self._backoff(attempt, error, retry_after)
@@ -422,6 +586,46 @@ class OrqClient:
             raise _transport_error(exc, streaming=True) from None
         finally:
             await response.aclose()
+
+
+def _provably_not_done(error: OrqError) -> bool:
+    """Whether orq certainly did not act on the request: a 429, or a connection that was never made."""
+    return isinstance(error, RateLimitError) or (isinstance(error, OrqConnectionError) and not error.request_sent)
+
+
+def _segment(value: str) -> str:
+    """One path segment: a key or id with `/` or `?` in it must not reach another route."""
+    return quote(value, safe="")
+
+
+def _content_type(response: httpx2.Response) -> str:
+    return response.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _agent_event(event: Event, scrub: Callable[[str], str]) -> dict[str, Any] | None:
+    """One agent event's JSON, or None for a half-written last event; an error event raises `StreamError`."""
+    if event.event == "error":
+        message, code = extract_message(parse_body(event.data.encode(), scrub), "orq reported an error mid-stream.")
+        raise StreamError(message, code=code)
+    try:
+        data = loads_json(event.data)
+    except ValueError:
+        if not event.terminated:
+            return None
+        raise InvalidResponseError("orq sent a malformed agent event (not JSON).") from None
+    if not isinstance(data, dict):
+        raise InvalidResponseError("orq sent an agent event that is not a JSON object.")
+    if "type" not in data and _looks_like_error(data):
+        message, code = extract_message(parse_body(event.data.encode(), scrub), "orq reported an error mid-stream.")
+        raise StreamError(message, code=code)
+    return data
+
+
+def _agent_failure(failed: AgentRunFailed, scrub: Callable[[str], str]) -> AgentRunError:
+    detail = " ".join(scrub(failed.error).split())[:300] or "no reason given"
+    code = str(int(failed.code)) if failed.code is not None and failed.code == failed.code else None
+    task_id = scrub(failed.task_id) if failed.task_id else None
+    return AgentRunError(f"The agent's run failed: {detail}", code=code, task_id=task_id)
 
 
 def _retryable(error: OrqError) -> bool:
@@ -528,8 +732,7 @@ def _adapter(model: type[T]) -> TypeAdapter[T]:
 
 
 async def _iter_chunks(response: httpx2.Response, scrub: Callable[[str], str]) -> AsyncIterator[CompletionChunk]:
-    content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type != "text/event-stream":
+    if _content_type(response) != "text/event-stream":
         # A gateway or an older orq answering the whole completion as JSON: accept it as one chunk.
         chunk = _parse(await _read_capped(response, MAX_JSON_BYTES), CompletionChunk)
         chunk.is_final = True

@@ -115,6 +115,14 @@ class StreamError(OrqError):
         self.code = code
 
 
+class AgentRunError(StreamError):
+    """An agent's run failed (`response.failed`); `task_id` names the task, to read or continue it."""
+
+    def __init__(self, message: str, *, code: str | None = None, task_id: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.task_id = task_id
+
+
 class StreamInterruptedError(OrqError):
     """The stream ended before orq said it was complete (no final chunk, no [DONE])."""
 

@@ -3,6 +3,11 @@
 Every invocation carries `invoke_options.mock_response` (SDK: orq skips the model, logs nothing and
 bills nothing); `get_config` and the lists call no model at all. The raw answers are kept in a
 `Transcript` (key scrubbed), so maintainers can compare orq with the emulator and replay them.
+
+Agents and knowledge bases are only read: the lists, one agent's manifest, and the 404s for an unknown agent,
+task and trace. No agent is run (an agent response has no mock: it always calls a model), and no knowledge base
+is searched (a search embeds the query with the base's embedding model, a call billed to the workspace);
+feedback is not sent (it writes to a real trace).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ MAX_BODY_BYTES = 1024 * 1024
 # One exchange may take this long in all (a mock answer is fast; a stream that never ends must not hang us).
 EXCHANGE_SECONDS = 60.0
 UNKNOWN_KEY = "orq-mcp-probe-no-such-deployment"
+UNKNOWN_AGENT = "orq-mcp-probe-no-such-agent"
+UNKNOWN_TASK = "01ORQMCPPROBE0000000000000"
+UNKNOWN_TRACE = "0" * 32
 _STREAMED_TYPES = ("chat", "completion")
 # An assistant turn in every form the SDK's request models allow (reasoning, redacted reasoning, refusal,
 # cache_control): get_config calls no model, so orq's answer tells, for free, whether orq takes them.
@@ -89,6 +97,7 @@ async def run_probe(
         transcript.deployment = chat["key"]
         await _probe_chat(recorder, chat)
     await _probe_non_chat(recorder, items)
+    await _probe_runtime(recorder)
     transcript.exchanges = recorder.exchanges
     transcript.findings = analyse(transcript)
     return transcript
@@ -128,6 +137,19 @@ async def _probe_non_chat(recorder: Recorder, items: list[dict[str, Any]]) -> No
     if seen:
         body = {"key": next(iter(seen.values()))["key"], "stream": True, **mock}
         await recorder.send("stream_non_chat", "POST", "/v2/deployments/stream", body=body, sse=True)
+
+
+async def _probe_runtime(recorder: Recorder) -> None:
+    """The free reads of orq's runtime beyond deployments: what an agent's manifest holds (its `variables`
+    above all, which the SDK types only as an object), the knowledge-base list, and the error bodies."""
+    agents = _items(await recorder.send("list_agents", "GET", "/v2/agents?limit=10"))
+    if agents:
+        key = quote(agents[0]["key"], safe="")
+        await recorder.send("get_agent", "GET", f"/v2/agents/{key}")
+        await recorder.send("agent_task_unknown", "GET", f"/v2/agents/{key}/responses/{UNKNOWN_TASK}")
+    await recorder.send("get_agent_unknown", "GET", f"/v2/agents/{UNKNOWN_AGENT}")
+    await recorder.send("list_knowledge", "GET", "/v2/knowledge?limit=10")
+    await recorder.send("trace_unknown", "GET", f"/v3/traces/{UNKNOWN_TRACE}")
 
 
 def _items(listed: Exchange) -> list[dict[str, Any]]:

@@ -82,7 +82,9 @@ def analyse(transcript: Transcript) -> dict[str, Any]:
     config = transcript.exchange("get_config")
     if config is not None:
         findings["get_config_renders_inputs"] = _renders(config)
-    for name in ("invoke", "invoke_stream_flag", "versions", "stream_unknown_key", "stream_non_chat"):
+    findings.update(_runtime_findings(transcript))
+    statuses = ("invoke", "invoke_stream_flag", "versions", "stream_unknown_key", "stream_non_chat", *_RUNTIME_READS)
+    for name in statuses:
         exchange = transcript.exchange(name)
         if exchange is not None:
             findings[name] = {"status": exchange.status, "content_type": exchange.content_type}
@@ -96,6 +98,32 @@ def analyse(transcript: Transcript) -> dict[str, Any]:
     errors = [e.name for e in transcript.exchanges if any(n == "error" or _is_error(d) for n, d in _events(e))]
     findings["error_events"] = errors or "none seen"
     return findings
+
+
+# The free reads of agents, knowledge bases and traces (probe.py, `_probe_runtime`).
+_RUNTIME_READS = (
+    "list_agents",
+    "get_agent",
+    "list_knowledge",
+    "get_agent_unknown",
+    "agent_task_unknown",
+    "trace_unknown",
+)
+
+
+def _runtime_findings(transcript: Transcript) -> dict[str, Any]:
+    """What an agent's manifest shows: the shape of its `variables` and the fields of its tools."""
+    found: dict[str, Any] = {}
+    agent = transcript.exchange("get_agent")
+    body = _json(agent) if agent is not None else None
+    if isinstance(body, dict):
+        variables = body.get("variables")
+        found["agent_variables_shape"] = (
+            {k: type(v).__name__ for k, v in variables.items()} if isinstance(variables, dict) else "absent"
+        )
+        tools = ((body.get("settings") or {}).get("tools") or []) if isinstance(body.get("settings"), dict) else []
+        found["agent_tool_fields"] = sorted({k for t in tools if isinstance(t, dict) for k in t}) or "no tools"
+    return found
 
 
 def _events(exchange: Exchange) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""The Starlette application emulating the orq.ai /v2 deployments and prompts API."""
+"""The Starlette application emulating the orq.ai API: deployments and prompts here, agents, knowledge bases,
+feedback and traces in runtime.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import runtime
 from .engines import template_filler
 from .errors import (
     ApiError,
@@ -42,12 +44,16 @@ from .render import assemble_messages, check_variant
 from .sse import SSEResponse, sse_events
 from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
 from .thinking import check_replayed_reasoning
+from .traces import generation_trace
 from .validation import DeploymentRequest, parse_deployment_request
 from .versions import template_settings
 
 logger = logging.getLogger("orq_mcp.sandbox")
 
 CLIENT_CLOSED = 499  # recorded status of a "hang" request the client gave up on (nginx convention)
+# Routes whose body strict mode checks against the SDK before anything else (the deployment routes check after
+# their own validation, in `_resolve`).
+SDK_CHECKED_FIRST = frozenset({"agent_response", "knowledge_search", "feedback"})
 
 
 @dataclass
@@ -80,6 +86,23 @@ def create_app(state: EmulatorState) -> Starlette:
         Route("/v2/deployments/{key_or_id}/versions", endpoint("versions", _list_versions), methods=["GET"]),
         Route("/v2/prompts", endpoint("list_prompts", _list_prompts), methods=["GET"]),
         Route("/v2/prompts/{prompt_id}", endpoint("get_prompt", _get_prompt), methods=["GET"]),
+        Route("/v2/agents", endpoint("list_agents", runtime.list_agents), methods=["GET"]),
+        Route("/v2/agents/{agent_key}", endpoint("get_agent", runtime.get_agent), methods=["GET"]),
+        Route("/v2/agents/{agent_key}/responses", endpoint("agent_response", runtime.agent_response), methods=["POST"]),
+        Route(
+            "/v2/agents/{agent_key}/responses/{task_id}",
+            endpoint("get_agent_task", runtime.get_agent_task),
+            methods=["GET"],
+        ),
+        Route("/v2/knowledge", endpoint("list_knowledge", runtime.list_knowledge), methods=["GET"]),
+        Route(
+            "/v2/knowledge/{knowledge_id}/search",
+            endpoint("knowledge_search", runtime.search_knowledge),
+            methods=["POST"],
+        ),
+        Route("/v2/feedback", endpoint("feedback", runtime.submit_feedback), methods=["POST"]),
+        Route("/v3/traces/{trace_id}", endpoint("get_trace", runtime.get_trace), methods=["GET"]),
+        Route("/v3/traces/{trace_id}/spans", endpoint("list_spans", runtime.list_spans), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
@@ -125,7 +148,10 @@ async def _respond(
         replaced = await _apply_request_fault(fault, route, request, record)
         if replaced is not None:
             return replaced
-    return await handler(Context(request, state, workspace, record, record.body, route))
+    ctx = Context(request, state, workspace, record, record.body, route)
+    if state.strict_sdk and route in SDK_CHECKED_FIRST:
+        _check_against_sdk(ctx)
+    return await handler(ctx)
 
 
 async def _apply_request_fault(fault: Fault, route: str, request: Request, record: RequestRecord) -> Response | None:
@@ -265,7 +291,11 @@ async def _generate(ctx: Context, *, streamed: bool) -> Response:
         shaping = ctx.state.take_fault(ctx.route, MEDIA_KINDS) if model_type == "image" else None
         if shaping is not None:
             ctx.record.faults.append(shaping.kind)
-        return JSONResponse(media_body(deployment, messages, request, shaping))
+        body = media_body(deployment, messages, request, shaping)
+        config = deployment["prompt_config"]
+        trace = generation_trace(body["telemetry"]["trace_id"], request.key, config["model"], config["provider"], 0, 0)
+        ctx.workspace.traces.add(trace, body["id"])
+        return JSONResponse(body)
     shaping = ctx.state.take_fault(ctx.route, GENERATION_KINDS)
     if shaping is not None:
         ctx.record.faults.append(shaping.kind)
@@ -273,6 +303,15 @@ async def _generate(ctx: Context, *, streamed: bool) -> Response:
     deltas = shaping.pieces if shaping is not None and shaping.kind == "scripted_deltas" else None
     completion: Completion = complete(deployment, messages, request, huge.size if huge else None, deltas)
     generation = Generation.for_deployment(deployment)
+    trace = generation_trace(
+        generation.telemetry["trace_id"],
+        request.key,
+        generation.model,
+        generation.provider,
+        completion.prompt_tokens,
+        completion.completion_tokens,
+    )
+    ctx.workspace.traces.add(trace, generation.id)
     if not streamed:
         return JSONResponse(generation.invoke_body(completion, request, messages))
     ctx.record.streamed = True

@@ -3,7 +3,8 @@
 ``support-triage`` and ``release-notes-writer`` (deployments) and ``ticket-summariser`` and ``sql-explainer``
 (prompts) are the ones shown in the API reference examples. Template features (jinja, mustache, Skills,
 defaults) live in ``data_templates``, the non-chat deployments in ``data_media``, the thinking one in
-``data_reasoning``, deployments with many drafts or several variants in ``data_versions``.
+``data_reasoning``, deployments with many drafts or several variants in ``data_versions``; agents in
+``data_agents`` and knowledge bases in ``data_knowledge``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .data_agents import SAMPLE_AGENTS
+from .data_knowledge import SAMPLE_CHUNKS, SAMPLE_KNOWLEDGE_BASES
 from .data_media import MEDIA_DEPLOYMENTS
 from .data_reasoning import REASONING_DEPLOYMENTS
 from .data_templates import REFUND_REPLY_PROMPT, SAMPLE_REFERENCES, TEMPLATE_DEPLOYMENTS, template_versions
@@ -320,6 +323,9 @@ def sample_workspace() -> Workspace:
         variant_rules=copy.deepcopy(SAMPLE_VARIANT_RULES),
         versions=sample_versions(),
         references=dict(SAMPLE_REFERENCES),
+        agents=copy.deepcopy(list(SAMPLE_AGENTS)),
+        knowledge_bases=copy.deepcopy(list(SAMPLE_KNOWLEDGE_BASES)),
+        knowledge_chunks=copy.deepcopy(SAMPLE_CHUNKS),
     )
 
 

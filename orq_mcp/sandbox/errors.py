@@ -68,6 +68,12 @@ def prompt_not_found(prompt_id: str) -> ApiError:
     return ApiError(404, error_body(f"Prompt with id '{prompt_id}' was not found."))
 
 
+def not_found(what: str) -> ApiError:
+    """A 404 for an agent, task, knowledge base or trace: the SDK declares `{message}` for the agents' and
+    feedback's 404s; the wording is ours [INFER]."""
+    return ApiError(404, error_body(f"{what} was not found."))
+
+
 def legacy_body(status: int, message: str) -> dict[str, Any]:
     """The legacy shape ``{id, code: int, error: str, source}`` (tests/data/error-404-legacy.json) [DOCS]."""
     return {"id": secrets.token_hex(16), "code": status, "error": message, "source": "system"}

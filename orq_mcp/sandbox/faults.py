@@ -24,7 +24,24 @@ FaultKind = Literal[
     "stall_mid_stream",
 ]
 ROUTES: Final = frozenset(
-    {"list_deployments", "get_config", "invoke", "stream", "list_prompts", "get_prompt", "versions"}
+    {
+        "list_deployments",
+        "get_config",
+        "invoke",
+        "stream",
+        "list_prompts",
+        "get_prompt",
+        "versions",
+        "list_agents",
+        "get_agent",
+        "agent_response",
+        "get_agent_task",
+        "list_knowledge",
+        "knowledge_search",
+        "feedback",
+        "get_trace",
+        "list_spans",
+    }
 )
 
 # Kinds that replace or delay the whole response; taken right after authentication.

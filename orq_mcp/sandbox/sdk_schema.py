@@ -12,12 +12,20 @@ from functools import cache
 from typing import Any, Final
 
 # Route name -> the SDK request model of its body (orq_ai_sdk.models).
-SDK_REQUEST_MODELS: Final = {
+DEPLOYMENT_REQUEST_MODELS: Final = {
     "stream": "DeploymentStreamRequestBody",
     "invoke": "InvokeDeploymentRequest",
     "get_config": "DeploymentGetConfigRequestBody",
 }
-_ADDED_BY_SDK: Final = frozenset({"stream"})  # the SDK's request hook sets it on all three routes
+RUNTIME_REQUEST_MODELS: Final = {
+    "agent_response": "AgentResponseRequest",
+    "knowledge_search": "SearchKnowledgeRequest",
+    "feedback": "PostV2FeedbackRequestBody",
+}
+SDK_REQUEST_MODELS: Final = {**DEPLOYMENT_REQUEST_MODELS, **RUNTIME_REQUEST_MODELS}
+# The SDK's request hook sets `stream` on the three deployment routes (on an agent response it is the body's own).
+_ADDED_BY_SDK: Final = frozenset({"stream"})
+_HOOKED_ROUTES: Final = frozenset(DEPLOYMENT_REQUEST_MODELS)
 
 
 def sdk_violation(route: str, body: Any) -> str | None:
@@ -27,15 +35,16 @@ def sdk_violation(route: str, body: Any) -> str | None:
     model = _model(SDK_REQUEST_MODELS[route])
     if not isinstance(body, dict):
         return "the body must be a JSON object"
+    added = _ADDED_BY_SDK if route in _HOOKED_ROUTES else frozenset()
     try:
-        parsed = model.model_validate({k: v for k, v in body.items() if k not in _ADDED_BY_SDK})
+        parsed = model.model_validate({k: v for k, v in body.items() if k not in added})
     except ValidationError as exc:
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
     try:
         dumped = json.loads(parsed.model_dump_json(by_alias=True))
     except ValueError:  # nested deeper than pydantic serializes: only free-form values (inputs, metadata) nest so
         return None
-    unknown = unknown_keys(body, dumped, "", skip=_ADDED_BY_SDK)
+    unknown = unknown_keys(body, dumped, "", skip=added)
     return f"fields the SDK does not know: {', '.join(unknown)}" if unknown else None
 
 

@@ -82,6 +82,47 @@ async def sse_events(
         _mark_closed(record, completed=completed)
 
 
+async def agent_sse_events(
+    state: EmulatorState,
+    record: RequestRecord,
+    events: list[dict[str, Any]],
+    *,
+    fault: Fault | None = None,
+    failure: dict[str, Any] | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """Yield an agent response's events, then ``[DONE]``, paced like a generation's chunks.
+
+    A fault cuts in after ``fault.after_chunks`` events: ``disconnect_mid_stream`` ends the body,
+    ``error_event`` sends ``failure`` (a `response.failed` event) and ends, ``malformed_chunk`` sends a
+    line that is not JSON and goes on.
+    """
+    completed = False
+    try:
+        started = anyio.current_time()
+        inject_at = min(fault.after_chunks, len(events)) if fault is not None else -1
+        for index in range(len(events) + 1):
+            if index == inject_at and fault is not None:
+                if fault.kind == "disconnect_mid_stream":
+                    completed = True
+                    return
+                if fault.kind == "error_event":
+                    yield encode_event(failure or {})
+                    yield DONE
+                    completed = True
+                    return
+                yield MALFORMED
+            if index == len(events):
+                break
+            if index > 0:
+                await anyio.sleep(max(0.0, started + index * state.chunk_delay - anyio.current_time()))
+            yield encode_event(events[index])
+            record.chunks_sent += 1
+        yield DONE
+        completed = True
+    finally:
+        _mark_closed(record, completed=completed)
+
+
 class SSEResponse(StreamingResponse):
     """A ``text/event-stream`` response that always closes its generator, so disconnects are seen at once."""
 

@@ -8,7 +8,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .agents import TaskStore
 from .faults import Fault
+from .traces import TraceStore
+
+MAX_FEEDBACK = 10_000
 
 
 @dataclass
@@ -21,6 +25,25 @@ class Workspace:
     # Saved versions per deployment key (engine, declared variables), and what Skill/snippet references expand to.
     versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     references: dict[str, str] = field(default_factory=dict)
+    # orq's runtime beyond deployments: agents, knowledge bases (and their chunks by knowledge-base id), and what
+    # running them leaves behind: tasks, traces, feedback (each bounded, newest kept).
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    knowledge_bases: list[dict[str, Any]] = field(default_factory=list)
+    knowledge_chunks: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    tasks: TaskStore = field(default_factory=TaskStore)
+    traces: TraceStore = field(default_factory=TraceStore)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+
+    def agent(self, key: str) -> dict[str, Any] | None:
+        return next((a for a in self.agents if a.get("key") == key), None)
+
+    def knowledge_base(self, id_or_key: str) -> dict[str, Any] | None:
+        """By id or by key: the SDK documents `knowledge_id` as "the unique identifier or key"."""
+        return next((k for k in self.knowledge_bases if id_or_key in (k.get("_id"), k.get("key"))), None)
+
+    def add_feedback(self, feedback: dict[str, Any]) -> None:
+        self.feedback.append(feedback)
+        del self.feedback[:-MAX_FEEDBACK]
 
     def deployment(self, key: str) -> dict[str, Any] | None:
         return next((d for d in self.deployments if d.get("key") == key), None)
