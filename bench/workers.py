@@ -1,6 +1,9 @@
 """Scaling past one process: calls/s and server CPU per call at 1, 2 and N workers, and through a load balancer.
 
-`python -m bench.workers [--calls 600] [--concurrency 32] [--max-workers 4]`
+`python -m bench.workers [--calls 600] [--concurrency 32] [--max-workers 4] [--record bench/workers.json]`
+
+The run is recorded (the rows, the machine, the commit, the load) in `bench/workers.json`, which the table in
+docs/performance.md is generated from (tests/test_readme_figures.py holds the two together).
 
 Method: one bench emulator process (no pacing between chunks) and, per configuration, a fresh orq-mcp over
 Streamable HTTP: `--workers 1`, `--workers 2`, `--workers N`, and two `--stateless` replicas behind HAProxy
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
+import json
 import math
 import subprocess
 import sys
@@ -194,15 +199,39 @@ def report(rows: list[tuple[str, dict[str, Any]]], concurrency: int) -> str:
     return "\n".join(lines)
 
 
+def record(path: Path, rows: list[tuple[str, dict[str, Any]]], command: str) -> None:
+    """The run as JSON: what docs/performance.md shows is generated from it, never typed in."""
+    from bench.run import machine_info
+
+    keep = ("calls", "calls_per_s", "p50_ms", "p99_ms", "errors", "skipped")
+    keep += ("server_cpu_ms_per_call", "client_cpu_ms_per_call", "emulator_cpu_ms_per_call", "haproxy_cpu_ms_per_call")
+    run = {
+        "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "command": command,
+        "machine": machine_info(),
+        "rows": [{"configuration": name, **{k: _json(v) for k, v in r.items() if k in keep}} for name, r in rows],
+    }
+    path.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+
+
+def _json(value: Any) -> Any:
+    """NaN (a figure that does not apply, e.g. the server CPU of direct calls) as null: JSON has no NaN."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.workers", description=__doc__)
     parser.add_argument("--calls", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--max-workers", type=int, default=4)
+    parser.add_argument("--record", type=Path, default=REPO / "bench" / "workers.json", help="where to record the run")
     args = parser.parse_args(argv)
     rows = anyio.run(run, args.calls, args.concurrency, args.max_workers)
-    print(__doc__.split("\n\n", 2)[2].strip() + "\n")
+    print(__doc__.split("\n\n", 3)[3].strip() + "\n")
     print(report(rows, args.concurrency))
+    command = " ".join(["python -m bench.workers", *(argv if argv is not None else sys.argv[1:])])
+    record(args.record, rows, command)
+    print(f"\nrecorded in {args.record}")
     return 0
 
 

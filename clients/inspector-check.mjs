@@ -3,7 +3,8 @@
 // lists the tools and invokes a deployment over stdio (the Inspector spawns `python -m orq_mcp --sandbox`),
 // Streamable HTTP and legacy SSE, in both protocol eras where the transport has them, and asserts on the
 // Inspector's JSON output (`--format json`). tools/list runs with `--strict`, so a tool schema with an
-// error-severity portability problem fails the check (warnings are only counted).
+// error-severity portability problem fails the check, and any finding of its schema lint (a warning too: an
+// untyped schema, a type array, a remote $ref) fails it here.
 //
 // Usage: node inspector-check.mjs --python PYTHON --http http://127.0.0.1:P/mcp [--sse http://127.0.0.1:Q/sse]
 // Exit status: 0 when every case passes, 1 otherwise.
@@ -17,7 +18,10 @@ import { fileURLToPath } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const INSPECTOR = resolve(HERE, "node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
 const DOCUMENTED_TOOLS = ["get_deployment_config", "invoke_deployment", "list_deployments", "list_prompts"];
-const INVOKE_ARGS = ["key=support-triage", 'inputs={"customer_name":"Priya","ticket_body":"My bike has not arrived."}'];
+const INVOKE_ARGS = [
+  "key=support-triage",
+  'inputs={"company_name":"Acme Bikes","language":"English","customer_name":"Priya","ticket_body":"My bike has not arrived."}',
+];
 const PROMPT_CONFIG = "orq://deployments/faq-assistant/prompt_config";
 const CALL_TIMEOUT_MS = 45_000; // one call normally takes 1-6 s
 const CONCURRENCY = 2;
@@ -157,6 +161,9 @@ async function runCase(testCase, home) {
     const verdict = testCase.assert(parsed.result, testCase.era);
     problems.push(...verdict.problems);
     note = verdict.note;
+  }
+  for (const { toolName, findings } of parsed?.schemaFindings ?? []) {
+    for (const f of findings) problems.push(`${toolName} ${f.schema}.${f.path}: ${f.severity} ${f.rule}: ${f.issue}`);
   }
   return { label, seconds, problems, note, stderr };
 }

@@ -210,7 +210,7 @@ def test_config_run_through_uvx_prints_the_uvx_form(tmp_path: Path) -> None:
 
 def test_the_quick_starts_uvx_block_says_when_it_works_and_is_what_config_prints_under_uvx(tmp_path: Path) -> None:
     """Before the first release `uvx orq-mcp` finds nothing on PyPI: the block must say so, and what works now."""
-    quick_start = README.read_text(encoding="utf-8").split("## 30-second quick start", 1)[1].split("\n## ", 1)[0]
+    quick_start = README.read_text(encoding="utf-8").split("## Quick start", 1)[1].split("\n## ", 1)[0]
     before, block = re.search(r"```\n(.*?)```json\n(.*?\"uvx\".*?)\n```", quick_start, re.DOTALL).groups()  # type: ignore[union-attr]
     assert "first release" in before, before
     assert "orq-mcp config" in before, before  # what prints a block for a clone or wheel install

@@ -15,7 +15,16 @@ from mcp.client.stdio import stdio_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY, held_open
-from tests.processes import HttpServer
+from tests.processes import HttpServer, loopback_http_client
+from tests.test_protocol_abuse import (
+    ENVELOPE,
+    INITIALIZE,
+    LEGACY_HEADERS,
+    LEGACY_VERSION,
+    MODERN_VERSION,
+    messages_in,
+    modern_headers,
+)
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hi"}
 NEW_KEY = "returns-helper"
@@ -125,3 +134,59 @@ async def test_a_new_deployment_is_announced_to_2026_listeners_over_http(
                     if {"ToolsListChanged", "ResourcesListChanged"} <= kinds:
                         break
         assert "returns_helper" in {t.name for t in (await client.list_tools()).tools}
+
+
+# Cache hints (2026-07-28): list results say how long a client may reuse them ------------------------------------
+
+CACHED_LISTS = {
+    "tools/list": {},
+    "resources/list": {},
+    "resources/templates/list": {},
+    "prompts/list": {},
+    "resources/read": {"uri": "orq://deployments/faq-assistant/prompt_config"},
+}
+
+
+async def answers(url: str, version: str) -> dict[str, dict[str, Any]]:
+    """Each cached list's raw result, asked at protocol `version` over HTTP (a session opened first when needed)."""
+    results: dict[str, dict[str, Any]] = {}
+    async with loopback_http_client(timeout=20) as http:
+        session: dict[str, str] = {}
+        if version != MODERN_VERSION:
+            opened = await http.post(
+                url, json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE}
+            )
+            session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": version}
+            await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        for i, (method, params) in enumerate(CACHED_LISTS.items(), start=1):
+            if version == MODERN_VERSION:
+                body = {"jsonrpc": "2.0", "id": i, "method": method, "params": {**params, "_meta": ENVELOPE}}
+                headers = modern_headers(method, params.get("uri"))
+            else:
+                body = {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+                headers = {**LEGACY_HEADERS, **session}
+            (message,) = messages_in(await http.post(url, json=body, headers=headers))
+            assert "result" in message, message
+            results[method] = message["result"]
+    return results
+
+
+@pytest.mark.parametrize(("cache_ttl", "ttl_ms"), [(None, 60_000), ("0", 0), ("2.5", 2_500)])
+async def test_list_results_carry_the_cache_ttl_as_their_freshness_hint(
+    emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path, cache_ttl: str | None, ttl_ms: int
+) -> None:
+    """At its default (60 s) the lists may be reused for a minute, as the server itself reuses them; a client that
+    listens hears of a change sooner (list_changed). Handshake-era results carry no hint: that era has none."""
+    env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url, "ORQ_EXPOSE": "all"}
+    if cache_ttl is not None:
+        env["ORQ_MCP_CACHE_TTL"] = cache_ttl
+    server = HttpServer.start("http", env, tmp_path).ready()
+    try:
+        modern = await answers(server.url, MODERN_VERSION)
+        legacy = await answers(server.url, LEGACY_VERSION)
+    finally:
+        server.stop()
+    assert {method: result.get("ttlMs") for method, result in modern.items()} == dict.fromkeys(CACHED_LISTS, ttl_ms)
+    assert {result.get("cacheScope") for result in modern.values()} == {"private"}  # workspace data, per caller
+    assert {method: "ttlMs" in result for method, result in legacy.items()} == dict.fromkeys(CACHED_LISTS, False)
+    assert "support_triage" in {tool["name"] for tool in modern["tools/list"]["tools"]}

@@ -122,7 +122,7 @@ _PART_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 
 class ContentPart(_Strict):
-    """Carries the field its type names; reasoning also signature, redacted_reasoning data."""
+    """Carries the field its type names (reasoning: also signature)."""
 
     type: PartType
     text: str | None = Field(None, validate_default=True)
@@ -173,9 +173,9 @@ def _any_of(schema: dict[str, Any]) -> None:
 
 
 class ToolCall(_Strict):
-    id: str = Field(min_length=1, description="The call's id, as the model returned it.")
+    id: str = Field(min_length=1)  # as the model returned it
     name: str = Field(min_length=1)
-    arguments: dict[str, Any] | str = Field(description="An object or a JSON string.")
+    arguments: dict[str, Any] | str  # an object, or the JSON string the model wrote
     thought_signature: str | None = Field(None, description="Replay as returned (Gemini).")
 
     def to_orq(self) -> dict[str, Any]:
@@ -197,7 +197,7 @@ class AudioRef(_Strict):
 
 
 class Message(_Strict):
-    """One conversation turn."""
+    # One conversation turn (a comment, not a docstring: the schema goes out on every turn).
 
     role: Role
     content: Content | None = Field(

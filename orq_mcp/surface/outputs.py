@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from orq_mcp.orq.outputs import Invocation
 from orq_mcp.orq.provider_answers import Scored
 from orq_mcp.surface.fit import compact_json, fit_json
+from orq_mcp.surface.schema import LEFT_OUT_WHEN_NONE
 
-_NONE = {"exclude_if": lambda value: value is None}
+_NONE = LEFT_OUT_WHEN_NONE  # left out of a result rather than sent as null
 EMBEDDING_PREVIEW = 8
 DOCUMENT_CHARS = 600  # a ranked document's text is quoted up to this many characters, like a citation
 MediaBlock = ImageContent | AudioContent | ResourceLink

@@ -18,6 +18,7 @@ from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json, fit_text
 from orq_mcp.surface.outputs import MediaBlock, Output, shrunk
+from orq_mcp.surface.schema import LEFT_OUT_WHEN_NONE
 
 # Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
 _FIT_ROUNDS = 8
@@ -25,8 +26,8 @@ _FIT_ROUNDS = 8
 _OUTPUT_ROUNDS = 24
 
 
-# Optional fields that are left out of a result rather than sent as null.
-_NONE = {"exclude_if": lambda value: value is None}
+# Optional fields that are left out of a result rather than sent as null (so their schema has no null either).
+_NONE = LEFT_OUT_WHEN_NONE
 
 
 class VariableInfo(BaseModel):

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 import httpx2
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
@@ -74,6 +75,14 @@ ICON = Icon(
 
 # Shortest wait between background refreshes of the lists.
 MIN_REFRESH_INTERVAL = 1.0
+# Served from the deployment and prompt caches, so as fresh as ORQ_MCP_CACHE_TTL says (2026-07-28 `ttlMs`).
+CACHED_METHODS: tuple[CacheableMethod, ...] = (
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "prompts/list",
+)
 
 
 class OrqMCPServer(MCPServer[Runtime]):
@@ -203,6 +212,9 @@ def create_server(
         lifespan=lifespan,
         log_level="DEBUG" if settings.verbose else "INFO",
         subscriptions=bus,
+        # A client may reuse these as long as the server reuses its own copies (private: they are per caller);
+        # one that listens hears of a change sooner.
+        cache_hints=dict.fromkeys(CACHED_METHODS, CacheHint(ttl_ms=round(settings.cache_ttl * 1000))),
         redactors=redactors,
         # Outermost first: the edge resolves the tenant and scrubs the answer around everything else.
         middleware=[Edge(), Workspace()],

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, InputRequiredResult, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
@@ -38,7 +38,7 @@ from orq_mcp.surface.tool_errors import Subject, tool_error
 
 DeploymentKey = Annotated[
     str,
-    Field(min_length=1, max_length=256, description="Deployment key, as returned by list_deployments."),
+    Field(min_length=1, max_length=256, description="A key from list_deployments."),
 ]
 Inputs = Annotated[
     dict[str, Any] | None,
@@ -46,19 +46,23 @@ Inputs = Annotated[
 ]
 RoutingContext = Annotated[
     dict[str, Any] | None,
-    Field(description='Variant routing attributes, e.g. {"environments": "production"}. Usually omitted.'),
+    Field(description='Variant routing, e.g. {"environments": "production"}; usually omitted.'),
 ]
 Cursor = Annotated[
     str | None,
-    Field(max_length=256, description="`next_cursor` from the previous page; omit for the first page."),
+    Field(max_length=256, description="The previous page's next_cursor."),
 ]
 
 
+# `options` is advertised as a described object: its nine models as JSON Schema cost ~2,200 characters of every
+# turn for fields agents rarely send. The server still validates it with RequestOptions (unknown fields refused,
+# each error naming its field); tests/test_tools_list.py checks that this text names every field the model takes.
 OPTIONS_DESCRIPTION = (
-    "Rarely needed. thread {id, tags} groups calls in orq's traces; identity {id, ...} is the end user; "
-    "documents [{text, metadata}] are RAG chunks; file_ids; prefix_messages go after the system prompt; "
-    "extra_params override the model's; knowledge_filter filters the knowledge base; "
-    "invoke_options.mock_response answers that text without calling the model (a free dry run)."
+    "Rarely needed. thread {id, tags}: groups calls in orq's traces; identity {id, display_name, email, logo_url, "
+    "tags, metadata: [{}]}: the end user; documents [{text, metadata: {file_name, file_type, page_number}}]: RAG "
+    "chunks; file_ids; prefix_messages: turns put after the system prompt; extra_params: model parameters; "
+    'knowledge_filter, e.g. {"year": {"gte": 2024}}; invoke_options {include_usage, include_retrievals, '
+    "mock_response: a text answered without calling the model, a free dry run}."
 )
 TEXT_CUT_HINT = (
     "The whole text was streamed as progress notifications; to get it in one result, ask for a shorter answer."
@@ -70,14 +74,11 @@ INVOKE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 
 async def list_deployments(
     ctx: Context,
-    limit: Annotated[int, Field(ge=1, le=50, description="Deployments per page (1-50).")] = 20,
+    limit: Annotated[int, Field(ge=1, le=50, description="Deployments per page.")] = 20,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, DeploymentPage]:
-    """List the orq deployments in this workspace, newest first.
-
-    Each entry has the deployment's key, description, model and provider, and the
-    {{variables}} its prompt expects in `inputs`. Page with `next_cursor`.
-    """
+    """List the workspace's orq deployments, newest first, with the {{variables}} each takes in `inputs`
+    (a `type` only when not text)."""
     tenant = tenant_of(ctx)
     allow_list = tenant.settings.deployments
     # orq's own cursor is the last item's id; an allow-listed page is cut from the cache by key.
@@ -107,11 +108,8 @@ async def get_deployment_config(
     inputs: Inputs = None,
     context: RoutingContext = None,
 ) -> Annotated[CallToolResult, DeploymentConfigResult]:
-    """Show a deployment's resolved configuration without calling the model.
-
-    Returns provider, model, version, type, messages (with `inputs` filled in),
-    parameters, tools, and the {{variables}} the prompt expects.
-    """
+    """Show a deployment's resolved configuration (model, messages with `inputs` filled in, parameters, tools),
+    without calling the model."""
     tenant = tenant_of(ctx)
     await _require_allowed(tenant, key)
     try:
@@ -138,16 +136,14 @@ async def invoke_deployment(
     metadata: Annotated[
         dict[str, Any] | None, Field(description='Stored on orq\'s log of this call, e.g. {"ticket": "T-1"}.')
     ] = None,
-    options: Annotated[RequestOptions | None, Field(description=OPTIONS_DESCRIPTION)] = None,
+    options: Annotated[
+        RequestOptions | None, WithJsonSchema({"type": "object"}), Field(description=OPTIONS_DESCRIPTION)
+    ] = None,
 ) -> Annotated[CallToolResult, InvocationResult] | InputRequiredResult:
-    """Run a deployment and return the model's completion (text, tool calls, sources).
-
-    Fill the prompt's {{variables}} with `inputs` (see list_deployments) and add chat
-    turns with `messages`. The text streams back live as progress notifications.
-    To continue after tool calls, start the assistant turn's content with the parts
-    {type: reasoning, reasoning, signature: reasoning_signature} and
-    {type: redacted_reasoning, data: redacted_reasoning} when the result has them.
-    """
+    """Run a deployment and return its completion (text, tool calls, sources). Fill the prompt's {{variables}}
+    with `inputs`, add chat turns with `messages`. To continue after tool calls, begin that assistant turn's
+    content with {type: reasoning, reasoning, signature: reasoning_signature} and {type: redacted_reasoning,
+    data: redacted_reasoning} when the result has them."""
     return await run_invocation(
         ctx, key, inputs=inputs, messages=messages, context=context, metadata=metadata, options=options
     )
@@ -218,7 +214,7 @@ async def _complete_inputs(
 
 async def list_prompts(
     ctx: Context,
-    limit: Annotated[int, Field(ge=1, le=200, description="Prompts per page (1-200).")] = 20,
+    limit: Annotated[int, Field(ge=1, le=200, description="Prompts per page.")] = 20,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, PromptPage]:
     """List the prompts in the orq prompt library, newest first, with their {{variables}}."""

@@ -191,10 +191,16 @@ async def _sdk_envelope(ctx: Request, call_next: CallNext) -> HandlerResult:
 
 
 def _amend(result: HandlerResult, page: dict[str, Any]) -> HandlerResult:
+    """The SDK's envelope around our page. The envelope alone says how fresh it is (`ttlMs`, `cacheScope`, from
+    the server's cache hints): the 2026-07-28 era has them, and a handshake-era result must not."""
+    page = {k: v for k, v in page.items() if k not in _CACHE_FIELDS}
     if not isinstance(result, dict):
         return page
     amended = {k: v for k, v in result.items() if k != "nextCursor"}
     return {**amended, **page}
+
+
+_CACHE_FIELDS = frozenset({"ttlMs", "cacheScope"})
 
 
 def _short(value: Any) -> Any:
