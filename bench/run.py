@@ -532,13 +532,17 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         )
     split = [s[k]["p50"] for k in ("floor-asyncio-minus-httpx2", "floor-fd-minus-floor-asyncio")]
     split += [s["mcp-stdio-minus-floor-fd"]["p50"]]
+    shares = [share(s[k].get("of_direct")) for k in ("floor-asyncio-minus-httpx2", "floor-fd-minus-floor-asyncio")]
+    shares += [share(s["mcp-stdio-minus-floor-fd"].get("of_direct"))]
     goal_notes.append(
-        f"Overhead split (p50, stdio): orq-mcp minus direct httpx2 = {f(s['mcp-stdio-minus-httpx2']['p50'])} ms: "
-        f"{f(split[0])} ms the plain-asyncio floor (process hop, JSON lines, the same notifications) + "
-        f"{f(split[1])} ms the MCP SDK's request handling (a minimal MCPServer on orq-mcp's thread-free transport "
-        f"minus that floor) + {f(split[2])} ms orq-mcp's own code (orq-mcp minus that minimal server); the SDK's "
-        f"threaded stdio transport, which orq-mcp no longer uses, would add {f(s['floor-minus-floor-fd']['p50'])} "
-        "ms. Each figure is a median of per-repeat differences."
+        f"Overhead split (p50, stdio): orq-mcp minus direct httpx2 = {f(s['mcp-stdio-minus-httpx2']['p50'])} ms "
+        f"({share(s['mcp-stdio-minus-httpx2'].get('of_direct'))} of a direct call's {f(direct)} ms): "
+        f"{f(split[0])} ms ({shares[0]}) the plain-asyncio floor (process hop, JSON lines, the same notifications) + "
+        f"{f(split[1])} ms ({shares[1]}) the MCP SDK's request handling (a minimal MCPServer on orq-mcp's thread-free "
+        f"transport minus that floor) + {f(split[2])} ms ({shares[2]}) orq-mcp's own code (orq-mcp minus that "
+        f"minimal server); the SDK's threaded stdio transport, which orq-mcp no longer uses, would add "
+        f"{f(s['floor-minus-floor-fd']['p50'])} ms. Each figure is a median of per-repeat differences; the shares "
+        "are of a direct call's p50, per repeat."
     )
     if added > GOAL_OVERHEAD_P50_MS:
         goal_notes.append(
@@ -586,6 +590,18 @@ def relay_table(res: dict[str, Any], goals: list[tuple[str, str, str]]) -> list[
         d = s[f"{name}-minus-httpx2"]
         lines.append(f"| {name} minus httpx2 (median of repeats) | {f(d['p50'])} | {f(d['p99'])} | | | | | | | |")
     lines.append("")
+    for name in (v for v in variants if v != "httpx2"):
+        v = s[name]
+        if v["above_20ms"] > v["n_pooled"] / 20:
+            lines += [
+                f"{name}: {v['above_20ms']} of {v['n_pooled']} chunks reached the client more than a piece interval "
+                f"({f(s['chunk_delay_ms'], 0)} ms) after they were written, while the notifications themselves left "
+                f"at once (per notification p50 {f(v['notification_p50'])} ms): the server sent the end of those "
+                "chunks with the next piece (or, for the last, when the stream ended). That is its stream scrub "
+                "holding back a text end that could be the start of the key (or of its base64 forms) until the next "
+                "piece shows it is not.",
+                "",
+            ]
     before = f"; release {f(s['base-stdio']['p99_pooled'])} ms" if "base-stdio" in s else ""
     for name in ("mcp-stdio", "mcp-http"):
         p99 = s[name]["p99_pooled"]
