@@ -32,9 +32,10 @@ GOAL_RELAY_P99_MS = 10.0  # chunk to notification, default settings
 # Goal of issue 8, still held: added over the plain-asyncio floor, stdio, p50 (issue 18: "no worse than today").
 GOAL_OVERHEAD_P50_MS = 2.0
 # Today's stdio figure (issue 18's "no worse than today"): stdio p50 added over the plain-asyncio floor as a ratio to
-# the release's in the same run, measured at this commit before any of issue 18's optimisation (bench/RESULTS.md
-# in git history holds the run). A later run is judged against it: the ratio to the release cancels machine speed.
-STDIO_TODAY = {"commit": "12ecb20", "ratio_to_release": None}
+# the release's in the same run, measured on orq_mcp/ as of 12ecb20, before any of issue 18's optimisation (the
+# committed bench/RESULTS.md of that change holds the run). Two quick runs that day gave 1.07x and 1.26x on the busy
+# machine: a later run is judged against the larger (the ratio to the release cancels machine speed, not noise).
+STDIO_TODAY: dict[str, Any] = {"commit": "12ecb20", "ratio_to_release": 1.26, "runs": (1.07, 1.26)}
 # The code the goals are measured against: release 17d3dee (issue 18's reference; a commit, so re-runs after
 # merging still compare with it). `--baseline REF` picks another (bdfb811: main before issue 8's speed work),
 # `--baseline none` skips the comparison.
@@ -523,11 +524,11 @@ def overhead_table(res: dict[str, Any], goals: list[tuple[str, str, str]], goal_
         ratio, today = s["stdio-added-over-floor-ratio"], STDIO_TODAY["ratio_to_release"]
         goals.append(
             (
-                f"stdio overhead no worse than today (at {STDIO_TODAY['commit']}: "
-                + (f"{f(today)}x the release's added p50" if today else "this run is today's figure")
-                + ")",
+                f"stdio overhead no worse than today (at {STDIO_TODAY['commit']}, the added p50 was "
+                + " and ".join(f"{f(x)}x" for x in STDIO_TODAY["runs"])
+                + " the release's in two quick runs)",
                 f"{f(ratio)}x the release's ({f(added)} vs {f(s['base-stdio-minus-floor-asyncio']['p50'])} ms)",
-                verdict(ratio <= today * 1.1) if today else "-",
+                verdict(ratio <= today),
             )
         )
     split = [s[k]["p50"] for k in ("floor-asyncio-minus-httpx2", "floor-fd-minus-floor-asyncio")]
