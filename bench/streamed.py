@@ -8,7 +8,9 @@ a few notifications. Each runs at concurrency 1 and 50.
 Variants, each a real process on loopback started once and kept warm, all against one emulator process:
 
 - `server`: this checkout's `python -m orq_mcp --transport http` at its defaults;
-- `release`: the same, running the release's `orq_mcp/` (`--release`, default 17d3dee, exported with git archive);
+- `release`: the same, running the release's `orq_mcp/` (`--baseline`, default 17d3dee, exported with git archive)
+  with ORQ_MCP_PROGRESS_INTERVAL=0, so it sends as many notifications as `server` (the goal compares at the same
+  number); `release-defaults`: the release at its defaults (50 ms spacing, fewer notifications);
 - `relay`: the plain relay (`bench/plain_relay.py`): the same POST, the same upstream stream read with httpx2 and
   parsed, one SSE progress event per piece written back, on uvicorn/h11 with no MCP SDK: the network-work floor;
 - `relay-scrub`: the plain relay also scrubbing with the key's redactor and returning a structured result: the
@@ -16,13 +18,13 @@ Variants, each a real process on loopback started once and kept warm, all agains
 - `direct`: the same request made with httpx2 from this process straight to the emulator (no server): the time a
   call takes with nothing in between, against which milliseconds over the floor are also stated.
 
-Every variant is driven by the MCP SDK's `Client` over Streamable HTTP (one connection per 50 concurrent calls),
-each call with a progress callback that counts the notifications received. A round runs every variant once, in a
-shuffled order, `calls` calls each at the level's concurrency (closed loop); its server's CPU time (user + system,
-psutil, i.e. the kernel's per-process accounting in clock ticks of 10 ms) is read before and after, so the figure is
-CPU per call over those calls. Ratios are taken per round (the variants ran minutes apart at most, under the same
-machine load) and the median of the rounds' ratios is reported; the pooled figure (all rounds' CPU over all their
-calls) has a resolution of one tick over all the calls.
+Every call is the `tools/call` the MCP SDK's `Client` sends over Streamable HTTP, replayed by `LightClient`, which
+counts the notifications received (`Variants.check` compares it with the SDK's `Client` first). A round runs every
+variant once, in a shuffled order, `calls` calls each at the level's concurrency (closed loop); its server's CPU
+time (user + system, psutil, i.e. the kernel's per-process accounting in clock ticks of 10 ms) is read before and
+after, so the figure is CPU per call over those calls. Ratios are taken per round (the variants ran minutes apart at
+most, under the same machine load) and the median of the rounds' ratios is reported; the pooled figure (all rounds'
+CPU over all their calls) has a resolution of one tick over all the calls.
 """
 
 from __future__ import annotations
