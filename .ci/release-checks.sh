@@ -7,6 +7,8 @@
 #    and the wheel installs into an empty venv and runs.
 # 2. server.json against the MCP Registry's published schema (the 2025-12-11 release, as shipped byte for byte in
 #    the `skillsaw` package from PyPI), and against this package (name, version, environment variables).
+# 3. bench/RESULTS.md describes this code: recorded at or after the last commit that touched orq_mcp/, and the
+#    README's performance figures are its Summary (.ci/check_bench_results.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${1:-python3}"
@@ -28,4 +30,6 @@ echo "-- contents and a clean install"
 "$WORK/clean/bin/orq-mcp" --version
 echo "-- server.json"
 "$PYTHON" .ci/check_server_json.py server.json
+echo "-- benchmark results (bench/RESULTS.md) up to date"
+"$PYTHON" .ci/check_bench_results.py
 echo "release checks: OK"

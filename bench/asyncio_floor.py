@@ -38,6 +38,21 @@ DISCOVER = {
 }
 
 
+def answer(method: str, request_id: Any, params: dict[str, Any], tools: list[dict[str, Any]] = TOOLS) -> dict[str, Any]:
+    """The response to any request but `tools/call`: just enough of MCP for the SDK's `Client` (also used by the
+    plain relay over HTTP, `bench/plain_relay.py`)."""
+    if method == "server/discover":
+        return {"id": request_id, "result": DISCOVER}
+    if method == "initialize":
+        result = {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}}}
+        return {"id": request_id, "result": {**result, "serverInfo": SERVER_INFO}}
+    if method == "tools/list":  # the SDK client lists tools once, to validate results against their schemas
+        return {"id": request_id, "result": {"tools": tools, **CACHE}}
+    if method == "ping":
+        return {"id": request_id, "result": {}}
+    return {"id": request_id, "error": {"code": -32601, "message": f"no method {method}"}}
+
+
 class Floor:
     def __init__(self, writer: asyncio.StreamWriter, http: httpx2.AsyncClient) -> None:
         self.writer = writer
@@ -57,18 +72,8 @@ class Floor:
             task = asyncio.create_task(self.call(request_id, params))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        elif method == "server/discover":
-            self.send({"id": request_id, "result": DISCOVER})
-        elif method == "initialize":
-            capabilities = {"tools": {}}
-            result = {"protocolVersion": params["protocolVersion"], "capabilities": capabilities}
-            self.send({"id": request_id, "result": {**result, "serverInfo": SERVER_INFO}})
-        elif method == "tools/list":  # the SDK client lists tools once, to validate results against their schemas
-            self.send({"id": request_id, "result": {"tools": TOOLS, **CACHE}})
-        elif method == "ping":
-            self.send({"id": request_id, "result": {}})
         else:
-            self.send({"id": request_id, "error": {"code": -32601, "message": f"no method {method}"}})
+            self.send(answer(method, request_id, params))
 
     async def call(self, request_id: Any, params: dict[str, Any]) -> None:
         token = (params.get("_meta") or {}).get("progressToken")

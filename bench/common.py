@@ -42,6 +42,17 @@ INVOKE_ARGS: dict[str, Any] = {
 # What orq-mcp sends upstream for INVOKE_ARGS (the direct clients send the same body).
 UPSTREAM_BODY: dict[str, Any] = {**INVOKE_ARGS, "invoke_options": {"include_usage": True}}
 
+# The headline stream (issue 18): a model's answer of 40 token-sized pieces, paced 20 ms apart by the emulator,
+# as users stream. Served by the emulator's `scripted_deltas` fault (`python -m bench.emulator`'s `pieces=`).
+PACED_PIECES = 40
+PACED_DELAY = 0.02
+_WORDS = ("Our", "standard", "shipping", "within", "the", "EU", "takes", "two", "to", "four", "working", "days")
+
+
+def stream_pieces(count: int = PACED_PIECES) -> tuple[str, ...]:
+    """`count` word-sized pieces of text (each a word with its leading space, ~5 characters, like model tokens)."""
+    return tuple(" " + _WORDS[i % len(_WORDS)] for i in range(count))
+
 
 # -- statistics ---------------------------------------------------------------------------------------------------
 
@@ -187,9 +198,16 @@ class HttpServer:
 
 @contextlib.contextmanager
 def http_server(
-    env: dict[str, str], transport: str = "http", *, wait: bool = True, tree: Path = REPO
+    env: dict[str, str],
+    transport: str = "http",
+    *,
+    wait: bool = True,
+    tree: Path = REPO,
+    module: str = "orq_mcp",
+    extra: Sequence[str] = (),
 ) -> Iterator[HttpServer]:
-    """`python -m orq_mcp --transport http` as a real process.
+    """`python -m orq_mcp --transport http` (or another `module` taking --host/--port, such as the plain relay,
+    with `extra` arguments) as a real process.
 
     With `wait` (the default) this yields once the port accepts connections; without it, at once (start other
     processes meanwhile, then call `wait_listening`).
@@ -197,7 +215,9 @@ def http_server(
     port = free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="orq-mcp-bench-"))
     log_path = log_dir / "stderr.log"
-    args = [sys.executable, "-m", "orq_mcp", "--transport", transport, "--host", HOST, "--port", str(port)]
+    args = [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *extra]
+    if module == "orq_mcp":
+        args += ["--transport", transport]
     with log_path.open("wb") as stderr:
         process = subprocess.Popen(
             args, cwd=tree, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr

@@ -5,8 +5,9 @@ emulator process can serve every benchmark section and be reconfigured between t
 
 - ``GET /bench/stats``: requests served, distinct client connections seen, this process's CPU seconds;
 - ``POST /bench/reset``: zero those counters and drop the request log;
-- ``POST /bench/config?chunk_delay=S&huge_size=N&huge_chunk_size=M``: set the stream pacing and (with
-  ``huge_size``) a permanent ``huge_response`` fault on the stream route; ``huge_size=0`` removes it.
+- ``POST /bench/config?chunk_delay=S&huge_size=N&huge_chunk_size=M&pieces=P``: set the stream pacing and (with
+  ``huge_size``) a permanent ``huge_response`` fault on the stream route, or (with ``pieces``) make every stream
+  ``P`` word-sized pieces of text (a permanent ``scripted_deltas`` fault, paced like any stream); ``0`` removes it.
 
 Running it out of process keeps its CPU off the benchmark client's GIL and lets the scale section report how busy
 it was. Prints ``ORQ_EMULATOR_URL=...`` once listening (like ``python -m orq_mcp.sandbox``).
@@ -25,6 +26,7 @@ from typing import Any
 
 import uvicorn
 
+from bench.common import stream_pieces
 from orq_mcp.sandbox import EmulatorState, Fault, create_app, sample_workspace
 
 
@@ -70,6 +72,11 @@ class BenchApp:
         elif path == "/bench/config":
             if "chunk_delay" in query:
                 self.state.chunk_delay = float(query["chunk_delay"])
+            if "pieces" in query:
+                self.state.clear_faults()
+                count = int(query["pieces"])
+                if count > 0:
+                    self.state.add_fault(Fault("stream", "scripted_deltas", pieces=stream_pieces(count), times=-1))
             if "huge_size" in query:
                 self.state.clear_faults()
                 size = int(query["huge_size"])

@@ -228,6 +228,8 @@ def summarize(repeats: list[dict[str, Any]], variants: tuple[str, ...] = VARIANT
 
     def minus(a: str, b: str) -> None:
         out[f"{a}-minus-{b}"] = {q: med(lambda r, q=q: r[a][q] - r[b][q]) for q in ("p50", "p99")}
+        # The same p50 difference as a share of a direct call's p50 (httpx2 straight to the emulator), per repeat.
+        out[f"{a}-minus-{b}"]["of_direct"] = med(lambda r: (r[a]["p50"] - r[b]["p50"]) / r["httpx2"]["p50"])
         out[f"{a}-minus-{b}-per-repeat-p50"] = [r[a]["p50"] - r[b]["p50"] for r in repeats]
 
     out: dict[str, Any] = {"n_per_repeat": med(lambda r: r["n"]), "repeats": len(repeats)}

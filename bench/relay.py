@@ -6,10 +6,13 @@ stamped just before it is handed to uvicorn's `send` (i.e. just before the socke
 cumulative number of text characters sent so far. orq-mcp's notifications carry the cumulative character count as
 `progress`, which is how each notification is matched to the chunk that completed it.
 
-Servers run at their **default settings** (no ORQ_MCP_PROGRESS_INTERVAL) and the emulator paces chunks
-`chunk_delay` apart, by absolute deadlines. Baselines in the same run: a direct httpx2 client reading the same
-stream, stamped when it has parsed each chunk (it shares this process, and its GIL, with the emulator exactly as
-the MCP client does); and, with `--baseline`, the baseline commit's orq-mcp over stdio at its own defaults.
+Servers run at their **default settings** (no ORQ_MCP_PROGRESS_INTERVAL) and the emulator paces the headline
+stream's 40 word-sized pieces `chunk_delay` apart, by absolute deadlines; every piece is a sample. The p99 the goal
+is judged on is taken over every sample of the run (`p99_pooled`, with its n), so that a quick run's p99 is not
+just its second-largest sample; the per-repeat p99s are kept beside it. Baselines in the same run: a direct httpx2
+client reading the same stream, stamped when it has parsed each chunk (it shares this process, and its GIL, with
+the emulator exactly as the MCP client does); and, with `--baseline`, the baseline commit's orq-mcp over stdio at
+its own defaults.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bench.common import (
     percentile,
     server_env,
     stdio_params,
+    stream_pieces,
     wait_listening,
 )
 from bench.upstream import contents
@@ -88,7 +92,9 @@ def install_clock() -> ChunkClock:
 
 
 def match(writes: list[tuple[float, int]], received: list[tuple[float, float]]) -> tuple[list[float], int]:
-    """Latencies (ms) of notifications matched to the chunk whose cumulative count they report; and misses."""
+    """Per notification: latency (ms) from the write of the chunk whose cumulative count it reaches (the first
+    chunk at or past its `progress`); and notifications matched to none. A notification carrying part of a chunk
+    (the scrub held back the end of it) counts from that chunk's write, so this is the delay of what was sent."""
     latencies: list[float] = []
     misses = 0
     for stamp, progress in received:
@@ -97,6 +103,22 @@ def match(writes: list[tuple[float, int]], received: list[tuple[float, float]]) 
             misses += 1
             continue
         latencies.append((stamp - write[0]) * 1000)
+    return latencies, misses
+
+
+def complete(writes: list[tuple[float, int]], received: list[tuple[float, float]]) -> tuple[list[float], int]:
+    """Per chunk: latency (ms) from its write until the client has all of its text, i.e. the first notification
+    whose `progress` reaches the chunk's cumulative count; and chunks no notification completed. A chunk whose end
+    the server held back (a possible start of the key, orq_mcp.orq.redact.StreamRedactor) counts until that end
+    arrives, with the next piece or at the end of the stream. The goal's figure."""
+    latencies: list[float] = []
+    misses = 0
+    for stamp, chars in writes:
+        done = next((t for t, progress in received if progress >= chars and t >= stamp), None)
+        if done is None:
+            misses += 1
+            continue
+        latencies.append((done - stamp) * 1000)
     return latencies, misses
 
 
@@ -113,11 +135,13 @@ async def _direct(http: httpx2.AsyncClient, received: list[tuple[float, float]])
 async def run(
     *, calls: int, repeats: int, chunk_delay: float, budget_s: float, baseline: Path | None = None
 ) -> dict[str, Any]:
-    from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
+    from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 
     clock = install_clock()
     notes: list[str] = []
     state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=chunk_delay, log_limit=64)
+    # The headline stream: 40 word-sized pieces (bench.common.stream_pieces), so a call gives 40 samples.
+    state.add_fault(Fault("stream", "scripted_deltas", pieces=stream_pieces(), times=-1))
     with EmulatorThread(state) as emu:
         env = server_env(emu.base_url)
         variants = VARIANTS if baseline is not None else tuple(v for v in VARIANTS if v != "base-stdio")
@@ -151,11 +175,13 @@ async def run(
             budget = Budget(budget_s)  # for the measurements; process start-up is bounded by its own timeout
             rng = random.Random(7)
             per_repeat: list[dict[str, Any]] = []
+            pooled: dict[str, list[float]] = {name: [] for name in variants}
             for repeat in range(repeats):
                 if budget.expired:
                     notes.append(f"relay: stopped after {repeat} of {repeats} repeats (time budget)")
                     break
                 latencies: dict[str, list[float]] = {name: [] for name in variants}
+                sent: dict[str, list[float]] = {name: [] for name in variants}
                 misses = dict.fromkeys(variants, 0)
                 for index in range(calls):
                     if budget.expired and index > 0:
@@ -166,18 +192,21 @@ async def run(
                         received: list[tuple[float, float]] = []
                         clock.begin()
                         await runners[name](received)
-                        got, missed = match(list(clock.writes), received)
+                        got, missed = complete(list(clock.writes), received)
                         latencies[name] += got
                         misses[name] += missed
+                        sent[name] += match(list(clock.writes), received)[0]
                 stats: dict[str, Any] = {}
                 for name in variants:
                     values = latencies[name]
+                    pooled[name] += values
                     stats[name] = {
                         "p50": percentile(values, 50),
                         "p99": percentile(values, 99),
                         "max": max(values) if values else float("nan"),
                         "n": len(values),
                         "misses": misses[name],
+                        "per_notification": sent[name],
                     }
                 per_repeat.append(stats)
     summary: dict[str, Any] = {"repeats": len(per_repeat), "chunk_delay_ms": chunk_delay * 1000}
@@ -185,6 +214,21 @@ async def run(
         summary[name] = {
             key: median([r[name][key] for r in per_repeat]) for key in ("p50", "p99", "max", "n", "misses")
         }
+        # The p99 of every sample of the run: with n samples, about n/100 lie above it (the goal's figure).
+        values = pooled[name]
+        summary[name] |= {
+            "p99_pooled": percentile(values, 99),
+            "n_pooled": len(values),
+            "above_p99": len(values) // 100,
+        }
+        summary[name]["max_pooled"] = max(values) if values else float("nan")
+        # The same, per notification (from the write of the chunk each one reaches): issue 8's measure; below the
+        # per-chunk one when the server sends a chunk's text in two parts.
+        sent = [x for r in per_repeat for x in r[name].pop("per_notification")]
+        summary[name] |= {"notification_p50": percentile(sent, 50), "notification_p99": percentile(sent, 99)}
+        summary[name]["notification_n"] = len(sent)
+        summary[name]["above_20ms"] = sum(1 for x in values if x > 20)
+        summary[name]["p99_per_repeat"] = [r[name]["p99"] for r in per_repeat]
     for name in (v for v in variants if v != "httpx2"):
         summary[f"{name}-minus-httpx2"] = {
             key: median([r[name][key] - r["httpx2"][key] for r in per_repeat]) for key in ("p50", "p99")

@@ -13,14 +13,30 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
 Send = Callable[[int, str], Awaitable[None]]  # (characters so far, new text)
 
 
-async def stream_text(http: httpx2.AsyncClient, arguments: dict[str, Any], send: Send | None) -> str:
+class Scrub(Protocol):
+    """Text arriving in pieces, scrubbed (orq_mcp.orq.redact.StreamRedactor)."""
+
+    def feed(self, text: str) -> str: ...
+
+    def flush(self) -> str: ...
+
+
+async def stream_text(
+    http: httpx2.AsyncClient,
+    arguments: dict[str, Any],
+    send: Send | None,
+    scrub: Scrub | None = None,
+    last: dict[str, Any] | None = None,
+) -> str:
+    """The text of the stream, relayed to `send` as it arrives; `scrub` (a stream redactor) sees every piece
+    before it is relayed, and `last`, if given, receives the final event's JSON (usage, model, finish)."""
     body = {**arguments, "invoke_options": {"include_usage": True}, "stream": True}
     headers = {"Authorization": f"Bearer {os.environ['ORQ_API_KEY']}", "Accept": "text/event-stream"}
     text: list[str] = []
@@ -29,26 +45,32 @@ async def stream_text(http: httpx2.AsyncClient, arguments: dict[str, Any], send:
     try:
         async with http.stream("POST", "/v2/deployments/stream", json=body, headers=headers) as response:
             response.raise_for_status()
-            async for content in contents(response):
+            async for content in contents(response, last):
                 text.append(content)
                 if relay is not None:
-                    relay.add(content)
+                    relay.add(scrub.feed(content) if scrub is not None else content)
     finally:
         if relay is not None and sender is not None:
+            if scrub is not None:
+                relay.add(scrub.flush())
             relay.close()
             await sender
     return "".join(text)
 
 
-async def contents(response: httpx2.Response) -> AsyncIterator[str]:
-    """The text of each chunk of an orq SSE stream, to [DONE]; then drained, so the connection is pooled again."""
+async def contents(response: httpx2.Response, last: dict[str, Any] | None = None) -> AsyncIterator[str]:
+    """The text of each chunk of an orq SSE stream, to [DONE]; then drained, so the connection is pooled again.
+    `last`, if given, is updated with each event's JSON, so it ends holding the final one."""
     lines = response.aiter_lines()
     async for line in lines:
         if not line.startswith("data: "):
             continue
         if line == "data: [DONE]":
             break
-        content = json.loads(line[6:])["choices"][0]["message"].get("content")
+        event = json.loads(line[6:])
+        if last is not None:
+            last.update(event)
+        content = event["choices"][0]["message"].get("content")
         if isinstance(content, str) and content:
             yield content
     async for _ in lines:
@@ -64,8 +86,9 @@ class Relay:
         self.closed = False
 
     def add(self, text: str) -> None:
-        self.pending.append(text)
-        self.wake.set()
+        if text:  # a scrub may hold a whole piece back (a possible key's start) until the next one
+            self.pending.append(text)
+            self.wake.set()
 
     def close(self) -> None:
         self.closed = True

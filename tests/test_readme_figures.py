@@ -30,6 +30,8 @@ import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from sse_starlette import EventSourceResponse
 
+from bench import common as bench_common
+from bench import run as bench_run
 from orq_mcp import __version__
 from orq_mcp.orq import client as orq_client
 from orq_mcp.orq import redact, slots
@@ -313,6 +315,8 @@ def figures(sandbox: blocks.Sandbox) -> list[tuple[Path, str]]:
         (CLIENTS, f"(with Node {node_version().split('.')[0]} first on `PATH`"),
         # docs/performance.md
         (PERFORMANCE, f"`--workers N` and {words(balanced_replicas())} replicas behind HAProxy"),
+        (PERFORMANCE, f"({bench_common.PACED_PIECES} pieces, {bench_common.PACED_DELAY * 1000:g} ms apart)"),
+        (PERFORMANCE, f"at {' and '.join(map(str, sorted(bench_run.QUICK.streamed_levels)))} concurrent calls"),
     ]
 
 
