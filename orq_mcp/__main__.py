@@ -1,3 +1,3 @@
-from orq_mcp.serving.cli import main
+from orq_mcp.cli.main import main
 
 raise SystemExit(main())

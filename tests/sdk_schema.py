@@ -1,6 +1,7 @@
-"""Checking request bodies against the official SDK's request models (the emulator's `strict_sdk` mode).
+"""Checking request bodies against the official SDK's request models: the emulator's strict body check in the
+tests (`EmulatorState(check_body=sdk_violation)`).
 
-orq-ai-sdk is a test-only dependency: it is imported on the first check, never by `--sandbox`.
+orq-ai-sdk is a test-only dependency, so this lives with the tests, never in the package.
 The SDK's models ignore fields they do not know, which would hide a misspelt one, so a body
 must also use only fields the SDK models name (plus the `stream` flag the SDK itself adds).
 """

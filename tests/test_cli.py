@@ -23,9 +23,9 @@ from typing import IO, Any
 import pytest
 
 import orq_mcp
+from orq_mcp.cli.main import main
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
-from orq_mcp.serving.cli import main
-from orq_mcp.serving.listen import bind
+from orq_mcp.serving.http.listen import bind
 from tests.conftest import API_KEY
 
 PROCESS_TIMEOUT = 30
@@ -156,7 +156,7 @@ def test_version(launched: Launched) -> None:
 
 def test_console_script_entry_point() -> None:
     (entry,) = entry_points(group="console_scripts", name="orq-mcp")
-    assert entry.value == "orq_mcp.serving.cli:main"
+    assert entry.value == "orq_mcp.cli.main:main"
     assert entry.load() is main
     # The installed script itself runs: see test_missing_key_is_one_line_and_exit_code_2[console-script].
     assert SCRIPT.is_file(), f"no console script next to {sys.executable}"

@@ -1,4 +1,4 @@
-"""Unit tests of orq_mcp/serving/settings.py: environment variables, flags over them, and the rules between them."""
+"""Unit tests of orq_mcp/config/settings.py: environment variables, flags over them, and the rules between them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from orq_mcp.serving.cli import build_parser
-from orq_mcp.serving.settings import (
+from orq_mcp.cli.main import build_parser
+from orq_mcp.config.settings import (
     FLAGGED,
     MAKE_A_TOKEN,
     MIN_AUTH_TOKEN_CHARS,

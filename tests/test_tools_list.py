@@ -11,18 +11,14 @@ import json
 import os
 from pathlib import Path
 
-from mcp import Client
-
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
-from tests.conftest import FAST_RETRY
+from orq_mcp.config.settings import Settings
+from tests.conftest import connected
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
 
 async def test_tools_list_matches_the_snapshot(settings: Settings) -> None:
-    server = create_server(settings.model_copy(update={"expose": ("support-triage",)}), retry=FAST_RETRY)
-    async with Client(server) as client:
+    async with connected(settings.model_copy(update={"expose": ("support-triage",)})) as client:
         tools = (await client.list_tools()).tools
     listed = [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools]
     text = json.dumps(listed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -10,12 +10,12 @@ from typing import TextIO
 
 import httpx2
 
-from orq_mcp.orq.client import OrqClient, create_http_client
+from orq_mcp.cli.probe import run_probe
+from orq_mcp.config.settings import Settings
+from orq_mcp.orq.client import OrqClient
 from orq_mcp.orq.errors import AuthenticationError, OrqConnectionError, OrqError, OrqTimeoutError, PermissionDeniedError
-from orq_mcp.orq.probe import run_probe
 from orq_mcp.orq.redact import Redactor
-from orq_mcp.serving.proxy import transport_options
-from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.upstream import orq_http
 
 SHOWN_KEYS = 5
 
@@ -28,7 +28,7 @@ async def check(settings: Settings, out: TextIO) -> int:
     """
     out = ScrubbedWriter(out, Redactor([settings.api_key.get_secret_value()] if settings.api_key else []))
     print(f"Checking orq at {settings.base_url} ...", file=out)
-    async with create_http_client(settings.base_url, settings.timeouts, **transport_options(settings.base_url)) as http:
+    async with orq_http(settings) as http:
         key = settings.api_key.get_secret_value() if settings.api_key else ""
         orq = OrqClient(http, key, timeouts=settings.timeouts, retry=settings.retry)
         started = time.perf_counter()
@@ -82,7 +82,7 @@ async def live_check(settings: Settings, live: LiveCheck, out: TextIO) -> int:
     key = settings.api_key.get_secret_value() if settings.api_key else ""
     out = ScrubbedWriter(out, Redactor([key]))  # findings quote orq's answers
     print(f"Probing orq at {settings.base_url} (mock_response calls: no model cost) ...", file=out)
-    async with create_http_client(settings.base_url, settings.timeouts, **transport_options(settings.base_url)) as http:
+    async with orq_http(settings) as http:
         try:
             transcript = await run_probe(http, key, live.deployment)
         except httpx2.HTTPError:

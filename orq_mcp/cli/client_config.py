@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from orq_mcp.serving.settings import ENV_VARS
+from orq_mcp.config.settings import ENV_VARS
 
 CLIENTS = ("claude-desktop", "cursor", "vscode", "claude-code")
 NAME = "orq"
@@ -117,7 +117,7 @@ def stdio_entry(request: ConfigRequest) -> dict[str, Any]:
 
 
 def http_url(request: ConfigRequest) -> str:
-    from orq_mcp.serving.http import PATHS  # only here: it imports the MCP SDK's server side
+    from orq_mcp.serving.http.app import PATHS  # only here: it imports the MCP SDK's server side
 
     host = request.setting("host", "127.0.0.1")
     host = "127.0.0.1" if host in WILDCARDS else host

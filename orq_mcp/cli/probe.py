@@ -16,10 +16,10 @@ import anyio
 import httpx2
 
 from orq_mcp import __version__
+from orq_mcp.cli.transcript import NON_CHAT_PREFIX, Exchange, Transcript, analyse
 from orq_mcp.orq.models import Message
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import find_variables
-from orq_mcp.orq.transcript import NON_CHAT_PREFIX, Exchange, Transcript, analyse
 
 # Long enough to be streamed in several pieces, with repeats that tell delta from cumulative content
 # ("6","66","6" is ambiguous to a guesser; see issue 10).

@@ -10,32 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 
-# orq's keys are `sk-orq-<key id>-<secret>` (the SDK's API-key and management-key docs: a 26-character ULID
-# and a secret, about 100 characters) or, for keys made before those, JWTs (the API spec's bearerFormat),
-# a few hundred characters. A caller's key longer than this, or with a character outside the bearer-token
-# alphabet (RFC 6750), is no orq key: it is refused before anything is built for it, since what the server
-# builds per key (its redactor) grows with the key's length. The shortest is the redactor's shortest secret.
-MAX_KEY_CHARS = 1024
-MIN_KEY_CHARS = 8
-KEY_CHARACTERS = re.compile(r"[A-Za-z0-9._~+/=-]+")
-KEY_ALPHABET = "letters, digits and - . _ ~ + / ="
-
-
-def key_problem(key: str) -> str | None:
-    """Why `key` cannot be an orq API key, or None when it could be one. Cheap for a key of any length."""
-    if len(key) > MAX_KEY_CHARS:
-        return f"it is {len(key):,} characters long; orq keys are at most {MAX_KEY_CHARS:,}"
-    if len(key) < MIN_KEY_CHARS:
-        return f"it is {len(key)} characters long; orq keys are longer"
-    if not KEY_CHARACTERS.fullmatch(key):
-        return f"it has characters no orq key has (keys use only {KEY_ALPHABET})"
-    return None
+from orq_mcp.config.keys import key_problem
 
 
 def bearer_token(headers: Mapping[str, str] | None) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -19,13 +18,14 @@ from pydantic import (
     model_validator,
 )
 
+from orq_mcp.config.keys import check_pasted_key, stand_in_for_key
 from orq_mcp.orq.client import POOL_LIMITS, RequestDefaults, RetryPolicy, Timeouts
 from orq_mcp.orq.slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, StreamSlots
 
 DEFAULT_BASE_URL = "https://api.orq.ai"
 Transport = Literal["stdio", "http", "sse"]
 
-# Environment variable -> setting. Flags use the same names (see cli.py).
+# Environment variable -> setting. Flags use the same names (see cli/options.py).
 ENV_VARS: dict[str, str] = {
     "ORQ_API_KEY": "api_key",
     "ORQ_BASE_URL": "base_url",
@@ -73,12 +73,6 @@ MIN_AUTH_TOKEN_CHARS = 32
 MAKE_A_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
-# Text that stands for a key without being one. Variable references that a client passed on unexpanded:
-# `${ORQ_API_KEY}`, `$ORQ_API_KEY`, `%ORQ_API_KEY%` (Windows), `{{ORQ_API_KEY}}`, `${input:...}`.
-UNEXPANDED = re.compile(r"\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%|\{\{[^{}]*\}\}")
-# Example text copied as is: `<your key>`, or the placeholder of the docs and `orq-mcp config`.
-EXAMPLE = re.compile(r"<[^<>]*>|your[-_ ]?(orq[-_ ]?)?(api[-_ ]?)?key", re.IGNORECASE)
-KEY_SOURCE = "orq.ai: Settings > API Keys"
 # ORQ_ENVIRONMENT and ORQ_CONTACT_ID: names, not documents.
 MAX_NAME_CHARS = 256
 
@@ -156,7 +150,7 @@ class Settings(BaseModel):
     max_connections: int = Field(1000, ge=8)
     # Seconds a client has to send a request's headers, and then its body; slower requests are dropped.
     request_timeout: float = Field(10.0, gt=0, le=300)
-    # -- scaling (HTTP transport; see serving/workers.py and serving/events.py) --------------------
+    # -- scaling (HTTP transport; see serving/workers.py and serving/http/event_stores.py) ------------
     # Server processes sharing the port; more than one implies `stateless`.
     workers: int = Field(1, ge=1, le=64)
     # Handshake-era requests each stand alone (no Mcp-Session-Id), so any process or replica may answer them.
@@ -177,7 +171,7 @@ class Settings(BaseModel):
     @classmethod
     def _stand_in_key(cls, values: Any) -> Any:
         """A placeholder where the key goes counts as no key, said why (a server that exits instead shows a
-        GUI host's user only "Connection closed"); `orq-mcp check` refuses it (cli.py)."""
+        GUI host's user only "Connection closed"); `orq-mcp check` refuses it (cli/main.py)."""
         key = values.get("api_key") if isinstance(values, dict) else None
         if isinstance(key, SecretStr):
             key = key.get_secret_value()
@@ -284,7 +278,12 @@ class Settings(BaseModel):
         """Whether each caller brings its own orq key (the server's own key, if any, serves nobody)."""
         return self.multi_tenant or self.query_config
 
+    def allows(self, key: str) -> bool:
+        """Whether the deployment allow-list (ORQ_DEPLOYMENTS) lets agents see and invoke this deployment."""
+        return self.deployments is None or key in self.deployments
+
     def exposes(self, key: str) -> bool:
+        """Whether --expose gives this deployment a tool of its own."""
         return "all" in self.expose or key in self.expose
 
     @property
@@ -304,38 +303,6 @@ class Settings(BaseModel):
     @property
     def request_defaults(self) -> RequestDefaults:
         return RequestDefaults(environment=self.environment, contact_id=self.contact_id)
-
-
-def stand_in_for_key(value: str) -> str | None:
-    """What `value` is when it stands for a key without being one (the value itself is never repeated:
-    it may be a real key in angle brackets), or None."""
-    key = value.strip()
-    if UNEXPANDED.fullmatch(key):
-        return "an unexpanded variable reference"
-    if EXAMPLE.fullmatch(key):
-        return "the example placeholder"
-    return None
-
-
-def stand_in_advice(stand_in: str) -> str:
-    """What to do about a stand-in key, after "ORQ_API_KEY is {stand_in}"."""
-    if stand_in.startswith("an unexpanded"):
-        return (
-            f", not a key: the program that started orq-mcp passed it on as written. Replace it with the key "
-            f"itself ({KEY_SOURCE})"
-        )
-    return f", not a key. Replace it with your orq.ai API key ({KEY_SOURCE})"
-
-
-def check_pasted_key(value: str) -> str:
-    """The key without the whitespace a paste brings along; refused when broken over lines or spaces.
-
-    The message never contains the value: it may be a real key with a typo in it.
-    """
-    key = value.strip()
-    if any(char.isspace() for char in key):
-        raise ValueError("contains spaces or line breaks inside it; paste the key again, on one line")
-    return key
 
 
 def _sendable_char(char: str, ascii_only: bool) -> bool:

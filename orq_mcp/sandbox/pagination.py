@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import bad_request
+from .error_bodies import bad_request
 
 DEFAULT_LIMIT = 10
 _INTEGER = re.compile(r"[+-]?[0-9]+")

@@ -21,7 +21,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .errors import ApiError, error_body
+from .error_bodies import ApiError, error_body
 
 # Signs the emulator's reasoning; a real provider's key is its own secret, this one only needs to be stable.
 _KEY: Final = b"orq-sandbox-thinking"

@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .engines import TemplateSettings
 from .render import VARIABLE, message_text
+from .template_engines import TemplateSettings
 
 VARIANT_ID = "01JQ0V4R1A2N3T4D5E6F7G8H9J"
 

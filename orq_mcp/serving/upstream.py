@@ -1,18 +1,31 @@
-"""The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) for the connection to orq.
+"""The connection to orq, made one way for every command: one pooled HTTP client, the proxy variables honoured,
+and a span per request when OpenTelemetry is set up. The server is given it (surface/server.py builds none).
 
-httpx ignores them when it is handed a transport of its own, as orq_mcp.orq.client does; so the serving layer
-reads them here, with the standard library's rules (either case, NO_PROXY honoured), and gives the transport
-its proxy.
+httpx ignores HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY when it is handed a transport of its own, as
+orq_mcp.orq.client does; so they are read here, with the standard library's rules (either case, NO_PROXY
+honoured), and the transport is given its proxy.
 """
 
 from __future__ import annotations
 
 import urllib.request
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import urlsplit
 
-from orq_mcp.orq.client import POOL_LIMITS, DeferredTransport
-from orq_mcp.serving.settings import is_loopback
+import httpx2
+
+from orq_mcp.config.settings import Settings, is_loopback
+from orq_mcp.orq.client import POOL_LIMITS, DeferredTransport, create_http_client
+from orq_mcp.orq.tracing import instrument, tracing_configured
+
+
+def orq_http(settings: Settings) -> AbstractAsyncContextManager[httpx2.AsyncClient]:
+    """The HTTP client for orq at `settings.base_url`, to be entered (and so closed) by the caller."""
+    http = create_http_client(settings.base_url, settings.timeouts, **_transport_options(settings.base_url))
+    if tracing_configured():  # e.g. under `opentelemetry-instrument` (the otel extra)
+        instrument(http)
+    return http
 
 
 def proxy_for(url: str) -> str | None:
@@ -28,7 +41,7 @@ def proxy_for(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
-def transport_options(url: str) -> dict[str, Any]:
+def _transport_options(url: str) -> dict[str, Any]:
     """Keyword arguments for `create_http_client`: a transport through the proxy, when one applies to `url`."""
     proxy = proxy_for(url)
     return {"transport": DeferredTransport(limits=POOL_LIMITS, proxy=proxy)} if proxy else {}

@@ -1,93 +1,46 @@
-"""The edge of every request, and the one home of everything drawn from the workspace.
+"""What the caller's workspace decides, served inside the request edge (edge.py).
 
-`Edge` is the outermost middleware of our own: it finds the caller's tenant once and hands it to
-everything downstream as the request's lifespan context, and keeps protocol errors short: an error
-quotes what the client sent (a URI, a name), and a megabyte sent is not a megabyte answered. It
-does not scrub: every message the server sends (results, errors, notifications, its own requests)
-is scrubbed at the transport's exit (serving/outbound.py), the one place all of them pass.
-
-Inside it, `Workspace` serves what the workspace decides: per-deployment tools added to
-`tools/list`, `resources/list`, `prompts/list`, argument completion, resource subscriptions, and the list-changed
-capabilities a handshake-era client reads from `initialize`. It wraps the SDK's own handlers
-(`call_next`) and amends their wire results, so the SDK still shapes every envelope. Answers
-the SDK must shape from scratch (a `tools/call` of a deployment tool, `prompts/get`) go through
-MCPServer's public `call_tool`/`get_prompt`, which server.py routes back here.
+`WorkspaceListings` serves per-deployment tools added to `tools/list`, `resources/list`, `prompts/list`, argument
+completion, resource subscriptions, and the list-changed capabilities a handshake-era client reads from
+`initialize`. It wraps the SDK's own handlers (`call_next`) and amends their wire results, so the SDK still
+shapes every envelope. Answers the SDK must shape from scratch (a `tools/call` of a deployment tool,
+`prompts/get`) go through MCPServer's public `call_tool`/`get_prompt`, which server.py routes back here.
+`snapshot` is the same workspace as the live lists compare it (live.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.shared.exceptions import MCPError
 from mcp_types import (
-    INTERNAL_ERROR,
     EmptyResult,
     PaginatedRequestParams,
     SubscribeRequestParams,
     UnsubscribeRequestParams,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import ValidationError
 
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface import prompts, resources
 from orq_mcp.surface.completion import complete
-from orq_mcp.surface.exposed import exposed_tools
 from orq_mcp.surface.live import Snapshot, digest
-from orq_mcp.surface.tenant import Caller, OneTenant, Tenant, TenantPerKey
-from orq_mcp.surface.tool_errors import quoted
+from orq_mcp.surface.tenant import Caller, Tenant
+from orq_mcp.surface.toolsets.exposed import ExposedTools
 
 logger = logging.getLogger(__name__)
 
 Request = ServerRequestContext[Any, Any]
-WITHHELD = (
-    "orq-mcp could not serve this request safely, so its answer was withheld. "
-    "Retry; if it persists, check the server log."
-)
-# Any one text of a protocol error, at most: ours are shorter, so a longer one quotes the client's input at length
-# (the SDK's own "Unknown resource: <uri>", say). Our messages quote through tool_errors.quoted, shorter still.
-MAX_ERROR_TEXT = 1000
 
 
-@dataclass
-class Runtime:
-    """What the lifespan yields: how to find each request's tenant."""
-
-    tenants: OneTenant | TenantPerKey
-
-
-class Edge:
-    """Resolve the caller once; keep protocol errors short, and crash details (ours or a library's) in the log."""
-
-    async def __call__(self, ctx: Request, call_next: CallNext) -> HandlerResult:
-        runtime = ctx.lifespan_context
-        if not isinstance(runtime, Runtime):  # only possible if the server was built without create_server
-            raise MCPError(code=INTERNAL_ERROR, message="orq-mcp is not set up: build the server with create_server()")
-        caller = runtime.tenants.find(ctx.request)
-        # The resolved tenant travels as the request's lifespan context: handlers read one value, typed.
-        ctx = replace(ctx, lifespan_context=caller)
-        try:
-            return await call_next(ctx)
-        except MCPError as exc:
-            error = exc.error
-            raise MCPError(
-                code=error.code, message=quoted(error.message, MAX_ERROR_TEXT), data=_short(error.data)
-            ) from None
-        except ValidationError:
-            raise  # the SDK answers it as INVALID_PARAMS without echoing anything
-        except Exception:
-            logger.exception("Request %r failed", ctx.method)
-            raise MCPError(code=INTERNAL_ERROR, message=WITHHELD) from None
-
-
-class Workspace:
+class WorkspaceListings:
     """Serves the requests whose answer depends on the caller's workspace."""
 
-    def __init__(self) -> None:
+    def __init__(self, exposed: ExposedTools) -> None:
+        self._exposed = exposed
         self._routes: dict[str, Callable[[Request, Caller, CallNext], Awaitable[HandlerResult]]] = {
             "initialize": self._initialize,
             "tools/list": self._list_tools,
@@ -125,7 +78,7 @@ class Workspace:
         if not isinstance(caller, Tenant) or not isinstance(result, dict):
             return result
         try:
-            tools = await exposed_tools(caller)
+            tools = await self._exposed.of(caller)
         except OrqError as exc:  # orq being down must not hide the tools that still work
             logger.warning("Listing per-deployment tools failed: %s", exc.message)
             return result
@@ -165,7 +118,7 @@ class Workspace:
         return await live.unsubscribe(ctx, params) if live else EmptyResult()
 
 
-async def snapshot(tenant: Tenant, refresh: bool) -> Snapshot:
+async def snapshot(exposed: ExposedTools, tenant: Tenant, refresh: bool) -> Snapshot:
     """What the workspace looks like to clients: cached, or fetched afresh (for the live lists)."""
     deployments = await tenant.visible_deployments(refresh=refresh)
     try:
@@ -173,7 +126,7 @@ async def snapshot(tenant: Tenant, refresh: bool) -> Snapshot:
     except OrqError as exc:  # a key without access to prompts still gets deployment changes announced
         logger.debug("Prompts unavailable for the live lists: %s", exc.message)
         prompt_list = None
-    tools = await exposed_tools(tenant)  # the catalog's list was just refreshed (or read) above
+    tools = await exposed.of(tenant)  # the catalog's list was just refreshed (or read) above
     return Snapshot(
         tools=digest([tool.definition.model_dump(mode="json") for tool in tools.values()]),
         resources=digest([(d.key, d.description) for d in deployments]),
@@ -195,14 +148,3 @@ def _amend(result: HandlerResult, page: dict[str, Any]) -> HandlerResult:
         return page
     amended = {k: v for k, v in result.items() if k != "nextCursor"}
     return {**amended, **page}
-
-
-def _short(value: Any) -> Any:
-    """A copy of an error's data (JSON-like) with every string shortened."""
-    if isinstance(value, str):
-        return quoted(value, MAX_ERROR_TEXT)
-    if isinstance(value, dict):
-        return {k: _short(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_short(v) for v in value]
-    return value

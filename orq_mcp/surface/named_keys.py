@@ -1,4 +1,5 @@
-"""The deployment keys named in the settings (`--deployments`, `--expose`), held against the workspace.
+"""Deployment keys that name nothing the caller may use: those named in the settings (`--deployments`,
+`--expose`), held against the workspace, and those a call names (left out by the allow-list, or not found).
 
 A key mistyped there was accepted silently, and agents then met "not found" with no hint why. So, once the
 server's own deployment list is known, each named key the workspace lacks is logged once, with the closest
@@ -16,11 +17,11 @@ import logging
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from orq_mcp.orq.errors import OrqError
+from orq_mcp.config.settings import Settings
+from orq_mcp.orq.errors import NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment
-from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tool_errors import not_found
+from orq_mcp.surface.tool_errors import not_found, tool_error
 
 logger = logging.getLogger(__name__)
 
@@ -87,3 +88,11 @@ async def left_out(tenant: Tenant, key: str) -> ToolError:
         f"so it cannot be used here. To use it, add it to that list in this server's configuration{typo} and "
         "restart the server; or call list_deployments to see the ones you can use."
     )
+
+
+async def deployment_error(tenant: Tenant, exc: OrqError, key: str) -> ToolError:
+    """orq's failure for a call of deployment `key`, in words the agent can act on (close keys for a mistyped one)."""
+    subject = tenant.subject("deployment", key)
+    if isinstance(exc, NotFoundError):
+        subject.suggestions = await tenant.suggestions(key)
+    return tool_error(exc, subject)

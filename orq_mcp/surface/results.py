@@ -16,14 +16,8 @@ from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
 from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
-from orq_mcp.surface.fit import compact_json, fit_text
-from orq_mcp.surface.outputs import MediaBlock, Output, shrunk
-
-# Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
-_FIT_ROUNDS = 8
-# Outputs lose half a list, or shrink their raw data by the excess, per round.
-_OUTPUT_ROUNDS = 24
-
+from orq_mcp.surface.fit import compact_json
+from orq_mcp.surface.outputs import Output
 
 # Optional fields that are left out of a result rather than sent as null.
 _NONE = {"exclude_if": lambda value: value is None}
@@ -230,38 +224,6 @@ def page_json(page: type[DeploymentPage] | type[PromptPage], items: list[Any]) -
     return compact_json(page.model_validate({field: items, "next_cursor": "x" * 36}).model_dump(mode="json"))
 
 
-def result_size(result: CallToolResult) -> int:
-    """Characters a host may forward to the model: every text block and the structured content (compact)."""
-    blocks = sum(len(block.text) for block in result.content if isinstance(block, TextContent))
-    return blocks + (len(compact_json(result.structured_content)) if result.structured_content is not None else 0)
-
-
-def fitted_invocation(
-    result: InvocationResult, limit: int, hint: str, media: list[MediaBlock] | None = None
-) -> CallToolResult:
-    """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
-    to fit; then the sources give way, then the outputs. `media` (images, speech, bounded in bytes by
-    surface/media.py) ride along as their own blocks, which hosts show rather than read as text."""
-    full, budget = result.text, len(result.text)
-    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length() + _OUTPUT_ROUNDS):
-        result.text = fit_text(full, budget, hint, announced=limit)
-        fitted = tool_result(result, text=result.as_text())
-        excess = result_size(fitted) - limit
-        if excess <= 0:
-            break
-        if len(result.text) <= budget > 0:  # the text can still give way (it is not down to its notice)
-            budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
-        elif result.citations:  # the text is down to its notice: the sources give way next, half at a time
-            result.citations = result.citations[: len(result.citations) // 2] or None
-        elif result.outputs and (smaller := shrunk(result.outputs, excess)) is not None:
-            result.outputs = smaller
-        else:
-            break
-    if media:
-        fitted.content = [*fitted.content, *media]
-    return fitted
-
-
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
     """A result whose text is compact JSON unless given; indentation costs the model tokens."""
     structured = result.model_dump(mode="json")
@@ -269,3 +231,9 @@ def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
         content=[TextContent(type="text", text=text if text is not None else compact_json(structured))],
         structured_content=structured,
     )
+
+
+def copy_budget(max_result_chars: int) -> int:
+    """The characters one copy of a JSON result may take: it goes out twice (the text block and the structured
+    content), so each copy gets half the budget."""
+    return max_result_chars // 2

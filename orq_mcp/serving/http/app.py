@@ -20,22 +20,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orq_mcp.config.credentials import bearer_token, query_config_key, query_config_problem
+from orq_mcp.config.keys import key_problem
+from orq_mcp.config.settings import Settings, is_loopback
 from orq_mcp.orq.redact import Redactor
-from orq_mcp.serving.asgi import handshake_era_post, read_body
-from orq_mcp.serving.connections import BodyDeadline
-from orq_mcp.serving.credentials import bearer_token, key_problem, query_config_key, query_config_problem
-from orq_mcp.serving.disconnect import AbandonOnDisconnect
-from orq_mcp.serving.events import abandon_grace, event_store_for
-from orq_mcp.serving.health import Health
-from orq_mcp.serving.nesting import NestingGuard
+from orq_mcp.serving.http.asgi import handshake_era_post, read_body
+from orq_mcp.serving.http.connections import BodyDeadline
+from orq_mcp.serving.http.disconnect import AbandonOnDisconnect
+from orq_mcp.serving.http.event_stores import abandon_grace, event_store_for
+from orq_mcp.serving.http.health import Health
+from orq_mcp.serving.http.nesting import NestingGuard
+from orq_mcp.serving.http.sessions import SessionGuard, SseSessionGuard
+from orq_mcp.serving.http.throttle import Buckets, FailureThrottle, RefusalLog, client_address
 from orq_mcp.serving.outbound import ScrubbedEventStore, ScrubbedResponses
-from orq_mcp.serving.sessions import SessionGuard, SseSessionGuard
-from orq_mcp.serving.settings import Settings, is_loopback
-from orq_mcp.serving.throttle import Buckets, FailureThrottle, RefusalLog, client_address
 
 if TYPE_CHECKING:
     from orq_mcp.surface.server import OrqMCPServer
-    from orq_mcp.surface.tenant import Redactors
+    from orq_mcp.surface.tenants import Redactors
 
 logger = logging.getLogger(__name__)
 

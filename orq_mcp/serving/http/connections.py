@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from orq_mcp.serving.asgi import read_body
+from orq_mcp.serving.http.asgi import read_body
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.asgi import handshake_era_post, read_body
+from orq_mcp.serving.http.asgi import handshake_era_post, read_body
 
 logger = logging.getLogger(__name__)
 

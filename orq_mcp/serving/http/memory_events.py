@@ -34,8 +34,8 @@ from mcp_types import (
     jsonrpc_message_adapter,
 )
 
-from orq_mcp.serving.events import EVENT_TTL, MAX_EVENTS, MAX_EVENTS_PER_STREAM, current_session_key
-from orq_mcp.serving.throttle import Lru
+from orq_mcp.serving.http.resume import EVENT_TTL, MAX_EVENTS, MAX_EVENTS_PER_STREAM, current_session_key
+from orq_mcp.serving.http.throttle import Lru
 
 logger = logging.getLogger(__name__)
 

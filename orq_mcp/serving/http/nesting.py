@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orq_mcp.serving.asgi import read_body
+from orq_mcp.serving.http.asgi import read_body
 
 # Levels of objects and arrays around a value (the message itself is level 1) that pydantic's JSON parser reads.
 # The SDK reads stdio, HTTP+SSE and handshake-era Streamable HTTP with it, and answers deeper messages -32700.

@@ -24,7 +24,7 @@ from mcp_types import JSONRPCMessage, jsonrpc_message_adapter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from orq_mcp.serving.events import EVENT_TTL, MAX_EVENTS_PER_STREAM, current_session_key
+from orq_mcp.serving.http.resume import EVENT_TTL, MAX_EVENTS_PER_STREAM, current_session_key
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Resumable streams over Streamable HTTP: the events of each response stream, kept for a while.
+"""Resumable streams over Streamable HTTP: each stream scoped to its MCP session, and how long its events are kept.
 
 A client whose connection drops mid-stream reconnects with `GET` and `Last-Event-ID`; the SDK asks
 the store for every event after that one and then joins the stream's live tail. The SDK hands the
@@ -7,8 +7,9 @@ other, so a store keyed by it alone would replay one client's generation to anot
 stream is scoped to the MCP session it belongs to (see `SessionScope`), and a `Last-Event-ID` from
 another session replays nothing.
 
-Kept in memory (memory_events.py), bounded in count and in bytes, per stream and in all, and by age; or in
-Redis (redis_events.py), shared by replicas, so a client may resume on any of them.
+The events are kept in memory (memory_events.py), bounded in count and in bytes, per stream and in all, and by
+age; or in Redis (redis_events.py), shared by replicas, so a client may resume on any of them. Which store a
+server uses, if any, is event_stores.py's to say; both read the session from here.
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from mcp.server.streamable_http import EventStore
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.credentials import caller_credential
-from orq_mcp.serving.settings import Settings
+from orq_mcp.config.credentials import caller_credential
 
 logger = logging.getLogger(__name__)
 
@@ -150,42 +149,3 @@ async def _sse(frames: AsyncIterator[bytes], send: Send) -> None:
     async for frame in frames:
         await send({"type": "http.response.body", "body": frame, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
-
-
-@dataclass(frozen=True)
-class Events:
-    """The event store of one server process, and the middleware that scopes it to sessions."""
-
-    store: EventStore
-    retry_ms: int = RETRY_MS
-    follow: Follow | None = None  # set when the store is shared: resume streams other replicas started
-
-    def wrap(self, app: ASGIApp, security: TransportSecuritySettings) -> ASGIApp:
-        return SessionScope(app, self.follow, security)
-
-
-def resumable(settings: Settings) -> bool:
-    return settings.event_store != "off" and not settings.sessionless
-
-
-def abandon_grace(settings: Settings) -> float:
-    """How long a request whose client dropped its stream keeps its upstream stream before abandoning it.
-
-    The hook for freeing upstream streams nobody will read (issue 11): at once (0) when no client could
-    resume the stream, else ORQ_MCP_RESUME_GRACE, time for the client to come back with Last-Event-ID.
-    """
-    return settings.resume_grace if resumable(settings) else 0.0
-
-
-def event_store_for(settings: Settings) -> Events | None:
-    """The store for the settings, or None when streams are not resumable (off, or no sessions to resume)."""
-    if not resumable(settings):
-        return None
-    if settings.event_store == "memory":
-        from orq_mcp.serving.memory_events import MemoryEventStore
-
-        return Events(MemoryEventStore())
-    from orq_mcp.serving.redis_events import RedisEventStore
-
-    store = RedisEventStore.from_url(settings.event_store, idle=settings.resume_grace)
-    return Events(store, follow=store.follow)

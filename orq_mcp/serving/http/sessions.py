@@ -17,8 +17,8 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orq_mcp.serving.credentials import caller_credential
-from orq_mcp.serving.throttle import client_address
+from orq_mcp.config.credentials import caller_credential
+from orq_mcp.serving.http.throttle import client_address
 
 SESSION_HEADER = "mcp-session-id"
 # The SDK's SSE transport names the session in its first event: `data: /messages/?session_id=<hex>`.

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from orq_mcp.orq.client import Timeouts
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.serving.outbound import ScrubbedWriteStream
-from orq_mcp.serving.owed import OwedAnswers, Recorded
+from orq_mcp.serving.stdio.owed import OwedAnswers, Recorded
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ async def open_stdio() -> AsyncIterator[Streams]:
     async with AsyncExitStack() as stack:
         streams: Streams | None = None
         if sys.platform != "win32":
-            from orq_mcp.serving.lines import line_streams
-            from orq_mcp.serving.wire import claim_wire
+            from orq_mcp.serving.stdio.descriptors import claim_wire
+            from orq_mcp.serving.stdio.lines import line_streams
 
             try:
                 wire_in, wire_out = stack.enter_context(claim_wire())

@@ -1,4 +1,9 @@
-"""Ask, don't fail: a call that lacks a deployment's variables asks the user for them with a form.
+"""Ask, don't fail: a call that lacks a deployment's variables asks the user for them with a form, or is refused.
+
+The one rule of every invoking tool (`complete_inputs`): `inputs`, or refused before orq is called when the
+prompt needs a variable they lack (no default, no value; an explicit "" is a value), since orq would silently
+drop the text around the gap. A client that shows forms is asked first; a form holds text only, so a missing
+list or object is refused straight away.
 
 Both protocol eras are served. A 2026-07-28 client gets an `InputRequiredResult` carrying the form
 and retries the call with the answers (`input_responses`); a handshake-era client that declared the
@@ -13,9 +18,12 @@ from typing import Any
 
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from orq_mcp.orq.templates import Variable, missing_variables
 
 # The key of our one form among a call's input requests.
 FORM = "orq_mcp_missing_inputs"
@@ -31,6 +39,38 @@ class Wanted:
 
 
 Answers = dict[str, str]
+_SHAPES = {"array": "a list", "object": "an object", "any": "any JSON value"}
+
+
+async def complete_inputs(
+    ctx: Context, key: str, variables: list[Variable] | None, inputs: dict[str, Any]
+) -> dict[str, Any] | InputRequiredResult:
+    """`inputs` with what the user filled in, a request to ask for the rest, or the refusal naming what is missing.
+    `variables` None: the deployment is unknown to the catalog, so are its variables (orq has the last word)."""
+    missing = missing_variables(variables, inputs) if variables is not None else []
+    if not missing:
+        return inputs
+    answered = None
+    if can_ask(ctx) and all(v.type == "string" for v in missing):
+        answered = await ask_for_inputs(ctx, key, [Wanted(v.name, v.description, v.default) for v in missing])
+    if answered is None:  # no form, declined or dismissed: orq would silently drop the text around the gaps
+        raise missing_inputs(key, missing)
+    return answered if isinstance(answered, InputRequiredResult) else {**inputs, **answered}
+
+
+def missing_inputs(key: str, missing: list[Variable]) -> ToolError:
+    return ToolError(
+        f"Missing input(s) for deployment '{key}': {', '.join(_where(v) for v in missing)}. orq would silently "
+        'drop the text around a missing variable, so orq was not called. Give each a value (an explicit "" is one).'
+    )
+
+
+def _where(variable: Variable) -> str:
+    """`customer (an object; used in message 2, user)`: what to send, and where the prompt reads it."""
+    details = [_SHAPES[variable.type]] if variable.type in _SHAPES else []
+    if variable.used_in:
+        details.append("used in " + "; ".join(str(use) for use in variable.used_in))
+    return f"{variable.name} ({'; '.join(details)})" if details else variable.name
 
 
 def can_ask(ctx: Context) -> bool:

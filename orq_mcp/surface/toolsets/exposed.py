@@ -2,14 +2,16 @@
 
 Calling `support_triage(company_name=..., ...)` is exactly `invoke_deployment` with those
 inputs, streaming included: a missing variable is refused (or asked for) by the same rule,
-in `run_invocation`. Each tool's arguments are a pydantic model, so its schema and its errors
-come from the same path as the fixed tools'.
+in `run_invocation`, given the deployment the tool was built from (it is not looked up again).
+Each tool's arguments are a pydantic model, so its schema and its errors come from the same
+path as the fixed tools'; unknown arguments are refused by the server, for every tool alike.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,15 +25,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.requests import Message
 from orq_mcp.orq.templates import Variable
-from orq_mcp.surface.arguments import invalid_arguments, unknown_arguments
+from orq_mcp.surface.arguments import invalid_arguments
+from orq_mcp.surface.invocation.invoke import run_invocation
 from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tools import INVOKE, TOOLS, run_invocation
+from orq_mcp.surface.tenant import Listed, Tenant
+from orq_mcp.surface.toolsets.annotations import INVOKE
 
 logger = logging.getLogger(__name__)
 
-STATIC_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in TOOLS)
 # Cursor warns past this many tools in all; OpenAI-style tool lists stop at 128.
 TOOL_BUDGET = 40
 CLIENT_TOOL_LIMIT = 128
@@ -50,17 +52,15 @@ class Turn(BaseModel):
 @dataclass(frozen=True)
 class DeploymentTool:
     name: str
-    key: str
+    deployment: Deployment
     variables: tuple[Variable, ...]
     arguments: type[BaseModel]
     definition: MCPTool
 
     async def call(self, ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult:
-        allowed = {field.alias or name for name, field in self.arguments.model_fields.items()}
-        if unknown := sorted(set(arguments) - allowed):
-            raise unknown_arguments(self.name, unknown, allowed)
         inputs, messages = self.parse(arguments)
-        return await run_invocation(ctx, self.key, inputs=inputs, messages=messages)
+        listed = Listed(self.deployment, list(self.variables))
+        return await run_invocation(ctx, self.deployment.key, inputs=inputs, messages=messages, listed=listed)
 
     def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[Message] | None]:
         try:
@@ -73,39 +73,55 @@ class DeploymentTool:
         return {name: value for name, value in given.items() if value is not None}, messages
 
 
-async def exposed_tools(tenant: Tenant) -> dict[str, DeploymentTool]:
-    """The per-deployment tools this tenant's callers see (none unless --expose names some).
+@dataclass
+class _Built:
+    """One tenant's tools, and the deployment list they were built from."""
 
-    Building one means a pydantic model and its schema, so they are rebuilt only when the catalog's list
-    is replaced (a refresh), keyed on that list itself: a filtered copy would be new on every call.
+    source: list[Deployment]
+    tools: dict[str, DeploymentTool]
+    warned_at: int = 0  # the tool count the budget warning last named
+
+
+class ExposedTools:
+    """The per-deployment tools each tenant's callers see (none unless --expose names some).
+
+    Building one means a pydantic model and its schema, so they are rebuilt only when the tenant's catalog
+    replaces its list (a refresh), keyed on that list itself: a filtered copy would be new on every call.
+    Kept per tenant for as long as the tenant is (an evicted tenant takes its tools along).
     """
-    if not tenant.settings.expose:
-        return {}
-    deployments = await tenant.deployments.all()
-    cache = tenant.exposed_cache
-    if cache.get("source") is not deployments:
-        chosen = [d for d in deployments if tenant.allows(d.key) and tenant.settings.exposes(d.key)]
-        known = await tenant.variables_of(chosen)
-        cache.update(source=deployments, tools=deployment_tools(chosen, known, STATIC_TOOL_NAMES))
-        _warn_past_budget(cache, len(chosen))
-    tools: dict[str, DeploymentTool] = cache["tools"]
-    return tools
 
+    def __init__(self, reserved: Iterable[str]) -> None:
+        self._reserved = frozenset(reserved)  # the fixed tools' names, which no deployment tool may take
+        self._built: weakref.WeakKeyDictionary[Tenant, _Built] = weakref.WeakKeyDictionary()
 
-def _warn_past_budget(cache: dict[str, Any], count: int) -> None:
-    """Say so once (per tenant, and again if it grows) when --expose makes more tools than clients handle well."""
-    total = count + len(STATIC_TOOL_NAMES)
-    if total > TOOL_BUDGET and total > cache.get("warned_at", 0):
-        cache["warned_at"] = total
-        logger.warning(
-            "--expose offers %d tools (%d deployments plus %d fixed). Cursor warns past %d tools and some "
-            "clients refuse more than %d: name the deployments you need with --expose key,key,...",
-            total,
-            count,
-            len(STATIC_TOOL_NAMES),
-            TOOL_BUDGET,
-            CLIENT_TOOL_LIMIT,
-        )
+    async def of(self, tenant: Tenant) -> dict[str, DeploymentTool]:
+        settings = tenant.settings
+        if not settings.expose:
+            return {}
+        deployments = await tenant.deployments.all()
+        built = self._built.get(tenant)
+        if built is None or built.source is not deployments:
+            chosen = [d for d in deployments if settings.allows(d.key) and settings.exposes(d.key)]
+            known = await tenant.variables_of(chosen)
+            tools = deployment_tools(chosen, known, self._reserved)
+            built = self._built[tenant] = _Built(deployments, tools, built.warned_at if built else 0)
+            self._warn_past_budget(built, len(chosen))
+        return built.tools
+
+    def _warn_past_budget(self, built: _Built, count: int) -> None:
+        """Say so once (per tenant, and again if it grows) when --expose makes more tools than clients handle well."""
+        total = count + len(self._reserved)
+        if total > TOOL_BUDGET and total > built.warned_at:
+            built.warned_at = total
+            logger.warning(
+                "--expose offers %d tools (%d deployments plus %d fixed). Cursor warns past %d tools and some "
+                "clients refuse more than %d: name the deployments you need with --expose key,key,...",
+                total,
+                count,
+                len(self._reserved),
+                TOOL_BUDGET,
+                CLIENT_TOOL_LIMIT,
+            )
 
 
 def deployment_tools(
@@ -140,7 +156,7 @@ def _tool(name: str, deployment: Deployment, variables: list[Variable]) -> Deplo
         input_schema={**schema, "required": [v.name for v in variables if v.required], "additionalProperties": False},
         annotations=INVOKE,
     )
-    return DeploymentTool(name, deployment.key, tuple(variables), model, definition)
+    return DeploymentTool(name, deployment, tuple(variables), model, definition)
 
 
 # What each variable type takes (`any`: a flag or a section, which any JSON value can be).

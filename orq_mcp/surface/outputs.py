@@ -1,6 +1,6 @@
 """What a non-chat deployment produced, in MCP form: embeddings, rankings and labels described in the
 structured result and in one line of text each, and an answer of any other shape as structured data. Images
-and speech go out as their own blocks (surface/media.py), described here by an `Output` too.
+and speech go out as their own blocks (surface/invocation/media.py), described here by an `Output` too.
 
 Each output is kept within a budget by `shrunk` (a ranking or label list loses its tail, raw data its longest
 strings and lists), so the whole result fits `ORQ_MCP_MAX_RESULT_CHARS`.
@@ -77,7 +77,7 @@ def _score(item: ScoredItem) -> str:
 
 
 def outputs_of(invocation: Invocation) -> list[Output]:
-    """What a non-chat deployment produced besides images and speech (surface/media.py describes those)."""
+    """What a non-chat deployment produced besides images and speech (surface/invocation/media.py describes those)."""
     outputs = [
         Output(type="embedding", dimensions=e.dimensions, preview=(e.vector or [])[:EMBEDDING_PREVIEW] or None)
         for e in invocation.embeddings
