@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from orq_mcp.cli.main import build_parser
+from orq_mcp.cli.options import build_parser
+from orq_mcp.config.keys import stand_in_advice
 from orq_mcp.config.settings import (
     FLAGGED,
     MAKE_A_TOKEN,
@@ -14,7 +15,6 @@ from orq_mcp.config.settings import (
     Settings,
     SettingsError,
     is_loopback,
-    stand_in_advice,
 )
 
 # Looks like a credential: it must never be echoed by an error message.

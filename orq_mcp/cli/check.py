@@ -20,13 +20,13 @@ from orq_mcp.serving.upstream import orq_http
 SHOWN_KEYS = 5
 
 
-async def check(settings: Settings, out: TextIO) -> int:
+async def check(settings: Settings, console: TextIO) -> int:
     """Call orq the way the server will; print what was found. 0 when everything works.
 
     Everything printed passes one redactor: orq's error text and the workspace's names are not ours
     to trust, and either may quote the key.
     """
-    out = ScrubbedWriter(out, Redactor([settings.api_key.get_secret_value()] if settings.api_key else []))
+    out = ScrubbedWriter(console, Redactor([settings.api_key.get_secret_value()] if settings.api_key else []))
     print(f"Checking orq at {settings.base_url} ...", file=out)
     async with orq_http(settings) as http:
         key = settings.api_key.get_secret_value() if settings.api_key else ""
@@ -77,10 +77,10 @@ class LiveCheck:
     deployment: str | None = None
 
 
-async def live_check(settings: Settings, live: LiveCheck, out: TextIO) -> int:
+async def live_check(settings: Settings, live: LiveCheck, console: TextIO) -> int:
     """`check --live`: record what orq does on the open questions, with mock_response calls only."""
     key = settings.api_key.get_secret_value() if settings.api_key else ""
-    out = ScrubbedWriter(out, Redactor([key]))  # findings quote orq's answers
+    out = ScrubbedWriter(console, Redactor([key]))  # findings quote orq's answers
     print(f"Probing orq at {settings.base_url} (mock_response calls: no model cost) ...", file=out)
     async with orq_http(settings) as http:
         try:

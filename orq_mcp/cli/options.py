@@ -14,7 +14,7 @@ from orq_mcp.cli.client_config import CLIENTS
 from orq_mcp.config.settings import FLAGGED
 
 # Flags shared by every command: (flags, setting name, argparse options).
-_OPTIONS: list[tuple[tuple[str, ...], dict[str, object]]] = [
+_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--transport",), {"choices": ["stdio", "http", "sse"], "help": "stdio (default), http or sse"}),
     (("--host",), {"help": "address for http/sse (default 127.0.0.1)"}),
     (("--port",), {"type": int, "help": "port for http/sse (default 8000)"}),
@@ -107,7 +107,7 @@ class Parser(argparse.ArgumentParser):
 def _add_options(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: an option not given sets nothing, so a subcommand's parser cannot reset one given before it.
     for flags, options in _OPTIONS:
-        parser.add_argument(*flags, default=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
+        parser.add_argument(*flags, default=argparse.SUPPRESS, **options)
 
 
 def build_parser() -> Parser:

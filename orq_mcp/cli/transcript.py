@@ -179,7 +179,7 @@ def _answer_shape(exchange: Exchange) -> str:
     body = _json(exchange)
     if exchange.status != 200 or not isinstance(body, dict):
         return f"HTTP {exchange.status} ({exchange.content_type})"
-    choices = body.get("choices") if isinstance(body.get("choices"), list) else []
+    choices = raw if isinstance(raw := body.get("choices"), list) else []
     types = [
         c.get("message", {}).get("type") for c in choices if isinstance(c, dict) and isinstance(c.get("message"), dict)
     ]

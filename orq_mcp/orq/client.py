@@ -507,7 +507,7 @@ def _parse_page(raw: bytes, item: type[T], limit: int) -> Page[T]:
     if isinstance(items, list) and len(items) > limit:
         raise InvalidResponseError(f"orq sent {len(items):,} items on a page of at most {limit}.")
     try:
-        return _adapter(Page[item]).validate_python(body)  # type: ignore[valid-type]
+        return _adapter(Page[item]).validate_python(body)
     except ValidationError as exc:
         raise _shape_error(exc) from None
 

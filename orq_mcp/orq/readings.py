@@ -8,6 +8,7 @@ from typing import Literal
 
 # What a template needs an input to be. "any": a flag or a mustache section, which any JSON value can be.
 VariableType = Literal["string", "array", "object", "any"]
+_CONTAINERS: frozenset[VariableType] = frozenset({"array", "object"})
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ def merge_types(first: VariableType, second: VariableType) -> VariableType:
     """Two uses' needs as one: a list or a mapping wins over text; asked to be both, it is left open."""
     if first == second:
         return first
-    shapes = {first, second} & {"array", "object"}
+    both: set[VariableType] = {first, second}
+    shapes = both & _CONTAINERS
     if len(shapes) == 2:
         return "any"
     return shapes.pop() if shapes else "string"  # text and a flag: printing needs text

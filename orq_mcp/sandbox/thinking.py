@@ -53,7 +53,7 @@ def check_replayed_reasoning(config: Mapping[str, Any], messages: list[dict[str,
     for index, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
-        parts = message.get("content") if isinstance(message.get("content"), list) else []
+        parts = content if isinstance(content := message.get("content"), list) else []
         for part in parts:
             _check_part(index, part)
     _check_tool_loop(messages)

@@ -23,9 +23,8 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
-from anyio.abc import ObjectSendStream
 from mcp.server.streamable_http import EventCallback, EventId, EventStore, StreamId
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCMessage
@@ -187,10 +186,18 @@ class ScrubbedEventStore(EventStore):
         return await self._store.replay_events_after(last_event_id, send_callback)
 
 
+class MessageSink(Protocol):
+    """Where a transport takes the SDK's outgoing messages: anyio's send streams and the SDK's own alike."""
+
+    async def send(self, item: SessionMessage, /) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class ScrubbedWriteStream:
     """The stdio exit: the SDK's outgoing messages, each scrubbed before the transport writes it."""
 
-    def __init__(self, stream: ObjectSendStream[SessionMessage], redactor: Redactor) -> None:
+    def __init__(self, stream: MessageSink, redactor: Redactor) -> None:
         self._stream = stream
         self._redactor = redactor
 
@@ -205,7 +212,7 @@ class ScrubbedWriteStream:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
     ) -> bool | None:
         await self.aclose()
         return None

@@ -35,7 +35,9 @@ def proxy_for(url: str) -> str | None:
     if (
         not proxies
         or is_loopback(parts.hostname or "")
-        or urllib.request.proxy_bypass_environment(parts.netloc, proxies)
+        # CPython's own NO_PROXY rules on every platform (proxy_bypass would ask macOS's and Windows' settings
+        # too); typeshed does not list the function.
+        or urllib.request.proxy_bypass_environment(parts.netloc, proxies)  # pyright: ignore[reportAttributeAccessIssue]
     ):
         return None  # loopback (the --sandbox emulator, a local gateway) is never proxied
     return proxies.get(parts.scheme) or proxies.get("all")

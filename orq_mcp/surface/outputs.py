@@ -17,19 +17,23 @@ from orq_mcp.orq.outputs import Invocation
 from orq_mcp.orq.provider_answers import Scored
 from orq_mcp.surface.fit import compact_json, fit_json
 
-_NONE = {"exclude_if": lambda value: value is None}
 EMBEDDING_PREVIEW = 8
 DOCUMENT_CHARS = 600  # a ranked document's text is quoted up to this many characters, like a citation
 MediaBlock = ImageContent | AudioContent | ResourceLink
+
+
+def _is_none(value: object) -> bool:
+    """Optional fields are left out of a result rather than sent as null (`exclude_if`)."""
+    return value is None
 
 
 class ScoredItem(BaseModel):
     """A ranked document (index: its place in those sent) or a label, best first."""
 
     label: str
-    score: float | None = Field(None, **_NONE)
-    index: int | None = Field(None, **_NONE)
-    flagged: bool | None = Field(None, **_NONE)
+    score: float | None = Field(default=None, exclude_if=_is_none)
+    index: int | None = Field(default=None, exclude_if=_is_none)
+    flagged: bool | None = Field(default=None, exclude_if=_is_none)
 
     @classmethod
     def of(cls, item: Scored) -> ScoredItem:
@@ -41,14 +45,14 @@ class Output(BaseModel):
     """Images and audio also come as content blocks."""
 
     type: Literal["image", "audio", "embedding", "ranking", "labels", "response"]
-    url: str | None = Field(None, **_NONE)
-    mime_type: str | None = Field(None, **_NONE)
-    size_bytes: int | None = Field(None, **_NONE)  # inline media's, decoded
-    note: str | None = Field(None, description="Why an image or audio was left out.", **_NONE)
-    dimensions: int | None = Field(None, **_NONE)
-    preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
-    items: list[ScoredItem] | None = Field(None, **_NONE)
-    data: Any = Field(None, description="The provider's raw answer.", **_NONE)
+    url: str | None = Field(default=None, exclude_if=_is_none)
+    mime_type: str | None = Field(default=None, exclude_if=_is_none)
+    size_bytes: int | None = Field(default=None, exclude_if=_is_none)  # inline media's, decoded
+    note: str | None = Field(default=None, description="Why an image or audio was left out.", exclude_if=_is_none)
+    dimensions: int | None = Field(default=None, exclude_if=_is_none)
+    preview: list[float] | None = Field(default=None, description="An embedding's first values.", exclude_if=_is_none)
+    items: list[ScoredItem] | None = Field(default=None, exclude_if=_is_none)
+    data: Any = Field(default=None, description="The provider's raw answer.", exclude_if=_is_none)
 
     def describe(self) -> str:
         """The output in one line (or a short list) of text for the model."""

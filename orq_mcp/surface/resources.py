@@ -12,7 +12,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, Resou
 
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface.paging import InvalidCursor, page_after
-from orq_mcp.surface.tenant import Caller, Unresolved
+from orq_mcp.surface.tenant import Caller, Unresolved, caller_of
 from orq_mcp.surface.tool_errors import explain, quoted
 
 URI_TEMPLATE = "orq://deployments/{key}/prompt_config"
@@ -26,7 +26,7 @@ def prompt_config_uri(key: str) -> str:
 
 async def prompt_config(key: str, ctx: Context) -> str:
     """The deployment's prompt_config as orq stores it: model, parameters, messages, tools."""
-    caller: Caller = ctx.request_context.lifespan_context
+    caller = caller_of(ctx)
     if isinstance(caller, Unresolved):
         raise ResourceError(caller.reason)
     try:

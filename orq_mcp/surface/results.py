@@ -19,8 +19,10 @@ from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import compact_json
 from orq_mcp.surface.outputs import Output
 
-# Optional fields that are left out of a result rather than sent as null.
-_NONE = {"exclude_if": lambda value: value is None}
+
+def _is_none(value: object) -> bool:
+    """Optional fields are left out of a result rather than sent as null (`exclude_if`)."""
+    return value is None
 
 
 class VariableInfo(BaseModel):
@@ -29,9 +31,11 @@ class VariableInfo(BaseModel):
     name: str
     required: bool = Field(description="False when orq has a default or the prompt only tests it.")
     # Left out for text, never sent as null, so the schema names the values only (any: a flag it tests).
-    type: Literal["array", "object", "any"] | SkipJsonSchema[None] = Field(None, description="Absent: text.", **_NONE)
-    default: Any = Field(None, **_NONE)
-    description: str | None = Field(None, **_NONE)
+    type: Literal["array", "object", "any"] | SkipJsonSchema[None] = Field(
+        None, description="Absent: text.", exclude_if=_is_none
+    )
+    default: Any = Field(default=None, exclude_if=_is_none)
+    description: str | None = Field(default=None, exclude_if=_is_none)
 
     @classmethod
     def of(cls, variable: Variable) -> VariableInfo:
@@ -125,10 +129,10 @@ class Citation(BaseModel):
     """A knowledge-base chunk orq gave the model (requested with every invocation)."""
 
     document: str
-    file_name: str | None = Field(None, **_NONE)
-    page_number: float | None = Field(None, **_NONE)
-    search_score: float | None = Field(None, **_NONE)
-    rerank_score: float | None = Field(None, **_NONE)
+    file_name: str | None = Field(default=None, exclude_if=_is_none)
+    page_number: float | None = Field(default=None, exclude_if=_is_none)
+    search_score: float | None = Field(default=None, exclude_if=_is_none)
+    rerank_score: float | None = Field(default=None, exclude_if=_is_none)
 
     @classmethod
     def of(cls, retrieval: Retrieval) -> Citation:
@@ -156,11 +160,11 @@ class InvocationResult(BaseModel):
     tool_calls: list[ToolCall] | None = Field(
         description="Tool calls the model asked for; run them and send the results back as `tool` messages."
     )
-    reasoning: str | None = Field(None, description="The model's reasoning, apart from text.")
+    reasoning: str | None = Field(default=None, description="The model's reasoning, apart from text.")
     reasoning_signature: str | None = None
     redacted_reasoning: str | None = None
-    citations: list[Citation] | None = Field(None, description="Knowledge-base chunks the answer drew on.")
-    outputs: list[Output] | None = Field(None, description="What a non-chat deployment produced.")
+    citations: list[Citation] | None = Field(default=None, description="Knowledge-base chunks the answer drew on.")
+    outputs: list[Output] | None = Field(default=None, description="What a non-chat deployment produced.")
 
     @classmethod
     def of(cls, completion: Completion, outputs: list[Output] | None = None) -> InvocationResult:

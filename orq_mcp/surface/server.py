@@ -26,7 +26,7 @@ from orq_mcp.surface.lifespan import SharedRuntime, build_runtime
 from orq_mcp.surface.listings import WorkspaceListings
 from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.tenant import Caller, tenant_of
+from orq_mcp.surface.tenant import caller_of, tenant_of
 from orq_mcp.surface.tenants import Redactors, Tenants
 from orq_mcp.surface.tool_errors import quoted
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES, FIXED_TOOLS
@@ -114,8 +114,7 @@ class OrqMCPServer(MCPServer[Tenants]):
         """prompts/get serves the workspace's prompt library (MCPServer's own registry is empty)."""
         if context is None:  # the SDK always passes the request's; a direct call without one has no caller to serve
             raise RuntimeError("orq-mcp serves prompts/get within a request: call get_prompt with its context")
-        caller: Caller = context.request_context.lifespan_context
-        return await prompts.get_prompt(caller, name, arguments)
+        return await prompts.get_prompt(caller_of(context), name, arguments)
 
     async def _call_deployment_tool(
         self, name: str, arguments: dict[str, Any], context: Context

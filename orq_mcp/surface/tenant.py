@@ -117,11 +117,17 @@ def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:
     return deployment.key, deployment.version, deployment.updated
 
 
-def tenant_of(ctx: Context[Any]) -> Tenant:
-    """The tenant the edge resolved for this tool call (see edge.py); a tool error if none was."""
+def caller_of(ctx: Context[Any, Any]) -> Caller:
+    """Who the edge found this request is for (edge.py hands it on as the request's lifespan context)."""
     caller = ctx.request_context.lifespan_context
+    if not isinstance(caller, Tenant | Unresolved):  # only possible if the server was built without create_server
+        raise RuntimeError("orq-mcp found no tenant for this request: build the server with create_server()")
+    return caller
+
+
+def tenant_of(ctx: Context[Any, Any]) -> Tenant:
+    """The tenant the edge resolved for this tool call; a tool error saying how to fix it if none was."""
+    caller = caller_of(ctx)
     if isinstance(caller, Unresolved):
         raise caller.error()
-    if not isinstance(caller, Tenant):  # only possible if the server was built without create_server
-        raise RuntimeError("orq-mcp found no tenant for this request: build the server with create_server()")
     return caller

@@ -55,7 +55,7 @@ class GuardedH11Protocol(H11Protocol):
     request_timeout = 10.0
     max_connections = 1000
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
         self._headers_deadline: asyncio.TimerHandle | None = None
         if len(self.connections) > self.max_connections:
@@ -118,9 +118,10 @@ class BodyDeadline:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        with anyio.move_on_after(self._timeout) as arrival:
+        replay: Receive | None = None
+        with anyio.move_on_after(self._timeout):
             _, replay = await read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
-        if not arrival.cancelled_caught:
+        if replay is not None:  # the body arrived in time
             await self._app(scope, replay, send)
             return
         description = f"The request body did not arrive within {self._timeout:g} s; send it all at once."

@@ -113,7 +113,8 @@ class RedisEventStore(EventStore):
         if session is None or last["s"] != session:
             logger.warning("Refused to replay a stream to a client of another session")
             return None
-        ids = [i.decode() for i in await self._redis.lrange(_stream_key(session, last["t"]), 0, -1)]
+        listed = await self._redis.lrange(_stream_key(session, last["t"]), 0, -1)  # bytes: decode_responses is off
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in listed]
         later = ids[ids.index(last_event_id) + 1 :] if last_event_id in ids else []
         bodies = await self._redis.mget([_event_key(i) for i in later]) if later else []
         events = [(i, json.loads(b)["m"]) for i, b in zip(later, bodies, strict=True) if b is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,7 @@ async def serve_http(
     owned = [bind(settings.host, settings.port)] if sockets is None else []
     sockets = sockets or owned
     config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,  # our stderr handler (with redaction) formats uvicorn's records too
@@ -57,7 +58,7 @@ async def serve_http(
         # Connections over the cap are closed when accepted; headers must arrive within request_timeout.
         http=guarded_protocol(settings.request_timeout, connection_cap(settings.max_connections)),
         timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
-        timeout_graceful_shutdown=SHUTDOWN_BACKSTOP,  # Drain ends the requests in flight before this
+        timeout_graceful_shutdown=math.ceil(SHUTDOWN_BACKSTOP),  # Drain ends the requests in flight before this
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KiB
     )
     FdExhaustionLog().install(asyncio.get_running_loop())

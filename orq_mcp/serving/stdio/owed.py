@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import anyio
-from anyio.abc import ObjectSendStream
 from mcp.shared.message import SessionMessage
 from mcp_types import (
     CONNECTION_CLOSED,
@@ -29,6 +28,8 @@ from mcp_types import (
     JSONRPCResponse,
     RequestId,
 )
+
+from orq_mcp.serving.outbound import MessageSink
 
 CLIENT_GONE = "The client closed its input (stdin), so it cannot answer this request."
 
@@ -86,7 +87,7 @@ class OwedAnswers:
 class Recorded:
     """The write stream handed to the dispatcher: each message sent is noted in `owed`."""
 
-    def __init__(self, stream: ObjectSendStream[SessionMessage], owed: OwedAnswers) -> None:
+    def __init__(self, stream: MessageSink, owed: OwedAnswers) -> None:
         self._stream = stream
         self._owed = owed
 
@@ -101,6 +102,7 @@ class Recorded:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> bool | None:
         await self.aclose()
+        return None

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
@@ -26,18 +25,19 @@ from pydantic import ValidationError
 
 from orq_mcp.orq.client import Timeouts
 from orq_mcp.orq.redact import Redactor
-from orq_mcp.serving.outbound import ScrubbedWriteStream
+from orq_mcp.serving.outbound import MessageSink, ScrubbedWriteStream
 from orq_mcp.serving.stdio.owed import OwedAnswers, Recorded
 
 logger = logging.getLogger(__name__)
 
 # After EOF on stdin, how long the requests already read may take to be answered: as long as an invocation
 # (ORQ_MCP_INVOKE_TIMEOUT) plus a minute for the reads before it. What is still unanswered then gets the SDK's
-# "connection closed" error. cli.py derives it from the configured invocation timeout.
+# "connection closed" error. serving/serve.py derives it from the configured invocation timeout.
 EOF_SLACK = 60.0
 EOF_ANSWER_WITHIN = Timeouts.invoke + EOF_SLACK
 
-Streams = tuple[ObjectReceiveStream[SessionMessage | Exception], ObjectSendStream[SessionMessage]]
+# What a stdio transport gives: the messages read (or why a line is not one), and where to write.
+Streams = tuple[AsyncIterable[SessionMessage | Exception], MessageSink]
 
 
 async def serve_stdio(server: MCPServer[Any], redactor: Redactor, answer_within: float = EOF_ANSWER_WITHIN) -> None:

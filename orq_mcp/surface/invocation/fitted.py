@@ -27,11 +27,13 @@ def fitted_invocation(
     to fit; then the sources give way, then the outputs. `media` (images, speech, bounded in bytes by
     surface/invocation/media.py) ride along as their own blocks, which hosts show rather than read as text."""
     full, budget = result.text, len(result.text)
-    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length() + _OUTPUT_ROUNDS):
+    rounds = _FIT_ROUNDS + MAX_CITATIONS.bit_length() + _OUTPUT_ROUNDS
+    while True:
         result.text = fit_text(full, budget, hint, announced=limit)
         fitted = tool_result(result, text=result.as_text())
         excess = result_size(fitted) - limit
-        if excess <= 0:
+        rounds -= 1
+        if excess <= 0 or rounds == 0:
             break
         if len(result.text) <= budget > 0:  # the text can still give way (it is not down to its notice)
             budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)

@@ -57,8 +57,10 @@ def _inline(media: Media, kind: Kind, number: int, piece: Generated, limit: int,
     if media.used + size <= limit:
         media.used += size
         media.outputs.append(Output(type=kind, mime_type=mime, size_bytes=size))
-        block = ImageContent if kind == "image" else AudioContent
-        media.blocks.append(block(type=kind, data=data, mime_type=mime))
+        if kind == "image":
+            media.blocks.append(ImageContent(type="image", data=data, mime_type=mime))
+        else:
+            media.blocks.append(AudioContent(type="audio", data=data, mime_type=mime))
         return
     taken = f", and the media before it took {media.used:,}" if media.used else ""
     note = (
