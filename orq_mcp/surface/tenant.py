@@ -1,14 +1,19 @@
 """Who is asking: every request is served for one `Tenant`, looked up once at the edge (edge.py).
 
 A tenant is one orq key's view of orq: its client, its cached lists, the redactor for its key,
-the allow-list, and the wording of errors about its key. How a request's tenant is found (one
-made at start, or one per caller's key) is tenants.py's; nothing downstream asks which.
+the allow-list, and the wording of errors about its key and the deployments it names (left out by
+the allow-list, not found, close to another). How a request's tenant is found (one made at start,
+or one per caller's key) is tenants.py's; nothing downstream asks which.
+
+In multi-tenant and query-config modes the allow-list is the operator's: a caller learns only that the
+deployment it named itself is left out, never what the list holds.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +24,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from orq_mcp.config.settings import Settings
 from orq_mcp.orq.catalog import Catalog
 from orq_mcp.orq.client import OrqClient
-from orq_mcp.orq.errors import OrqError
+from orq_mcp.orq.errors import NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment, Prompt
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import Variable
 from orq_mcp.orq.variables import variables_by_key
-from orq_mcp.surface.tool_errors import Subject
+from orq_mcp.surface.named_keys import ALLOW_LIST
+from orq_mcp.surface.tool_errors import Subject, not_found, tool_error
 
 if TYPE_CHECKING:
     from orq_mcp.surface.live import LiveLists
@@ -67,7 +73,8 @@ class Tenant:
         return await self.deployments.get(key) if self.settings.allows(key) else None
 
     async def listed(self, key: str) -> Listed:
-        """The deployment and its variables, read once for a call (the allow-list is the caller's to check)."""
+        """The deployment and its variables, read once for a call; the allow-list's refusal if it leaves `key` out."""
+        await self.refuse_unless_allowed(key)
         try:
             deployment = await self.deployments.get(key)
         except OrqError:
@@ -98,6 +105,46 @@ class Tenant:
 
     def subject(self, kind: str, name: str | None = None) -> Subject:
         return Subject(kind=kind, name=name, key_hint=self.key_hint)
+
+    async def refuse_unless_allowed(self, key: str) -> None:
+        """Raise the allow-list's answer for a deployment it leaves out: said so when the workspace has it."""
+        if self.settings.allows(key):
+            return
+        keys: set[str] = set()
+        try:
+            in_workspace = await self.deployments.get(key) is not None
+            keys = {d.key for d in await self.deployments.all()}
+        except OrqError:
+            in_workspace = False  # orq will not say: the plain answer
+        if not in_workspace:
+            subject = self.subject("deployment", key)
+            subject.suggestions = await self.suggestions(key)  # among the deployments the caller may see
+            raise not_found(subject)
+        if self.settings.per_caller_keys:  # the operator's list: say it is left out, not what is in it
+            raise ToolError(
+                f"Deployment '{key}' is in your workspace, but this server serves only the deployments its operator "
+                "chose, and not this one. Call list_deployments to see the ones you can use here."
+            )
+        unmatched = [name for name in self.settings.deployments or () if name not in keys]
+        close = difflib.get_close_matches(key, unmatched, n=1)  # the typo that was likely meant for this key
+        typo = f" (it names '{close[0]}', which the workspace does not have)" if close else ""
+        raise ToolError(
+            f"Deployment '{key}' is in the workspace, but this server's allow-list ({ALLOW_LIST}) leaves it out, "
+            f"so it cannot be used here. To use it, add it to that list in this server's configuration{typo} and "
+            "restart the server; or call list_deployments to see the ones you can use."
+        )
+
+    @asynccontextmanager
+    async def explained(self, key: str) -> AsyncIterator[None]:
+        """orq's failures inside the block come out as tool errors about deployment `key`, in words the agent can
+        act on (the closest keys, for one orq does not find)."""
+        try:
+            yield
+        except OrqError as exc:
+            subject = self.subject("deployment", key)
+            if isinstance(exc, NotFoundError):
+                subject.suggestions = await self.suggestions(key)
+            raise tool_error(exc, subject) from None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Ask, don't fail: a call that lacks a deployment's variables asks the user for them with a form, or is refused.
 
-The one rule of every invoking tool (`complete_inputs`): `inputs`, or refused before orq is called when the
-prompt needs a variable they lack (no default, no value; an explicit "" is a value), since orq would silently
-drop the text around the gap. A client that shows forms is asked first; a form holds text only, so a missing
-list or object is refused straight away.
+The one rule of every invoking tool (`ask_or_refuse`, for the variables `missing_variables` finds): refused
+before orq is called when the prompt needs a variable the inputs lack (no default, no value; an explicit "" is
+a value), since orq would silently drop the text around the gap. A client that shows forms is asked first; a
+form holds text only, so a missing list or object is refused straight away.
 
 Both protocol eras are served. A 2026-07-28 client gets an `InputRequiredResult` carrying the form
 and retries the call with the answers (`input_responses`); a handshake-era client that declared the
@@ -23,7 +23,7 @@ from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, Inpu
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from orq_mcp.orq.templates import Variable, missing_variables
+from orq_mcp.orq.templates import Variable
 
 # The key of our one form among a call's input requests.
 FORM = "orq_mcp_missing_inputs"
@@ -42,14 +42,11 @@ Answers = dict[str, str]
 _SHAPES = {"array": "a list", "object": "an object", "any": "any JSON value"}
 
 
-async def complete_inputs(
-    ctx: Context, key: str, variables: list[Variable] | None, inputs: dict[str, Any]
+async def ask_or_refuse(
+    ctx: Context, key: str, missing: list[Variable], inputs: dict[str, Any]
 ) -> dict[str, Any] | InputRequiredResult:
-    """`inputs` with what the user filled in, a request to ask for the rest, or the refusal naming what is missing.
-    `variables` None: the deployment is unknown to the catalog, so are its variables (orq has the last word)."""
-    missing = missing_variables(variables, inputs) if variables is not None else []
-    if not missing:
-        return inputs
+    """`inputs` with what the user filled in for the `missing` variables, a request to ask for them (2026-07-28),
+    or the refusal naming each and where the prompt reads it."""
     answered = None
     if can_ask(ctx) and all(v.type == "string" for v in missing):
         answered = await ask_for_inputs(ctx, key, [Wanted(v.name, v.description, v.default) for v in missing])

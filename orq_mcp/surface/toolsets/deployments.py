@@ -16,7 +16,6 @@ from orq_mcp.orq.requests import Message, RequestOptions, request_body
 from orq_mcp.orq.templates import Variable, find_variables
 from orq_mcp.surface.fit import fit_count, shrink_strings
 from orq_mcp.surface.invocation.invoke import run_invocation
-from orq_mcp.surface.named_keys import deployment_error, left_out
 from orq_mcp.surface.paging import Cursor, InvalidCursor, bad_cursor, list_error, page_after
 from orq_mcp.surface.results import (
     DeploymentConfigResult,
@@ -98,12 +97,9 @@ async def get_deployment_config(
     parameters, tools, and the {{variables}} the prompt expects.
     """
     tenant = tenant_of(ctx)
-    if not tenant.settings.allows(key):
-        raise await left_out(tenant, key)
-    try:
+    await tenant.refuse_unless_allowed(key)
+    async with tenant.explained(key):
         config = await tenant.orq.get_config(request_body(key, inputs=inputs, context=context))
-    except OrqError as exc:
-        raise await deployment_error(tenant, exc, key) from None
     variables: list[Variable] | None = (await tenant.listed(key)).variables
     if variables is None:  # unknown to the catalog (just created?): its resolved messages still tell
         variables = [Variable(name) for name in find_variables(config.messages)]
