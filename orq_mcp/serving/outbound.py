@@ -194,16 +194,15 @@ class MessageSink(Protocol):
     async def aclose(self) -> None: ...
 
 
-class ScrubbedWriteStream:
-    """The stdio exit: the SDK's outgoing messages, each scrubbed before the transport writes it."""
+class SinkWrapper:
+    """A write stream that hands each message on to `stream` (what it does on the way is the subclass's `send`),
+    closing it with itself: the shape the SDK's dispatcher writes to."""
 
-    def __init__(self, stream: MessageSink, redactor: Redactor) -> None:
+    def __init__(self, stream: MessageSink) -> None:
         self._stream = stream
-        self._redactor = redactor
 
     async def send(self, item: SessionMessage, /) -> None:
-        message = scrub_message(item.message, self._redactor)  # raises rather than send what it cannot scrub
-        await self._stream.send(item if message is item.message else SessionMessage(message, item.metadata))
+        await self._stream.send(item)
 
     async def aclose(self) -> None:
         await self._stream.aclose()
@@ -216,3 +215,15 @@ class ScrubbedWriteStream:
     ) -> bool | None:
         await self.aclose()
         return None
+
+
+class ScrubbedWriteStream(SinkWrapper):
+    """The stdio exit: the SDK's outgoing messages, each scrubbed before the transport writes it."""
+
+    def __init__(self, stream: MessageSink, redactor: Redactor) -> None:
+        super().__init__(stream)
+        self._redactor = redactor
+
+    async def send(self, item: SessionMessage, /) -> None:
+        message = scrub_message(item.message, self._redactor)  # raises rather than send what it cannot scrub
+        await self._stream.send(item if message is item.message else SessionMessage(message, item.metadata))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 
 import anyio
 from mcp.shared.message import SessionMessage
@@ -29,7 +28,7 @@ from mcp_types import (
     RequestId,
 )
 
-from orq_mcp.serving.outbound import MessageSink
+from orq_mcp.serving.outbound import MessageSink, SinkWrapper
 
 CLIENT_GONE = "The client closed its input (stdin), so it cannot answer this request."
 
@@ -84,25 +83,13 @@ class OwedAnswers:
             self._owed.pop(request_id, None)
 
 
-class Recorded:
+class Recorded(SinkWrapper):
     """The write stream handed to the dispatcher: each message sent is noted in `owed`."""
 
     def __init__(self, stream: MessageSink, owed: OwedAnswers) -> None:
-        self._stream = stream
+        super().__init__(stream)
         self._owed = owed
 
     async def send(self, item: SessionMessage, /) -> None:
         await self._stream.send(item)
         self._owed.written(item.message)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def __aenter__(self) -> Recorded:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
