@@ -30,7 +30,7 @@ from bench.upstream import stream_text
 
 TRANSPORT_ENV = "BENCH_FLOOR_TRANSPORT"  # "orq-mcp": serve on orq-mcp's stdio transport instead of the SDK's
 CONSTANT = "pong"  # bench/overhead.py checks for it (FLOOR_CONSTANT)
-# Quiet per-request transport logging, exactly as orq-mcp does (orq_mcp/serving/cli.py): a log line per upstream request
+# Quiet per-request transport logging, exactly as orq-mcp does (orq_mcp/cli/main.py): a log line per upstream request
 # would be a cost orq-mcp does not pay.
 QUIET = ("httpx2", "httpcore", "httpcore2", "mcp", "sse_starlette", "uvicorn.access")
 _http: httpx2.AsyncClient | None = None
@@ -78,7 +78,7 @@ if __name__ == "__main__":
         import anyio
 
         from orq_mcp.orq.redact import Redactor
-        from orq_mcp.serving.stdio import serve_stdio
+        from orq_mcp.serving.stdio.transport import serve_stdio
 
         anyio.run(serve_stdio, server, Redactor([]))
     else:

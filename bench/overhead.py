@@ -16,7 +16,7 @@ canned reply):
 - `floor`: the "MCP floor", `python -m bench.floor_server` over stdio: a minimal MCPServer on the same SDK whose
   tool makes the same upstream request and sends the same progress notifications, returning the text as a plain
   string (no validation, no structured output). `mcp-stdio minus floor` is the overhead of orq-mcp's own code;
-- `floor-fd`: the same MCPServer served by orq-mcp's thread-free stdio transport (`orq_mcp.serving.stdio`), which
+- `floor-fd`: the same MCPServer served by orq-mcp's thread-free stdio transport (`serving/stdio/transport.py`), which
   splits the SDK's cost: `floor-fd minus floor-asyncio` is its request handling, `floor minus floor-fd` its
   threaded transport, and `mcp-stdio minus floor-fd` orq-mcp's own code;
 - `floor-const`: the same floor process type, calling a tool that returns a constant string with no upstream call:

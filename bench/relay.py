@@ -70,7 +70,7 @@ class ChunkClock:
 
 def install_clock() -> ChunkClock:
     """Wrap the emulator's SSE response (this process only) so every chunk's write is stamped."""
-    from orq_mcp.sandbox import sse
+    from orq_mcp.sandbox import event_stream as sse
 
     clock = ChunkClock()
     original = sse.SSEResponse.stream_response

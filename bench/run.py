@@ -882,9 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="Markdown report path")
     parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="raw results path")
     parser.add_argument("--render", action="store_true", help="only re-render --out from an existing --json")
-    parser.add_argument(
-        "--readme", action="store_true", help="only copy the Summary of --out into docs/performance.md"
-    )
+    parser.add_argument("--readme", action="store_true", help="only copy the Summary of --out into docs/performance.md")
     parser.add_argument(
         "--baseline",
         default=BASELINE_REF,

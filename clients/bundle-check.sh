@@ -27,7 +27,7 @@ find "$STAGE" -name __pycache__ -type d -prune -exec rm -rf {} +
 "$MCPB" info "$OUT/orq-mcp.mcpb"
 # What was packed is what the manifest launches: unpack it and check the entry point and the build inputs are there.
 "$MCPB" unpack "$OUT/orq-mcp.mcpb" "$OUT/unpacked" >/dev/null
-for needed in manifest.json pyproject.toml README.md LICENSE orq_mcp/__main__.py orq_mcp/serving/cli.py; do
+for needed in manifest.json pyproject.toml README.md LICENSE orq_mcp/__main__.py orq_mcp/cli/main.py; do
   [ -f "$OUT/unpacked/$needed" ] || { echo "bundle-check: the bundle lacks $needed" >&2; exit 1; }
 done
 

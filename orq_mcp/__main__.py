@@ -1,3 +1,5 @@
-from orq_mcp.serving.cli import main
+"""`python -m orq_mcp`: the same command line as `orq-mcp`."""
+
+from orq_mcp.cli.main import main
 
 raise SystemExit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx2
@@ -12,10 +12,12 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.client import OrqClient, RetryPolicy, Timeouts, create_http_client
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, sample_workspace
-from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.upstream import orq_http
 from orq_mcp.surface.server import OrqMCPServer, create_server
+from tests.sdk_schema import sdk_violation
 
 T = TypeVar("T")
 
@@ -27,7 +29,7 @@ FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, max_
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorThread]:
     """One emulator for the session, as strict as the SDK; `emulator_state` resets it around every test."""
-    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=0.002, strict_sdk=True)
+    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=0.002, check_body=sdk_violation)
     with EmulatorThread(state) as thread:
         yield thread
 
@@ -58,15 +60,24 @@ def orq(http_client: httpx2.AsyncClient) -> OrqClient:
     return OrqClient(http_client, API_KEY, timeouts=Timeouts(connect=2, read=5, stream=10), retry=FAST_RETRY)
 
 
-@pytest.fixture
-def server(settings: Settings) -> OrqMCPServer:
-    return create_server(settings, retry=FAST_RETRY)
+@asynccontextmanager
+async def served(settings: Settings, retry: RetryPolicy = FAST_RETRY) -> AsyncIterator[OrqMCPServer]:
+    """A server over its own connection to orq, made as `orq-mcp` makes it (serving/upstream.py), closed after."""
+    async with orq_http(settings) as http:
+        yield create_server(settings, http_client=http, retry=retry)
+
+
+@asynccontextmanager
+async def connected(settings: Settings, retry: RetryPolicy = FAST_RETRY, **options: Any) -> AsyncIterator[Client]:
+    """An in-memory SDK client of a server built by `served`."""
+    async with served(settings, retry) as server, Client(server, **options) as client:
+        yield client
 
 
 @pytest.fixture
-async def client(server: OrqMCPServer) -> AsyncIterator[Client]:
-    async with held_open(Client(server, raise_exceptions=True)) as connected:
-        yield connected
+async def client(settings: Settings) -> AsyncIterator[Client]:
+    async with held_open(connected(settings, raise_exceptions=True)) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -76,8 +87,8 @@ async def connect(settings: Settings) -> AsyncIterator[Any]:
 
     async def open_client(mode: str = "auto", **changes: Any) -> Client:
         messages = changes.pop("message_handler", None)
-        server = create_server(settings.model_copy(update=changes), retry=FAST_RETRY)
-        holder = held_open(Client(server, raise_exceptions=True, mode=mode, message_handler=messages))
+        changed = settings.model_copy(update=changes)
+        holder = held_open(connected(changed, raise_exceptions=True, mode=mode, message_handler=messages))
         opened.append(holder)
         return await holder.__aenter__()
 

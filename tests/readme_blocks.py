@@ -22,7 +22,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, TextContent
 
-from orq_mcp.surface.exposed import STATIC_TOOL_NAMES
+from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
 from tests.processes import clean_env
 
 ROOT = Path(__file__).parent.parent

@@ -1,7 +1,7 @@
 """A small MCP server on orq-mcp's stdio transport whose tools misbehave, for tests/test_stdio.py.
 
 Run as a script: `python tests/stdio_app.py`. It needs no orq key and no emulator: what is under
-test is the transport (orq_mcp.serving.stdio), not the orq tools.
+test is the transport (orq_mcp.serving.stdio.transport), not the orq tools.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 
 from orq_mcp.orq.redact import Redactor
-from orq_mcp.serving.stdio import serve_stdio
+from orq_mcp.serving.stdio.transport import serve_stdio
 
 STRAY = ("stray print", "stray unflushed print", "stray raw write", "stray child output")
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcp import Client
 from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, TextContent
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
-from tests.conftest import FAST_RETRY
+from tests.conftest import connected
 
 GIVEN = {"company_name": "Acme Bikes", "language": "English"}
 ANSWERS = {"customer_name": "Priya", "ticket_body": "Where is my bike?"}
@@ -38,8 +36,8 @@ class Form:
         return ElicitResult(action=self.action, content=content)  # type: ignore[arg-type]
 
 
-def exposing(settings: Settings) -> Any:
-    return create_server(settings.model_copy(update={"expose": ("all",)}), retry=FAST_RETRY)
+def exposing(settings: Settings) -> Settings:
+    return settings.model_copy(update={"expose": ("all",)})
 
 
 def text(result: Any) -> str:
@@ -51,7 +49,7 @@ async def test_a_deployment_tool_asks_for_its_missing_variables(
     settings: Settings, emulator_state: EmulatorState, mode: str
 ) -> None:
     form = Form()
-    async with Client(exposing(settings), mode=mode, elicitation_callback=form) as client:
+    async with connected(exposing(settings), mode=mode, elicitation_callback=form) as client:
         result = await client.call_tool("support_triage", GIVEN)
     assert not result.is_error, text(result)
     (asked,) = form.asked
@@ -65,7 +63,7 @@ async def test_invoke_deployment_asks_for_what_inputs_lack(
     settings: Settings, emulator_state: EmulatorState, mode: str
 ) -> None:
     form = Form()
-    async with Client(create_server(settings, retry=FAST_RETRY), mode=mode, elicitation_callback=form) as client:
+    async with connected(settings, mode=mode, elicitation_callback=form) as client:
         result = await client.call_tool("invoke_deployment", {"key": "support-triage", "inputs": GIVEN})
     assert not result.is_error, text(result)
     assert len(form.asked) == 1
@@ -78,7 +76,7 @@ async def test_a_refused_form_gets_the_missing_inputs_error(
     settings: Settings, emulator_state: EmulatorState, mode: str, action: str
 ) -> None:
     form = Form(action)
-    async with Client(exposing(settings), mode=mode, elicitation_callback=form) as client:
+    async with connected(exposing(settings), mode=mode, elicitation_callback=form) as client:
         result = await client.call_tool("support_triage", GIVEN)
         direct = await client.call_tool("invoke_deployment", {"key": "support-triage", "inputs": GIVEN})
     for answer in (result, direct):
@@ -89,7 +87,7 @@ async def test_a_refused_form_gets_the_missing_inputs_error(
 
 
 async def test_without_elicitation_nothing_is_asked(settings: Settings, emulator_state: EmulatorState) -> None:
-    async with Client(exposing(settings)) as client:
+    async with connected(exposing(settings)) as client:
         refused = await client.call_tool("support_triage", GIVEN)
         direct = await client.call_tool("invoke_deployment", {"key": "support-triage", "inputs": GIVEN})
     for answer in (refused, direct):  # one rule for both (tests/test_required_inputs.py has it over stdio)
@@ -103,7 +101,7 @@ async def test_a_form_never_asks_for_a_list_or_an_object(
     settings: Settings, emulator_state: EmulatorState, mode: str
 ) -> None:
     form = Form()
-    async with Client(create_server(settings, retry=FAST_RETRY), mode=mode, elicitation_callback=form) as client:
+    async with connected(settings, mode=mode, elicitation_callback=form) as client:
         result = await client.call_tool("invoke_deployment", {"key": "account-review", "inputs": {"company": "Acme"}})
     assert result.is_error
     assert "customer (an object; used in message 2, user), orders (a list; used in message 2, user)" in text(result)

@@ -28,12 +28,12 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
-from orq_mcp.serving.disconnect import AbandonOnDisconnect
-from orq_mcp.serving.settings import Settings
-from orq_mcp.serving.shared_buckets import SharedBuckets
-from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
+from orq_mcp.serving.http.disconnect import AbandonOnDisconnect
+from orq_mcp.serving.http.shared_buckets import SharedBuckets
+from orq_mcp.serving.http.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import MODULE, HttpServer, clean_env, free_port, loopback_http_client

@@ -2,7 +2,7 @@
 
 With `--multi-tenant` or `--query-config` (the Dockerfile's default) each caller brings its orq key, and the
 server builds a redactor for each new one. A 15,000-character bearer used to take 4-28 s to answer, +170 MB, with
-`/healthz` waiting as long. Now a key longer than orq's longest (serving/credentials.py: MAX_KEY_CHARS), or with a
+`/healthz` waiting as long. Now a key longer than orq's longest (config/credentials.py: MAX_KEY_CHARS), or with a
 character no key has, is answered 401 at once, and what is kept for plausible keys is bounded.
 
 Every server here runs at its default settings.
@@ -25,10 +25,11 @@ import anyio
 import httpx2
 import pytest
 
+from orq_mcp.config.keys import MAX_KEY_CHARS
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorThread
-from orq_mcp.serving.credentials import MAX_KEY_CHARS
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.tenant import MAX_KEPT_KEY_CHARS, MAX_TENANTS, Recent, TenantPerKey, Unresolved
+from orq_mcp.surface.tenant import Unresolved
+from orq_mcp.surface.tenants import MAX_KEPT_KEY_CHARS, MAX_TENANTS, Recent, TenantPerKey
 from tests.processes import HttpServer, loopback_http_client, rss_bytes
 from tests.test_exposure import INITIALIZE, MCP_HEADERS
 

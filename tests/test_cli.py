@@ -23,9 +23,9 @@ from typing import IO, Any
 import pytest
 
 import orq_mcp
+from orq_mcp.cli.main import main
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
-from orq_mcp.serving.cli import main
-from orq_mcp.serving.listen import bind
+from orq_mcp.serving.http.listen import bind
 from tests.conftest import API_KEY
 
 PROCESS_TIMEOUT = 30
@@ -156,7 +156,7 @@ def test_version(launched: Launched) -> None:
 
 def test_console_script_entry_point() -> None:
     (entry,) = entry_points(group="console_scripts", name="orq-mcp")
-    assert entry.value == "orq_mcp.serving.cli:main"
+    assert entry.value == "orq_mcp.cli.main:main"
     assert entry.load() is main
     # The installed script itself runs: see test_missing_key_is_one_line_and_exit_code_2[console-script].
     assert SCRIPT.is_file(), f"no console script next to {sys.executable}"
@@ -282,9 +282,13 @@ def test_sandbox_over_stdio_needs_no_key_and_stdout_is_only_jsonrpc(launched: La
 # A busy port ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["http", "sse"])
+# --workers 2: the supervisor binds the one socket its workers share, the same way (it used uvicorn's binding, which
+# logged a raw "[Errno 98]" and exited 3).
+@pytest.mark.parametrize(
+    "serving", [["--transport", "http"], ["--transport", "sse"], ["--transport", "http", "--workers", "2"]]
+)
 @pytest.mark.parametrize("how", ["flag", "env"])
-def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(transport: str, how: str) -> None:
+def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(serving: list[str], how: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -292,7 +296,7 @@ def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(transport: 
         where = ["--port", str(port)] if how == "flag" else []
         env = clean_env(ORQ_API_KEY=API_KEY, **({"ORQ_MCP_PORT": str(port)} if how == "env" else {}))
         done = subprocess.run(
-            [*MODULE, "--transport", transport, *where],
+            [*MODULE, *serving, *where],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,

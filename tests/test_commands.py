@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from orq_mcp.cli.client_config import is_uvx_environment
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
-from orq_mcp.serving.client_config import is_uvx_environment
 from tests.conftest import API_KEY
 from tests.processes import HttpServer, clean_env
 from tests.test_exposure import connect

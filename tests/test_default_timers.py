@@ -27,9 +27,9 @@ import anyio
 import httpx2
 import pytest
 
+from orq_mcp.config.settings import ENV_VARS, Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.serving.connections import SHUTDOWN_GRACE
-from orq_mcp.serving.settings import ENV_VARS, Settings
+from orq_mcp.serving.http.connections import SHUTDOWN_GRACE
 from orq_mcp.serving.workers import STOP_TIMEOUT
 from tests.conftest import API_KEY
 from tests.mcp_wire import Session, call_and_drop, messages, resume

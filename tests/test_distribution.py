@@ -16,7 +16,7 @@ from typing import Any
 from packaging.requirements import Requirement
 
 import orq_mcp
-from orq_mcp.serving.settings import ENV_VARS
+from orq_mcp.config.settings import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[1]
 

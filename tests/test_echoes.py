@@ -17,8 +17,8 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from orq_mcp.sandbox import EmulatorThread
+from orq_mcp.surface.edge import MAX_ERROR_TEXT
 from orq_mcp.surface.tool_errors import MAX_QUOTED
-from orq_mcp.surface.workspace import MAX_ERROR_TEXT
 from tests.conftest import API_KEY
 from tests.helpers import error_text
 from tests.processes import HttpServer

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -24,9 +25,11 @@ from orq_mcp.sandbox import (
     serve_emulator,
 )
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
+from orq_mcp.sandbox.event_stream import parse_sse
 from orq_mcp.sandbox.ids import new_ulid
 from orq_mcp.sandbox.payloads import split_words
-from orq_mcp.sandbox.sse import parse_sse
+from tests.helpers import wait_until
+from tests.sdk_schema import sdk_violation
 
 KEY = "test-key"
 OTHER_KEY = "other-workspace-key"
@@ -52,7 +55,7 @@ ROUTES = [
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorThread]:
     other = Workspace(deployments=[json.loads(json.dumps(SAMPLE_DEPLOYMENTS[3]))], prompts=[])
-    state = EmulatorState({KEY: sample_workspace(), OTHER_KEY: other}, chunk_delay=0.001, strict_sdk=True)
+    state = EmulatorState({KEY: sample_workspace(), OTHER_KEY: other}, chunk_delay=0.001, check_body=sdk_violation)
     with EmulatorThread(state) as emu:
         yield emu
 
@@ -619,7 +622,7 @@ def test_stream_disconnect_is_detected(emulator: EmulatorThread) -> None:
         response.close()
     record = emulator.state.last_request("stream")
     assert record is not None
-    assert emulator.state.wait_for(lambda: record.disconnected_at is not None, timeout=1.0)
+    assert anyio.run(wait_until, lambda: record.disconnected_at is not None, 1.0)
     assert record.disconnected_at is not None
     assert record.disconnected_at - closed_at < 0.5
     assert 2 <= record.chunks_sent < 10
@@ -791,7 +794,7 @@ def test_fault_hang_until_client_gives_up(emulator: EmulatorThread) -> None:
         client.post("/v2/deployments/stream", json=FAQ, timeout=0.3)
     record = emulator.state.last_request("stream")
     assert record is not None
-    assert emulator.state.wait_for(lambda: record.disconnected_at is not None, timeout=1.0)
+    assert anyio.run(wait_until, lambda: record.disconnected_at is not None, 1.0)
     assert record.status == 499
 
 
@@ -808,7 +811,7 @@ def test_fault_validation() -> None:
 
 
 async def test_serve_emulator_in_current_loop() -> None:
-    state = sample_state("loop-key", chunk_delay=0.001, strict_sdk=True)
+    state = sample_state("loop-key", chunk_delay=0.001, check_body=sdk_violation)
     async with serve_emulator(state) as url:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         async with httpx2.AsyncClient(base_url=url, headers={"Authorization": "Bearer loop-key"}) as client:

@@ -21,10 +21,10 @@ from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
 from orq_mcp.orq.errors import BadRequestError
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, SdkViolation, Workspace, sample_workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
-from orq_mcp.sandbox.sdk_schema import unknown_keys
-from orq_mcp.sandbox.sse import parse_sse
+from orq_mcp.sandbox.event_stream import parse_sse
 from tests.conftest import API_KEY, held_open
 from tests.helpers import error_text, ok
+from tests.sdk_schema import sdk_violation, unknown_keys
 
 orq_ai_sdk = pytest.importorskip("orq_ai_sdk")
 
@@ -47,7 +47,7 @@ def reasoning_deployment() -> dict[str, Any]:
 def streams_emulator() -> Iterator[EmulatorThread]:
     workspace = sample_workspace()
     workspace.deployments.append(reasoning_deployment())
-    state = EmulatorState({KEY: workspace}, chunk_delay=0.0, strict_sdk=True)
+    state = EmulatorState({KEY: workspace}, chunk_delay=0.0, check_body=sdk_violation)
     with EmulatorThread(state) as emu:
         yield emu
 
@@ -313,7 +313,7 @@ def test_unknown_keys_finds_misspelt_fields_at_any_depth() -> None:
 
 
 def test_violations_are_taken_once_and_cleared_by_reset() -> None:
-    state = EmulatorState({KEY: Workspace()}, strict_sdk=True)
+    state = EmulatorState({KEY: Workspace()}, check_body=sdk_violation)
     state.record_violation(SdkViolation("stream", {}, "x"))
     assert len(state.take_violations()) == 1
     assert state.take_violations() == []

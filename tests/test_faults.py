@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from mcp import Client
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.client import RetryPolicy
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
-from tests.conftest import API_KEY, held_open
+from tests.conftest import API_KEY, connected, held_open
 from tests.helpers import text_of
 from tests.processes import free_port
 
@@ -76,8 +75,7 @@ CASES = {
 
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[Client]:
-    server = create_server(settings, retry=RETRY)
-    async with held_open(Client(server, raise_exceptions=True)) as client:
+    async with held_open(connected(settings, RETRY, raise_exceptions=True)) as client:
         yield client
 
 

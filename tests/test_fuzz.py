@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Coroutine, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import pytest
@@ -33,15 +34,14 @@ from mcp import Client
 from mcp_types import CallToolResult, TextContent
 from pydantic import SecretStr
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import template_variables
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, STREAMABLE_DEPLOYMENTS, sample_versions
 from orq_mcp.serving.outbound import scrub_json
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
-from tests.conftest import API_KEY, FAST_RETRY, held_open
+from tests.conftest import API_KEY, connected, held_open
 from tests.helpers import sample_version
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ FUZZ = hypothesis_settings(
 class LoopClient:
     """An SDK `Client` held open on an event loop running in a dedicated thread."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: AbstractAsyncContextManager[Client]) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fuzz-client-loop", daemon=True)
         self._holder = held_open(client)
@@ -124,7 +124,7 @@ class LoopClient:
 @pytest.fixture(scope="module")
 def fuzz_client(emulator: EmulatorThread) -> Iterator[LoopClient]:
     settings = Settings(api_key=SecretStr(API_KEY), base_url=emulator.base_url, progress_interval=0.02, expose=("all",))
-    with LoopClient(Client(create_server(settings, retry=FAST_RETRY))) as client:
+    with LoopClient(connected(settings)) as client:
         yield client
 
 

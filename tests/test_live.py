@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from orq_mcp.cli.probe import MOCK_RESPONSE, run_probe
+from orq_mcp.cli.transcript import Exchange, Transcript, analyse
 from orq_mcp.orq.client import OrqClient, Timeouts, create_http_client
 from orq_mcp.orq.errors import OrqError
-from orq_mcp.orq.probe import MOCK_RESPONSE, run_probe
-from orq_mcp.orq.transcript import Exchange, Transcript, analyse
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from orq_mcp.sandbox.replay import replay_app

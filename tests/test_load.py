@@ -29,10 +29,9 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, RequestRecord
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
-from tests.conftest import API_KEY, FAST_RETRY
+from tests.conftest import API_KEY, served
 from tests.helpers import wait_until
 from tests.processes import STARTUP_TIMEOUT, HttpServer, loopback_http_client, rss_bytes
 
@@ -187,7 +186,6 @@ async def test_200_cancels_leave_no_tasks_and_no_connections_behind(
 ) -> None:
     port = urlsplit(emulator.base_url).port
     assert port is not None
-    server = create_server(settings, retry=FAST_RETRY)
 
     async def settled(tasks: int, connections: int) -> bool:
         return await wait_until(
@@ -195,7 +193,7 @@ async def test_200_cancels_leave_no_tasks_and_no_connections_behind(
             within=5,
         )
 
-    async with Client(server, raise_exceptions=True) as client:
+    async with served(settings) as server, Client(server, raise_exceptions=True) as client:
         # Warm-up: an invocation and a list, so the pool holds its idle keep-alive connection as it would in use.
         result_text(await client.call_tool("invoke_deployment", faq("warm-up ")))
         assert not (await client.call_tool("list_deployments", {})).is_error

@@ -27,9 +27,9 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
-from orq_mcp.serving.connections import SHUTDOWN_GRACE
-from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.http.connections import SHUTDOWN_GRACE
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import HttpServer, loopback_http_client

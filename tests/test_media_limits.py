@@ -18,9 +18,9 @@ from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 from orq_ai_sdk.models import DeploymentInvokeResponseBody
 
+from orq_mcp.config.settings import DEFAULT_MAX_MEDIA_BYTES, Settings, SettingsError
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
-from orq_mcp.serving.settings import DEFAULT_MAX_MEDIA_BYTES, Settings, SettingsError
 from tests.conftest import API_KEY, held_open
 from tests.helpers import deployment_variant
 from tests.processes import MODULE, clean_env

@@ -22,7 +22,7 @@ from orq_mcp.orq.models import CompletionChunk
 from orq_mcp.orq.outputs import describe_invocation
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.media import PNG_BASE64
-from orq_mcp.surface.results import result_size
+from orq_mcp.surface.invocation.fitted import result_size
 from tests.conftest import API_KEY
 from tests.helpers import deployment_variant
 from tests.processes import stdio_session

@@ -15,8 +15,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.named_keys import problems
 from tests.conftest import API_KEY
 from tests.helpers import error_text, ok

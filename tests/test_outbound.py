@@ -15,8 +15,8 @@ from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCNotification, JSONRPCRequest
 
 from orq_mcp.orq.redact import REPLACEMENT, Redactor
-from orq_mcp.serving.events import SessionScope
-from orq_mcp.serving.memory_events import MemoryEventStore
+from orq_mcp.serving.http.memory_events import MemoryEventStore
+from orq_mcp.serving.http.resume import SessionScope
 from orq_mcp.serving.outbound import WITHHELD, ScrubbedEventStore, ScrubbedResponses, ScrubbedWriteStream, scrub_json
 from tests.conftest import API_KEY
 

@@ -7,19 +7,19 @@ from collections.abc import AsyncIterator
 import pytest
 from mcp import Client, MCPError
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_state
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
-from tests.conftest import API_KEY, FAST_RETRY, held_open
+from tests.conftest import API_KEY, connected, held_open
 from tests.helpers import error_text
+from tests.sdk_schema import sdk_violation
 
 ALLOWED = ("faq-assistant", "support-triage", "release-notes-writer")
 
 
 @pytest.fixture
 async def restricted(settings: Settings) -> AsyncIterator[Client]:
-    server = create_server(settings.model_copy(update={"deployments": frozenset(ALLOWED)}), retry=FAST_RETRY)
-    async with held_open(Client(server, raise_exceptions=True)) as client:
+    restricted_settings = settings.model_copy(update={"deployments": frozenset(ALLOWED)})
+    async with held_open(connected(restricted_settings, raise_exceptions=True)) as client:
         yield client
 
 
@@ -70,12 +70,11 @@ async def test_allow_list_filters_resources(restricted: Client) -> None:
 
 async def test_a_runaway_response_is_cut_off_with_its_start(settings: Settings) -> None:
     # An emulator of its own, so that no other test's connection to it is in play.
-    state = sample_state(API_KEY, chunk_delay=0.002, strict_sdk=True)
+    state = sample_state(API_KEY, chunk_delay=0.002, check_body=sdk_violation)
     state.add_fault(Fault("stream", "huge_response", size=3_000_000, chunk_size=4096))
     with EmulatorThread(state) as emulator:
         changes = {"max_response_chars": 100_000, "base_url": emulator.base_url}
-        server = create_server(settings.model_copy(update=changes), retry=FAST_RETRY)
-        async with held_open(Client(server, raise_exceptions=True)) as client:
+        async with held_open(connected(settings.model_copy(update=changes), raise_exceptions=True)) as client:
             message = error_text(await client.call_tool("invoke_deployment", {"key": "faq-assistant"}))
             assert "grew past 100,000 characters" in message
             assert "Ask for a shorter answer" in message

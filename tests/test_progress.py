@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from orq_mcp.orq.redact import REPLACEMENT, Redactor
-from orq_mcp.surface.progress import relay_progress
+from orq_mcp.surface.invocation.progress import relay_progress
 
 SECRET = "sk-canary-7f3a9c1e5b2d4a6f8e0c"
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.serving.proxy import proxy_for
+from orq_mcp.serving.upstream import proxy_for
 from tests.conftest import API_KEY
 from tests.test_commands import run
 

@@ -33,13 +33,17 @@ from sse_starlette import EventSourceResponse
 from bench import common as bench_common
 from bench import run as bench_run
 from orq_mcp import __version__
+from orq_mcp.config import keys as credentials
+from orq_mcp.config.settings import DEFAULT_MAX_MEDIA_BYTES, ENV_VARS, MIN_AUTH_TOKEN_CHARS, Settings
 from orq_mcp.orq import client as orq_client
 from orq_mcp.orq import redact, slots
 from orq_mcp.sandbox import EmulatorThread
-from orq_mcp.serving import connections, credentials, events, memory_events, nesting, throttle, workers
-from orq_mcp.serving.settings import DEFAULT_MAX_MEDIA_BYTES, ENV_VARS, MIN_AUTH_TOKEN_CHARS, Settings
-from orq_mcp.surface import naming, outputs, results, tenant, tool_errors, workspace
-from orq_mcp.surface.exposed import STATIC_TOOL_NAMES
+from orq_mcp.serving import workers
+from orq_mcp.serving.http import connections, memory_events, nesting, throttle
+from orq_mcp.serving.http import resume as events
+from orq_mcp.surface import edge, naming, outputs, results, tool_errors
+from orq_mcp.surface import tenants as tenant
+from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
 from tests import readme_blocks as blocks
 from tests.conftest import API_KEY
 from tests.processes import clean_env
@@ -269,7 +273,7 @@ def figures(sandbox: blocks.Sandbox) -> list[tuple[Path, str]]:
         # README: security
         (README, f"any run of {redact.FRAGMENT} or more of its consecutive characters"),
         (README, f"quote at most {tool_errors.MAX_QUOTED} characters of what the client sent"),
-        (README, f"no text of a protocol error passes {workspace.MAX_ERROR_TEXT:,} characters"),
+        (README, f"no text of a protocol error passes {edge.MAX_ERROR_TEXT:,} characters"),
         (README, f"{credentials.MIN_KEY_CHARS} to {credentials.MAX_KEY_CHARS:,} characters"),
         (README, f"over {connections_header_kib()} KiB are refused with 400"),
         (
@@ -339,7 +343,7 @@ def token_bytes(chars_per_byte: float) -> int:
 
 
 def busy_retry_after() -> int:
-    found = re.search(r"Retry-After: (\d+)", read(ROOT / "orq_mcp" / "serving" / "connections.py"))
+    found = re.search(r"Retry-After: (\d+)", read(ROOT / "orq_mcp" / "serving" / "http" / "connections.py"))
     assert found
     return int(found[1])
 
@@ -372,7 +376,7 @@ def balanced_replicas() -> int:
 
 def connections_header_kib() -> int:
     """The request line and headers allowed, in KiB (uvicorn's h11 limit as the command line sets it)."""
-    found = re.search(r"h11_max_incomplete_event_size=(\d+) \* 1024", read(ROOT / "orq_mcp" / "serving" / "cli.py"))
+    found = re.search(r"h11_max_incomplete_event_size=(\d+) \* 1024", read(ROOT / "orq_mcp" / "serving" / "http" / "run.py"))
     assert found
     return int(found[1])
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from orq_mcp.orq.requests import Message, RequestOptions, describe, request_body
-from orq_mcp.sandbox.sdk_schema import DEPLOYMENT_REQUEST_MODELS, SDK_REQUEST_MODELS, sdk_violation
 from orq_mcp.surface.schema import compact_schema
+from tests.sdk_schema import DEPLOYMENT_REQUEST_MODELS, SDK_REQUEST_MODELS, sdk_violation
 
 sdk_models = pytest.importorskip("orq_ai_sdk").models
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orq_mcp.sandbox import EmulatorState, Fault
-from orq_mcp.surface.results import result_size
+from orq_mcp.surface.invocation.fitted import result_size
 
 
 @pytest.mark.parametrize(("size", "limit"), [(100_000, 20_000), (50_000, 5_000), (30_000, 1_000)])

@@ -14,12 +14,14 @@ from mcp.server.streamable_http import EventMessage
 from mcp_types import JSONRPCError, JSONRPCMessage, JSONRPCNotification, JSONRPCResponse
 from starlette.types import Receive, Scope, Send
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
-from orq_mcp.serving import events, memory_events
-from orq_mcp.serving.events import SessionCell, abandon_grace
-from orq_mcp.serving.memory_events import MemoryEventStore
-from orq_mcp.serving.settings import Settings
+from orq_mcp.serving.http import memory_events
+from orq_mcp.serving.http import resume as events
+from orq_mcp.serving.http.event_stores import abandon_grace
+from orq_mcp.serving.http.memory_events import MemoryEventStore
+from orq_mcp.serving.http.resume import SessionCell
 from tests.conftest import API_KEY
 from tests.helpers import wait_until
 from tests.mcp_wire import Session, call_and_drop, invoke, messages, resume, sse_events

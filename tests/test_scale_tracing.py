@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.client import Timeouts, create_http_client
 from orq_mcp.sandbox import payloads
-from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.server import create_server
 from tests.conftest import API_KEY, FAST_RETRY
 from tests.helpers import ok

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.serving.throttle import FAILURE_BURST, FAILURES_PER_MINUTE
+from orq_mcp.serving.http.throttle import FAILURE_BURST, FAILURES_PER_MINUTE
 from tests.conftest import API_KEY
 from tests.helpers import ok
 from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client

@@ -7,8 +7,9 @@ import json
 import pytest
 from mcp import Client, MCPError
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, served
 from tests.helpers import names, text_of
 
 TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hello"}
@@ -313,3 +314,11 @@ async def test_reading_an_unknown_deployment_is_a_clear_error(client: Client) ->
         await client.read_resource("orq://deployments/nope/prompt_config")
     assert caught.value.error.code == -32602
     assert "Deployment 'nope' was not found" in caught.value.error.message
+
+
+async def test_get_prompt_outside_a_request_says_so(settings: Settings) -> None:
+    """The SDK always hands get_prompt the request's context; called without one it used to pass None on as the
+    caller and fail deep inside with an AttributeError."""
+    async with served(settings) as server:
+        with pytest.raises(RuntimeError, match="within a request"):
+            await server.get_prompt("any", {}, None)

@@ -16,8 +16,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from orq_mcp.config.settings import Settings, SettingsError
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.serving.settings import Settings, SettingsError
 from tests.conftest import API_KEY
 from tests.helpers import error_text, ok
 from tests.processes import clean_env

@@ -8,16 +8,14 @@ import logging
 import pytest
 from mcp import Client
 
+from orq_mcp.config.settings import Settings, SettingsError
 from orq_mcp.sandbox import EmulatorState
-from orq_mcp.serving.settings import Settings, SettingsError
-from orq_mcp.surface.exposed import TOOL_BUDGET
-from orq_mcp.surface.server import create_server
-from tests.conftest import API_KEY, FAST_RETRY
+from orq_mcp.surface.toolsets.exposed import TOOL_BUDGET
+from tests.conftest import API_KEY, connected
 
 
 async def test_read_only_offers_no_tool_that_invokes(settings: Settings) -> None:
-    server = create_server(settings.model_copy(update={"read_only": True}), retry=FAST_RETRY)
-    async with Client(server) as client:
+    async with connected(settings.model_copy(update={"read_only": True})) as client:
         tools = (await client.list_tools()).tools
         assert {t.name for t in tools} == {"list_deployments", "get_deployment_config", "list_prompts"}
         assert all(t.annotations and t.annotations.read_only_hint for t in tools)
@@ -44,9 +42,8 @@ async def test_exposing_more_tools_than_clients_handle_warns_once(
         extra["id"], extra["key"] = f"00000000-0000-4000-8000-{i:012d}", f"extra-{i}"
         workspace.deployments.append(extra)
     try:
-        server = create_server(settings.model_copy(update={"expose": ("all",)}), retry=FAST_RETRY)
         with caplog.at_level(logging.WARNING, logger="orq_mcp"):
-            async with Client(server) as client:
+            async with connected(settings.model_copy(update={"expose": ("all",)})) as client:
                 tools = (await client.list_tools()).tools
                 await client.list_tools()
         assert len(tools) > TOOL_BUDGET

@@ -1,4 +1,4 @@
-"""Unit tests of orq_mcp/serving/settings.py: environment variables, flags over them, and the rules between them."""
+"""Unit tests of orq_mcp/config/settings.py: environment variables, flags over them, and the rules between them."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from orq_mcp.serving.cli import build_parser
-from orq_mcp.serving.settings import (
+from orq_mcp.cli.options import build_parser
+from orq_mcp.config.keys import stand_in_advice
+from orq_mcp.config.settings import (
     FLAGGED,
     MAKE_A_TOKEN,
     MIN_AUTH_TOKEN_CHARS,
     Settings,
     SettingsError,
     is_loopback,
-    stand_in_advice,
 )
 
 # Looks like a credential: it must never be echoed by an error message.

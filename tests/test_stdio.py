@@ -20,7 +20,7 @@ import pytest
 from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from orq_mcp.serving.owed import OwedAnswers
+from orq_mcp.serving.stdio.owed import OwedAnswers
 from tests.conftest import API_KEY
 from tests.processes import MODULE, STARTUP_TIMEOUT, clean_env, stop_process
 from tests.test_protocol_abuse import ENVELOPE, INITIALIZE, TRACEBACK, StdioPeer, jsonrpc_message
@@ -333,7 +333,7 @@ def test_a_request_the_server_asks_after_eof_does_not_hold_the_exit(
     assert time.monotonic() - started < STARTUP_TIMEOUT + 10
 
 
-# What is owed at EOF (serving/owed.py) -------------------------------------------------------------------------------
+# What is owed at EOF (serving/stdio/owed.py) --------------------------------------------------------------------------
 
 
 def request(request_id: Any, method: str = "tools/list") -> JSONRPCRequest:

@@ -20,19 +20,17 @@ import pytest
 from mcp import Client
 from pydantic import BaseModel, TypeAdapter
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.requests import Message, RequestOptions
-from orq_mcp.serving.settings import Settings
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.server import create_server
-from tests.conftest import FAST_RETRY
+from tests.conftest import connected
 from tests.helpers import text_of
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
 
 async def listed_tools(settings: Settings) -> list[dict[str, Any]]:
-    server = create_server(settings.model_copy(update={"expose": ("support-triage",)}), retry=FAST_RETRY)
-    async with Client(server) as client:
+    async with connected(settings.model_copy(update={"expose": ("support-triage",)})) as client:
         tools = (await client.list_tools()).tools
     return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools]
 

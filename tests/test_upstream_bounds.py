@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR
 from pydantic import SecretStr
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.catalog import MAX_ITEMS, Catalog, deployment_catalog
 from orq_mcp.orq.client import DeferredTransport, OrqClient, Timeouts, create_http_client
 from orq_mcp.orq.errors import InvalidResponseError, InvocationTimeoutError, TooManyStreamsError
@@ -28,10 +29,8 @@ from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.slots import StreamSlots
 from orq_mcp.orq.streaming import _ToolCallBuilder
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.server import create_server
 from orq_mcp.surface.tool_errors import Subject, explain
-from tests.conftest import API_KEY, FAST_RETRY
+from tests.conftest import API_KEY, FAST_RETRY, served
 from tests.helpers import error_text, wait_until
 from tests.hostile import Reply, Request, Upstream, hostile_upstream, stall_meter
 from tests.processes import clean_env
@@ -91,8 +90,10 @@ async def test_a_trickling_stream_meets_the_invocation_deadline() -> None:
 
 async def test_the_deadline_tool_error_keeps_the_text_so_far() -> None:
     with hostile_upstream(routes(stream=Reply(content_type="text/event-stream", body=trickle()))) as upstream:
-        server = create_server(server_settings(upstream, invoke_timeout=1.0, stream_timeout=1.0), retry=FAST_RETRY)
-        async with Client(server) as client:
+        async with (
+            served(server_settings(upstream, invoke_timeout=1.0, stream_timeout=1.0)) as server,
+            Client(server) as client,
+        ):
             with anyio.fail_after(10):
                 result = await client.call_tool("invoke_deployment", {"key": "slow"})
     text = error_text(result)
@@ -225,8 +226,7 @@ async def test_a_cursor_loop_ends_the_catalog_which_says_it_is_incomplete() -> N
 
 async def test_resources_list_over_a_cursor_loop_comes_to_an_end() -> None:
     with hostile_upstream(looping_pages) as upstream:
-        server = create_server(server_settings(upstream), retry=FAST_RETRY)
-        async with Client(server) as client:
+        async with served(server_settings(upstream)) as server, Client(server) as client:
             names: list[str] = []
             cursor: str | None = None
             for _ in range(20):  # the old answer repeated the same nextCursor forever
@@ -252,8 +252,7 @@ def duplicated_key(request: Request) -> Reply:
 
 async def test_resources_list_over_a_duplicated_key_comes_to_an_end() -> None:
     with hostile_upstream(duplicated_key) as upstream:
-        server = create_server(server_settings(upstream), retry=FAST_RETRY)
-        async with Client(server) as client:
+        async with served(server_settings(upstream)) as server, Client(server) as client:
             cursors: list[str | None] = [None]
             for _ in range(10):  # a key standing for two items sent the walk back to the same page for ever
                 with anyio.fail_after(20):
@@ -299,8 +298,7 @@ async def test_a_catalog_of_long_deployments_asks_for_smaller_pages() -> None:
 
 async def test_reading_past_the_cached_part_does_not_claim_not_found() -> None:
     with hostile_upstream(endless_workspace) as upstream:
-        server = create_server(server_settings(upstream, cache_ttl=60), retry=FAST_RETRY)
-        async with Client(server) as client:
+        async with served(server_settings(upstream, cache_ttl=60)) as server, Client(server) as client:
             with anyio.fail_after(60), pytest.raises(MCPError) as caught:
                 await client.read_resource(f"orq://deployments/key-{MAX_ITEMS + 1:06d}/prompt_config")
             cached = await client.read_resource("orq://deployments/key-000001/prompt_config")
@@ -348,8 +346,7 @@ async def test_a_deep_error_on_opening_a_stream_is_not_retried() -> None:
 
 async def test_resources_list_answers_a_deep_5xx_with_an_internal_error(caplog: pytest.LogCaptureFixture) -> None:
     with hostile_upstream(routes(deployments=Reply(status=500, body=[DEEP]))) as upstream:
-        server = create_server(server_settings(upstream), retry=FAST_RETRY)
-        async with Client(server) as client:
+        async with served(server_settings(upstream)) as server, Client(server) as client:
             with pytest.raises(MCPError) as caught:
                 await client.list_resources()
     assert caught.value.code == INTERNAL_ERROR

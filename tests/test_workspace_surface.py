@@ -10,13 +10,14 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.client import OrqClient, create_http_client
 from orq_mcp.sandbox import EmulatorState, Fault, sample_workspace
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.exposed import exposed_tools
+from orq_mcp.surface.invocation.fitted import result_size
 from orq_mcp.surface.naming import unique_names
-from orq_mcp.surface.results import result_size
-from orq_mcp.surface.tenant import new_tenant
+from orq_mcp.surface.tenants import new_tenant
+from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES
+from orq_mcp.surface.toolsets.exposed import ExposedTools
 from tests.conftest import API_KEY, FAST_RETRY
 from tests.helpers import text_of
 
@@ -299,7 +300,8 @@ async def test_deployment_tools_are_built_once_per_deployment_list(settings: Set
     async with create_http_client(settings.base_url) as http:
         orq = OrqClient(http, "", retry=FAST_RETRY)
         tenant = new_tenant(settings.model_copy(update={"expose": ("all",)}), orq, API_KEY)
-        first = await exposed_tools(tenant)
-        again = await exposed_tools(tenant)
+        exposed = ExposedTools(FIXED_TOOL_NAMES)
+        first = await exposed.of(tenant)
+        again = await exposed.of(tenant)
     assert first
     assert all(again[name] is tool for name, tool in first.items())

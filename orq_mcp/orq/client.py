@@ -308,10 +308,11 @@ class OrqClient:
         The same stream slot, response cap and whole-call deadline (`Timeouts.invoke`) as `invoke`; on failure
         the raised `OrqError` carries the text received so far in `partial_text`."""
         accumulator = AgentRunAccumulator()
+        run: AgentRun | None = None
         try:
-            with anyio.move_on_after(self._timeouts.invoke) as deadline:
+            with anyio.move_on_after(self._timeouts.invoke):
                 run = await self._run_agent(key, request, accumulator, on_text)
-            if deadline.cancelled_caught:
+            if run is None:  # the deadline passed first
                 raise self._past_deadline()
         except OrqError as exc:
             exc.partial_text = accumulator.text
@@ -711,7 +712,7 @@ def _parse_page(raw: bytes, item: type[T], limit: int) -> Page[T]:
     if isinstance(items, list) and len(items) > limit:
         raise InvalidResponseError(f"orq sent {len(items):,} items on a page of at most {limit}.")
     try:
-        return _adapter(Page[item]).validate_python(body)  # type: ignore[valid-type]
+        return _adapter(Page[item]).validate_python(body)
     except ValidationError as exc:
         raise _shape_error(exc) from None
 

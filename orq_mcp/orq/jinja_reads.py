@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import nodes
 
-from orq_mcp.orq.engines import Reading, VariableType
+from orq_mcp.orq.readings import Reading, VariableType
 
 # Filters that only make sense on a list, or on a mapping; `length`, `first` and the like also take strings.
 ARRAY_FILTERS = frozenset({"join", "sort", "unique", "map", "select", "reject", "selectattr", "rejectattr", "sum"})

@@ -15,7 +15,8 @@ from pydantic_core import PydanticCustomError
 
 
 def _rule(message: str) -> PydanticCustomError:
-    return PydanticCustomError("orq_request", message)
+    # The message goes in as context, not as the template: a brace in it (a quoted key, say) is text, not a slot.
+    return PydanticCustomError("orq_request", "{rule}", {"rule": message})
 
 
 _FILTER_OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"})

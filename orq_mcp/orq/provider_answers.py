@@ -98,7 +98,7 @@ def embeddings(value: Any) -> list[Embedding]:
     for position, item in enumerate(items):
         if not isinstance(item, dict) or "embedding" not in item:
             continue
-        index = item.get("index") if isinstance(item.get("index"), int) else position
+        index = given if isinstance(given := item.get("index"), int) else position
         vector = item["embedding"]
         if isinstance(vector, str):
             found.append(Embedding(index, vector=_unpacked(vector), base64=vector))
@@ -173,7 +173,7 @@ def _moderation(results: list[Any]) -> list[Scored]:
     scored = [r for r in results if isinstance(r, dict) and isinstance(r.get("category_scores"), dict)]
     labels = []
     for number, result in enumerate(scored):
-        flags = result.get("categories") if isinstance(result.get("categories"), dict) else {}
+        flags = given if isinstance(given := result.get("categories"), dict) else {}
         prefix = f"{number}: " if len(scored) > 1 else ""  # several inputs: say which one
         for name, score in result["category_scores"].items():
             if isinstance(score, int | float):

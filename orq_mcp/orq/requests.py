@@ -67,7 +67,8 @@ class _Strict(BaseModel):
 
 
 def _rule(message: str) -> PydanticCustomError:
-    return PydanticCustomError("orq_request", message)
+    # The message goes in as context, not as the template: a brace in it (a quoted key, say) is text, not a slot.
+    return PydanticCustomError("orq_request", "{rule}", {"rule": message})
 
 
 # Content parts ----------------------------------------------------------------------------------------------------
@@ -86,11 +87,11 @@ class InputAudio(_Strict):
 class FileData(_Strict):
     """Exactly one of file_data, uri or file_id."""
 
-    file_data: str | None = Field(None, description="data:<mime>;base64,<data>")
+    file_data: str | None = Field(default=None, description="data:<mime>;base64,<data>")
     uri: str | None = None
     file_id: str | None = None
     filename: str | None = None
-    mime_type: str | None = Field(None, alias="mimeType")
+    mime_type: str | None = Field(default=None, alias="mimeType")
 
     @model_validator(mode="after")
     def _one_source(self) -> FileData:
@@ -125,15 +126,15 @@ class ContentPart(_Strict):
     """Carries the field its type names (reasoning: also signature)."""
 
     type: PartType
-    text: str | None = Field(None, validate_default=True)
-    image_url: ImageUrl | None = Field(None, validate_default=True)
-    input_audio: InputAudio | None = Field(None, validate_default=True)
-    file: FileData | None = Field(None, validate_default=True)
-    refusal: str | None = Field(None, validate_default=True)
-    reasoning: str | None = Field(None, validate_default=True)
-    signature: str | None = Field(None, validate_default=True)
-    data: str | None = Field(None, validate_default=True)
-    cache_control: CacheControl | None = Field(None, validate_default=True)
+    text: str | None = Field(default=None, validate_default=True)
+    image_url: ImageUrl | None = Field(default=None, validate_default=True)
+    input_audio: InputAudio | None = Field(default=None, validate_default=True)
+    file: FileData | None = Field(default=None, validate_default=True)
+    refusal: str | None = Field(default=None, validate_default=True)
+    reasoning: str | None = Field(default=None, validate_default=True)
+    signature: str | None = Field(default=None, validate_default=True)
+    data: str | None = Field(default=None, validate_default=True)
+    cache_control: CacheControl | None = Field(default=None, validate_default=True)
 
     @field_validator(
         "text", "image_url", "input_audio", "file", "refusal", "reasoning", "signature", "data", "cache_control"
@@ -176,7 +177,7 @@ class ToolCall(_Strict):
     id: str = Field(min_length=1)  # as the model returned it
     name: str = Field(min_length=1)
     arguments: dict[str, Any] | str  # an object, or the JSON string the model wrote
-    thought_signature: str | None = Field(None, description="Replay as returned (Gemini).")
+    thought_signature: str | None = Field(default=None, description="Replay as returned (Gemini).")
 
     def to_orq(self) -> dict[str, Any]:
         arguments = self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
@@ -201,21 +202,21 @@ class Message(_Strict):
 
     role: Role
     content: Content | None = Field(
-        None,
+        default=None,
         validate_default=True,
         description="Text, or parts (user: image_url, input_audio, file; assistant: refusal, reasoning, "
         "redacted_reasoning).",
         json_schema_extra=_any_of,
     )
-    name: str | None = Field(None, validate_default=True)
-    tool_call_id: str | None = Field(None, validate_default=True, description="Tool turns: the call answered.")
-    tool_calls: list[ToolCall] | None = Field(None, validate_default=True, description="Assistant turns.")
+    name: str | None = Field(default=None, validate_default=True)
+    tool_call_id: str | None = Field(default=None, validate_default=True, description="Tool turns: the call answered.")
+    tool_calls: list[ToolCall] | None = Field(default=None, validate_default=True, description="Assistant turns.")
     reasoning_content: str | None = Field(
-        None, validate_default=True, description="Assistant turns: reasoning to replay with its tool calls."
+        default=None, validate_default=True, description="Assistant turns: reasoning to replay with its tool calls."
     )
-    refusal: str | None = Field(None, validate_default=True)
-    audio: AudioRef | None = Field(None, validate_default=True)
-    cache_control: CacheControl | None = Field(None, validate_default=True)
+    refusal: str | None = Field(default=None, validate_default=True)
+    audio: AudioRef | None = Field(default=None, validate_default=True)
+    cache_control: CacheControl | None = Field(default=None, validate_default=True)
 
     @field_validator("content")
     @classmethod
@@ -294,9 +295,9 @@ class Document(_Strict):
 
 
 class InvokeOptions(_Strict):
-    include_retrievals: bool | None = Field(None, description="Return the knowledge-base chunks used.")
+    include_retrievals: bool | None = Field(default=None, description="Return the knowledge-base chunks used.")
     include_usage: bool | None = None
-    mock_response: str | None = Field(None, description="Skip the model and answer this text: a free dry run.")
+    mock_response: str | None = Field(default=None, description="Skip the model and answer this text: a free dry run.")
 
 
 class RequestOptions(_Strict):
@@ -306,10 +307,12 @@ class RequestOptions(_Strict):
     identity: Identity | None = None
     documents: list[Document] | None = None
     file_ids: list[str] | None = None
-    prefix_messages: list[Message] | None = Field(None, description="Inserted after the system message.")
-    extra_params: dict[str, Any] | None = Field(None, description="Provider parameters overriding the deployment's.")
+    prefix_messages: list[Message] | None = Field(default=None, description="Inserted after the system message.")
+    extra_params: dict[str, Any] | None = Field(
+        default=None, description="Provider parameters overriding the deployment's."
+    )
     knowledge_filter: dict[str, Any] | None = Field(
-        None, description='Knowledge-base metadata filter: {"year": {"gte": 2024}}, or {"and"|"or": [...]}.'
+        default=None, description='Knowledge-base metadata filter: {"year": {"gte": 2024}}, or {"and"|"or": [...]}.'
     )
     invoke_options: InvokeOptions | None = None
 

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orq_mcp.orq.engines import Reading, VariableType, jinja_readings, merge, mustache_readings
+from orq_mcp.orq.engines import jinja_readings, mustache_readings
 from orq_mcp.orq.models import Message, TemplateVariable
+from orq_mcp.orq.readings import Reading, VariableType, merge
 
 # Spaces inside the braces and dotted names are undocumented; accept them rather than miss a variable.
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")

@@ -18,8 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import runtime
-from .engines import template_filler
-from .errors import (
+from .error_bodies import (
     ApiError,
     bad_request,
     deployment_not_found,
@@ -27,6 +26,7 @@ from .errors import (
     server_error_body,
     unauthorized_body,
 )
+from .event_stream import SSEResponse, sse_events
 from .faults import (
     GENERATION_KINDS,
     MEDIA_KINDS,
@@ -41,8 +41,8 @@ from .model import Completion, complete
 from .pagination import paginate
 from .payloads import Generation
 from .render import assemble_messages, check_variant
-from .sse import SSEResponse, sse_events
-from .state import EmulatorState, RequestRecord, SdkViolation, Workspace
+from .state import BodyCheck, EmulatorState, RequestRecord, SdkViolation, Workspace
+from .template_engines import template_filler
 from .thinking import check_replayed_reasoning
 from .traces import generation_trace
 from .validation import DeploymentRequest, parse_deployment_request
@@ -149,8 +149,8 @@ async def _respond(
         if replaced is not None:
             return replaced
     ctx = Context(request, state, workspace, record, record.body, route)
-    if state.strict_sdk and route in SDK_CHECKED_FIRST:
-        _check_against_sdk(ctx)
+    if state.check_body is not None and route in SDK_CHECKED_FIRST:
+        _check_strictly(ctx, state.check_body)
     return await handler(ctx)
 
 
@@ -225,8 +225,8 @@ async def _get_prompt(ctx: Context) -> Response:
 
 def _resolve(ctx: Context) -> tuple[DeploymentRequest, dict[str, Any], list[Any]]:
     request = parse_deployment_request(ctx.body)
-    if ctx.state.strict_sdk:
-        _check_against_sdk(ctx)
+    if ctx.state.check_body is not None:
+        _check_strictly(ctx, ctx.state.check_body)
     deployment = ctx.workspace.deployment(request.key)
     if deployment is None:
         raise deployment_not_found(request.key)
@@ -238,11 +238,10 @@ def _resolve(ctx: Context) -> tuple[DeploymentRequest, dict[str, Any], list[Any]
     return request, deployment, messages
 
 
-def _check_against_sdk(ctx: Context) -> None:
-    """Strict mode: a body the SDK's request model rejects is recorded and answered 400 with the SDK's reason."""
-    from .sdk_schema import sdk_violation  # imports orq-ai-sdk, a test-only dependency
-
-    problem = sdk_violation(ctx.route, ctx.body)
+def _check_strictly(ctx: Context, check: BodyCheck) -> None:
+    """Strict mode: a body the check rejects (the SDK's request models, in the tests) is recorded and answered 400
+    with the check's reason."""
+    problem = check(ctx.route, ctx.body)
     if problem is not None:
         ctx.state.record_violation(SdkViolation(ctx.route, ctx.body, problem))
         raise bad_request(f"rejected by the SDK's request model: {problem}")

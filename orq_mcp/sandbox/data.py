@@ -18,7 +18,7 @@ from .data_media import MEDIA_DEPLOYMENTS
 from .data_reasoning import REASONING_DEPLOYMENTS
 from .data_templates import REFUND_REPLY_PROMPT, SAMPLE_REFERENCES, TEMPLATE_DEPLOYMENTS, template_versions
 from .data_versions import VERSION_DEPLOYMENTS, version_samples
-from .state import EmulatorState, Workspace
+from .state import BodyCheck, EmulatorState, Workspace
 from .versions import make_version
 
 DOMAIN_ID = "5d3b7a9e-1c2f-4e6a-8b0d-9f1e2a3c4b5d"
@@ -349,6 +349,8 @@ def sample_versions() -> dict[str, list[dict[str, Any]]]:
     return versions
 
 
-def sample_state(api_key: str = "sandbox", *, chunk_delay: float = 0.005, strict_sdk: bool = False) -> EmulatorState:
+def sample_state(
+    api_key: str = "sandbox", *, chunk_delay: float = 0.005, check_body: BodyCheck | None = None
+) -> EmulatorState:
     """A state serving the sample workspace for ``api_key``."""
-    return EmulatorState({api_key: sample_workspace()}, chunk_delay=chunk_delay, strict_sdk=strict_sdk)
+    return EmulatorState({api_key: sample_workspace()}, chunk_delay=chunk_delay, check_body=check_body)

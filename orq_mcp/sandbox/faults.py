@@ -7,7 +7,7 @@ from typing import Any, Final, Literal
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from .errors import default_status_body, format_seconds
+from .error_bodies import default_status_body, format_seconds
 
 FaultKind = Literal[
     "status",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import bad_request
+from .error_bodies import bad_request
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 

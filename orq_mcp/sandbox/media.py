@@ -16,7 +16,7 @@ import random
 import struct
 from typing import Any, Final
 
-from .errors import ApiError, error_body
+from .error_bodies import ApiError, error_body
 from .faults import Fault
 from .ids import iso_now
 from .modalities import modality_answer

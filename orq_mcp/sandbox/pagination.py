@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import bad_request
+from .error_bodies import bad_request
 
 DEFAULT_LIMIT = 10
 # The SDK types the agents list's `limit` as a float and sends `10.0`; a whole number written so is accepted [INFER].

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .errors import variant_not_resolved
+from .error_bodies import variant_not_resolved
 
 VARIABLE: Final = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 _LEADING_ROLES: Final = frozenset({"system", "developer"})

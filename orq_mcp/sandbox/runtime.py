@@ -20,12 +20,12 @@ from starlette.responses import JSONResponse, Response
 from .agent_payloads import failed_event, response_body, stream_events, task_body, turn_trace
 from .agents import Task, run_turn
 from .data_agents import PROJECT_ID, SAMPLE_ORDERS
-from .errors import bad_request, not_found
+from .error_bodies import bad_request, not_found
+from .event_stream import SSEResponse, agent_sse_events
 from .faults import STREAM_KINDS
 from .ids import new_ulid
 from .knowledge import search
 from .pagination import paginate
-from .sse import SSEResponse, agent_sse_events
 
 if TYPE_CHECKING:
     from .app import Context
@@ -178,8 +178,9 @@ def _parse_agent_request(body: Any) -> tuple[str, dict[str, Any], str | None, bo
         raise bad_request("this task has no pending tool calls to answer; send a 'user' message")
     if not isinstance(parts, list) or not parts:
         raise bad_request("'message.parts' must be a non-empty array")
-    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("kind") == "text"]
-    if not texts or not all(isinstance(t, str) for t in texts):
+    text_parts = [p for p in parts if isinstance(p, dict) and p.get("kind") == "text"]
+    texts = [t for p in text_parts if isinstance(t := p.get("text"), str)]
+    if not texts or len(texts) != len(text_parts):
         raise bad_request("'message.parts' needs at least one text part {kind: 'text', text}")
     variables = body.get("variables") or {}
     if not isinstance(variables, dict):

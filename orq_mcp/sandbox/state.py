@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,9 +54,15 @@ class Workspace:
         return next((p for p in self.prompts if p.get("_id") == prompt_id), None)
 
 
+# A stricter check of the get_config, invoke and stream bodies, on top of the emulator's own: the reason it refuses
+# a body, or None. The tests pass the official SDK's request models (tests/sdk_schema.py), which the package does not
+# depend on.
+BodyCheck = Callable[[str, Any], str | None]
+
+
 @dataclass(frozen=True)
 class SdkViolation:
-    """A body the emulator would have served but the official SDK's request model rejects."""
+    """A body the emulator would have served but the strict check (the SDK's request models) rejects."""
 
     route: str
     body: Any
@@ -94,11 +99,10 @@ class EmulatorState:
         *,
         chunk_delay: float = 0.005,
         log_limit: int | None = 10_000,
-        strict_sdk: bool = False,
+        check_body: BodyCheck | None = None,
     ) -> None:
         self.chunk_delay = chunk_delay
-        # Tests: also check get_config/invoke/stream bodies against the SDK's request models (needs orq-ai-sdk).
-        self.strict_sdk = strict_sdk
+        self.check_body = check_body
         self.log_limit = log_limit  # oldest records are dropped beyond this many (None = unbounded)
         self._lock = threading.Lock()
         self._workspaces: dict[str, Workspace] = dict(workspaces or {})
@@ -182,18 +186,8 @@ class EmulatorState:
             self._log.clear()
 
     def reset(self) -> None:
-        """Forget queued faults, logged requests and violations (workspaces, chunk_delay and strictness stay)."""
+        """Forget queued faults, logged requests and violations (workspaces, chunk_delay and the body check stay)."""
         with self._lock:
             self._faults.clear()
             self._log.clear()
             self._violations.clear()
-
-    def wait_for(self, predicate: Callable[[], object], timeout: float = 2.0, interval: float = 0.005) -> bool:
-        """Poll ``predicate()`` from a test thread until it is truthy or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if predicate():
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(interval)

@@ -21,7 +21,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .errors import ApiError, error_body
+from .error_bodies import ApiError, error_body
 
 # Signs the emulator's reasoning; a real provider's key is its own secret, this one only needs to be stable.
 _KEY: Final = b"orq-sandbox-thinking"
@@ -53,7 +53,7 @@ def check_replayed_reasoning(config: Mapping[str, Any], messages: list[dict[str,
     for index, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
-        parts = message.get("content") if isinstance(message.get("content"), list) else []
+        parts = content if isinstance(content := message.get("content"), list) else []
         for part in parts:
             _check_part(index, part)
     _check_tool_loop(messages)

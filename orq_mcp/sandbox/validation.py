@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .errors import bad_request
+from .error_bodies import bad_request
 
 MESSAGE_ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool"})
 _OBJECT_FIELDS: Final = ("inputs", "context", "metadata", "invoke_options", "extra_params", "knowledge_filter")

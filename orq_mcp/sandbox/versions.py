@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .engines import TemplateSettings
 from .render import VARIABLE, message_text
+from .template_engines import TemplateSettings
 
 VARIANT_ID = "01JQ0V4R1A2N3T4D5E6F7G8H9J"
 
@@ -34,8 +34,8 @@ def make_version(
     """
     config = deployment["prompt_config"]
     number = version or deployment["version"]
-    messages = messages if messages is not None else config["messages"]
-    declared = list(variables) if variables is not None else _placeholders(messages)
+    shown: list[dict[str, Any]] = messages if messages is not None else config["messages"]
+    declared = list(variables) if variables is not None else _placeholders(shown)
     return {
         "_id": _version_id(deployment["key"], number, status, variant_id),
         "deployment_id": deployment["id"],
@@ -46,7 +46,7 @@ def make_version(
             "model_type": config["model_type"],
             "model_parameters": copy.deepcopy(config.get("model_parameters") or {}),
             "provider": config["provider"],
-            "messages": copy.deepcopy(messages),
+            "messages": copy.deepcopy(shown),
             "version": number,
         },
         "fallbacks": [],

@@ -1,1 +1,2 @@
-"""Serving: the command line, settings, and the stdio and HTTP transports."""
+"""Serving: one server process on its transport (stdio, or HTTP with its workers), the orq connection it is
+given, logging on stderr, and the one exit every answer passes."""

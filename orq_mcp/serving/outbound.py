@@ -23,9 +23,8 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
-from anyio.abc import ObjectSendStream
 from mcp.server.streamable_http import EventCallback, EventId, EventStore, StreamId
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCMessage
@@ -187,16 +186,23 @@ class ScrubbedEventStore(EventStore):
         return await self._store.replay_events_after(last_event_id, send_callback)
 
 
-class ScrubbedWriteStream:
-    """The stdio exit: the SDK's outgoing messages, each scrubbed before the transport writes it."""
+class MessageSink(Protocol):
+    """Where a transport takes the SDK's outgoing messages: anyio's send streams and the SDK's own alike."""
 
-    def __init__(self, stream: ObjectSendStream[SessionMessage], redactor: Redactor) -> None:
+    async def send(self, item: SessionMessage, /) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SinkWrapper:
+    """A write stream that hands each message on to `stream` (what it does on the way is the subclass's `send`),
+    closing it with itself: the shape the SDK's dispatcher writes to."""
+
+    def __init__(self, stream: MessageSink) -> None:
         self._stream = stream
-        self._redactor = redactor
 
     async def send(self, item: SessionMessage, /) -> None:
-        message = scrub_message(item.message, self._redactor)  # raises rather than send what it cannot scrub
-        await self._stream.send(item if message is item.message else SessionMessage(message, item.metadata))
+        await self._stream.send(item)
 
     async def aclose(self) -> None:
         await self._stream.aclose()
@@ -205,7 +211,19 @@ class ScrubbedWriteStream:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
     ) -> bool | None:
         await self.aclose()
         return None
+
+
+class ScrubbedWriteStream(SinkWrapper):
+    """The stdio exit: the SDK's outgoing messages, each scrubbed before the transport writes it."""
+
+    def __init__(self, stream: MessageSink, redactor: Redactor) -> None:
+        super().__init__(stream)
+        self._redactor = redactor
+
+    async def send(self, item: SessionMessage, /) -> None:
+        message = scrub_message(item.message, self._redactor)  # raises rather than send what it cannot scrub
+        await self._stream.send(item if message is item.message else SessionMessage(message, item.metadata))

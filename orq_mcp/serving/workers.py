@@ -3,7 +3,7 @@
 The parent binds the socket once and spawns N processes that all accept on it; the kernel hands
 each new connection to one of them. Every worker is a whole server (its own orq connection pool,
 caches and tenant directory); they share only the port and the token throttle's buckets (one guessing
-budget per address, in shared memory: see shared_buckets.py). Handshake-era MCP sessions live
+budget per address, in shared memory: see http/shared_buckets.py). Handshake-era MCP sessions live
 in the memory of the process that created them, and a client's next connection may reach another
 worker, so workers serve those requests statelessly (see `Settings.sessionless`); the 2026-07-28
 protocol is stateless anyway. The parent only supervises: it restarts a worker that dies and
@@ -23,12 +23,14 @@ import time
 from multiprocessing.process import BaseProcess
 
 import anyio
-import uvicorn
 
-from orq_mcp.serving.connections import SHUTDOWN_GRACE
-from orq_mcp.serving.settings import Settings
-from orq_mcp.serving.shared_buckets import SharedBuckets
-from orq_mcp.serving.throttle import MAX_TRACKED_ADDRESSES
+from orq_mcp.config.settings import Settings
+from orq_mcp.serving.http.connections import SHUTDOWN_GRACE
+from orq_mcp.serving.http.listen import bind
+from orq_mcp.serving.http.shared_buckets import SharedBuckets
+from orq_mcp.serving.http.throttle import MAX_TRACKED_ADDRESSES
+from orq_mcp.serving.logs import configure_logging
+from orq_mcp.serving.serve import serve
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +43,13 @@ MAX_EARLY_DEATHS = 5
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def bind(settings: Settings) -> socket.socket:
-    """The listening socket every worker accepts on (uvicorn's own binding: IPv4/IPv6 alike)."""
-    # log_config=None: uvicorn's default would route its loggers (the sandbox's access log too) to stdout.
-    config = uvicorn.Config(app=None, host=settings.host, port=settings.port, log_config=None)  # type: ignore[arg-type]
-    return config.bind_socket()
-
-
 async def run_workers(settings: Settings) -> None:
-    """Spawn `settings.workers` servers on one socket and supervise them until SIGTERM/SIGINT."""
-    sock = bind(settings)
+    """Spawn `settings.workers` servers on one socket and supervise them until SIGTERM/SIGINT.
+
+    The socket is bound the one way every HTTP server binds it (http/listen.py): a busy port raises PortInUse
+    before any worker starts, which the command line answers with one clear line.
+    """
+    sock = bind(settings.host, settings.port)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no event loop or threads inherited
     # Each worker serves the resolved settings: a --sandbox emulator, if any, is the parent's, shared by all.
     child = settings.model_copy(update={"sandbox": False})
@@ -104,8 +103,6 @@ def stop_all(processes: list[BaseProcess]) -> None:
 
 def worker_main(settings: Settings, sock: socket.socket, failures: SharedBuckets) -> None:
     """One worker: a whole server on the inherited socket, counting refusals in the shared buckets."""
-    from orq_mcp.serving.cli import configure_logging, serve
-
     parent = os.getppid()
     _stop_with_parent()
     if os.getppid() != parent:  # the parent died before the request above took effect

@@ -7,12 +7,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import Tool
 from pydantic import ValidationError
 
 from orq_mcp.surface.tool_errors import quoted
 
 
-def unknown_arguments(tool: str, unknown: list[str], allowed: Iterable[str]) -> ToolError:
+def refuse_unknown(tool: Tool, arguments: dict[str, Any]) -> None:
+    """Refuse an argument `tool`'s input schema does not name: every tool, fixed or per deployment, alike."""
+    allowed = tool.input_schema.get("properties", {})
+    if unknown := sorted(set(arguments) - set(allowed)):
+        raise _unknown_arguments(tool.name, unknown, allowed)
+
+
+def _unknown_arguments(tool: str, unknown: list[str], allowed: Iterable[str]) -> ToolError:
     """An argument the tool does not take is a mistake to report, not something to drop silently."""
     return ToolError(
         f"Invalid arguments for {tool}: unknown argument(s) {quoted(', '.join(map(repr, sorted(unknown))))}. "

@@ -145,7 +145,7 @@ def _longest_string(value: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, 
     return best
 
 
-def _replace(value: Any, path: tuple[Any, ...], new: str) -> Any:
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     if not path:
         return new
     head, rest = path[0], path[1:]

@@ -2,7 +2,7 @@
 
 A key mistyped there was accepted silently, and agents then met "not found" with no hint why. So, once the
 server's own deployment list is known, each named key the workspace lacks is logged once, with the closest
-key it has; and a call for a deployment the allow-list leaves out says so.
+key it has; and a call for a deployment the allow-list leaves out says so (the tenant's refusal, tenant.py).
 
 In multi-tenant and query-config modes the allow-list is the operator's, and one list serves many workspaces:
 a key one tenant lacks is no typo, and the closest key would be that tenant's. Nothing is logged per tenant
@@ -14,13 +14,8 @@ from __future__ import annotations
 import difflib
 import logging
 
-from mcp.server.mcpserver.exceptions import ToolError
-
-from orq_mcp.orq.errors import OrqError
+from orq_mcp.config.settings import Settings
 from orq_mcp.orq.models import Deployment
-from orq_mcp.serving.settings import Settings
-from orq_mcp.surface.tenant import Tenant
-from orq_mcp.surface.tool_errors import not_found
 
 logger = logging.getLogger(__name__)
 
@@ -60,30 +55,3 @@ def problems(settings: Settings, keys: list[str], complete: bool) -> list[str]:
         if allowed is not None and name in present and name not in allowed:
             found.append(f"{EXPOSE} names '{name}', which {ALLOW_LIST} leaves out: it gets no tool")
     return found
-
-
-async def left_out(tenant: Tenant, key: str) -> ToolError:
-    """The answer for a deployment the allow-list leaves out: said so when the workspace has it."""
-    keys: set[str] = set()
-    try:
-        in_workspace = await tenant.deployments.get(key) is not None
-        keys = {d.key for d in await tenant.deployments.all()}
-    except OrqError:
-        in_workspace = False  # orq will not say: the plain answer
-    if not in_workspace:
-        subject = tenant.subject("deployment", key)
-        subject.suggestions = await tenant.suggestions(key)  # among the deployments the caller may see
-        return not_found(subject)
-    if tenant.settings.per_caller_keys:  # the operator's list: say it is left out, not what is in it
-        return ToolError(
-            f"Deployment '{key}' is in your workspace, but this server serves only the deployments its operator "
-            "chose, and not this one. Call list_deployments to see the ones you can use here."
-        )
-    unmatched = [name for name in tenant.settings.deployments or () if name not in keys]
-    close = difflib.get_close_matches(key, unmatched, n=1)  # the typo that was likely meant for this key
-    typo = f" (it names '{close[0]}', which the workspace does not have)" if close else ""
-    return ToolError(
-        f"Deployment '{key}' is in the workspace, but this server's allow-list ({ALLOW_LIST}) leaves it out, "
-        f"so it cannot be used here. To use it, add it to that list in this server's configuration{typo} and "
-        "restart the server; or call list_deployments to see the ones you can use."
-    )

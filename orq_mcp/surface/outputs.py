@@ -1,6 +1,6 @@
 """What a non-chat deployment produced, in MCP form: embeddings, rankings and labels described in the
 structured result and in one line of text each, and an answer of any other shape as structured data. Images
-and speech go out as their own blocks (surface/media.py), described here by an `Output` too.
+and speech go out as their own blocks (surface/invocation/media.py), described here by an `Output` too.
 
 Each output is kept within a budget by `shrunk` (a ranking or label list loses its tail, raw data its longest
 strings and lists), so the whole result fits `ORQ_MCP_MAX_RESULT_CHARS`.
@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from mcp_types import AudioContent, ImageContent, ResourceLink
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from orq_mcp.orq.outputs import Invocation
 from orq_mcp.orq.provider_answers import Scored
 from orq_mcp.surface.fit import compact_json, fit_json
-from orq_mcp.surface.schema import LEFT_OUT_WHEN_NONE
+from orq_mcp.surface.schema import left_out_when_none
 
-_NONE = LEFT_OUT_WHEN_NONE  # left out of a result rather than sent as null
 EMBEDDING_PREVIEW = 8
 DOCUMENT_CHARS = 600  # a ranked document's text is quoted up to this many characters, like a citation
 MediaBlock = ImageContent | AudioContent | ResourceLink
@@ -28,9 +27,9 @@ class ScoredItem(BaseModel):
     """A ranked document (index: its place in those sent) or a label, best first."""
 
     label: str
-    score: float | None = Field(None, **_NONE)
-    index: int | None = Field(None, **_NONE)
-    flagged: bool | None = Field(None, **_NONE)
+    score: float | None = left_out_when_none()
+    index: int | None = left_out_when_none()
+    flagged: bool | None = left_out_when_none()
 
     @classmethod
     def of(cls, item: Scored) -> ScoredItem:
@@ -42,14 +41,14 @@ class Output(BaseModel):
     """Images and audio also come as content blocks."""
 
     type: Literal["image", "audio", "embedding", "ranking", "labels", "response"]
-    url: str | None = Field(None, **_NONE)
-    mime_type: str | None = Field(None, **_NONE)
-    size_bytes: int | None = Field(None, **_NONE)  # inline media's, decoded
-    note: str | None = Field(None, description="Why an image or audio was left out.", **_NONE)
-    dimensions: int | None = Field(None, **_NONE)
-    preview: list[float] | None = Field(None, description="An embedding's first values.", **_NONE)
-    items: list[ScoredItem] | None = Field(None, **_NONE)
-    data: Any = Field(None, description="The provider's raw answer.", **_NONE)
+    url: str | None = left_out_when_none()
+    mime_type: str | None = left_out_when_none()
+    size_bytes: int | None = left_out_when_none()  # inline media's, decoded
+    note: str | None = left_out_when_none("Why an image or audio was left out.")
+    dimensions: int | None = left_out_when_none()
+    preview: list[float] | None = left_out_when_none("An embedding's first values.")
+    items: list[ScoredItem] | None = left_out_when_none()
+    data: Any = left_out_when_none("The provider's raw answer.")
 
     def describe(self) -> str:
         """The output in one line (or a short list) of text for the model."""
@@ -78,7 +77,7 @@ def _score(item: ScoredItem) -> str:
 
 
 def outputs_of(invocation: Invocation) -> list[Output]:
-    """What a non-chat deployment produced besides images and speech (surface/media.py describes those)."""
+    """What a non-chat deployment produced besides images and speech (surface/invocation/media.py describes those)."""
     outputs = [
         Output(type="embedding", dimensions=e.dimensions, preview=(e.vector or [])[:EMBEDDING_PREVIEW] or None)
         for e in invocation.embeddings

@@ -1,11 +1,23 @@
-"""Paging a list the server holds (cached or filtered), with the last item's name as the cursor."""
+"""Paging: a list the server holds (cached or filtered) cut after the item a cursor names, and the cursor argument
+and its errors, alike for every list tool."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
+from orq_mcp.surface.tool_errors import Subject, tool_error
 
 T = TypeVar("T")
+
+Cursor = Annotated[
+    str | None,
+    Field(max_length=256, description="The previous page's next_cursor."),
+]
 
 
 class InvalidCursor(ValueError):
@@ -25,3 +37,14 @@ def page_after(
     page = list(items[start : start + limit])
     more = start + limit < len(items)
     return page, name(page[-1]) if more and page else None
+
+
+def list_error(exc: OrqError, cursor: str | None, tool: str, subject: Subject) -> ToolError:
+    """orq's failure for a page of `tool`: a stale cursor (orq's own, or ours) says to start over."""
+    if cursor and isinstance(exc, BadRequestError | NotFoundError):
+        return bad_cursor(tool, exc.message)
+    return tool_error(exc, subject)
+
+
+def bad_cursor(tool: str, reason: str) -> ToolError:
+    return ToolError(f"The cursor is not valid ({reason}). Call {tool} again without `cursor`.")

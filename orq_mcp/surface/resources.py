@@ -12,7 +12,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, ListResourcesResult, Resou
 
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface.paging import InvalidCursor, page_after
-from orq_mcp.surface.tenant import Caller, Unresolved
+from orq_mcp.surface.tenant import Caller, Unresolved, caller_of
 from orq_mcp.surface.tool_errors import explain, quoted
 
 URI_TEMPLATE = "orq://deployments/{key}/prompt_config"
@@ -26,14 +26,14 @@ def prompt_config_uri(key: str) -> str:
 
 async def prompt_config(key: str, ctx: Context) -> str:
     """The deployment's prompt_config as orq stores it: model, parameters, messages, tools."""
-    caller: Caller = ctx.request_context.lifespan_context
+    caller = caller_of(ctx)
     if isinstance(caller, Unresolved):
         raise ResourceError(caller.reason)
     try:
         deployment = await caller.deployment(key)
     except OrqError as exc:
         raise ResourceError(explain(exc, caller.subject("deployment", key))) from None
-    if deployment is None and caller.allows(key) and not caller.deployments.complete:
+    if deployment is None and caller.settings.allows(key) and not caller.deployments.complete:
         raise ResourceError(  # a partial cache cannot prove absence (see orq/catalog.py)
             f"Deployment '{quoted(key)}' is not among the deployments this server caches (the workspace has more), so "
             "it may still exist: get_deployment_config and invoke_deployment reach it by key."
@@ -70,7 +70,7 @@ async def list_resources(caller: Caller, cursor: str | None) -> ListResourcesRes
 
 
 def register_resources(server: MCPServer[Any]) -> None:
-    """The template; its listing comes from the workspace (workspace.py), not from MCPServer's static list."""
+    """The template; its listing comes from the workspace (listings.py), not from MCPServer's static list."""
     server.resource(URI_TEMPLATE, name="prompt_config", title="Deployment prompt_config", mime_type=MIME_TYPE)(
         prompt_config
     )

@@ -16,18 +16,9 @@ from orq_mcp.orq.models import Deployment, DeploymentConfig, Prompt, Retrieval
 from orq_mcp.orq.outputs import invocation_mode
 from orq_mcp.orq.streaming import Completion
 from orq_mcp.orq.templates import Variable, find_variables
-from orq_mcp.surface.fit import compact_json, fit_text
-from orq_mcp.surface.outputs import MediaBlock, Output, shrunk
-from orq_mcp.surface.schema import LEFT_OUT_WHEN_NONE
-
-# Cutting converges in two or three rounds; the cap only guards against a pathological escape-heavy text.
-_FIT_ROUNDS = 8
-# Outputs lose half a list, or shrink their raw data by the excess, per round.
-_OUTPUT_ROUNDS = 24
-
-
-# Optional fields that are left out of a result rather than sent as null (so their schema has no null either).
-_NONE = LEFT_OUT_WHEN_NONE
+from orq_mcp.surface.fit import compact_json
+from orq_mcp.surface.outputs import Output
+from orq_mcp.surface.schema import left_out_when_none
 
 
 class VariableInfo(BaseModel):
@@ -36,9 +27,9 @@ class VariableInfo(BaseModel):
     name: str
     required: bool = Field(description="False when orq has a default or the prompt only tests it.")
     # Left out for text, never sent as null, so the schema names the values only (any: a flag it tests).
-    type: Literal["array", "object", "any"] | SkipJsonSchema[None] = Field(None, description="Absent: text.", **_NONE)
-    default: Any = Field(None, **_NONE)
-    description: str | None = Field(None, **_NONE)
+    type: Literal["array", "object", "any"] | SkipJsonSchema[None] = left_out_when_none("Absent: text.")
+    default: Any = left_out_when_none()
+    description: str | None = left_out_when_none()
 
     @classmethod
     def of(cls, variable: Variable) -> VariableInfo:
@@ -132,10 +123,10 @@ class Citation(BaseModel):
     """A knowledge-base chunk orq gave the model (requested with every invocation)."""
 
     document: str
-    file_name: str | None = Field(None, **_NONE)
-    page_number: float | None = Field(None, **_NONE)
-    search_score: float | None = Field(None, **_NONE)
-    rerank_score: float | None = Field(None, **_NONE)
+    file_name: str | None = left_out_when_none()
+    page_number: float | None = left_out_when_none()
+    search_score: float | None = left_out_when_none()
+    rerank_score: float | None = left_out_when_none()
 
     @classmethod
     def of(cls, retrieval: Retrieval) -> Citation:
@@ -163,11 +154,11 @@ class InvocationResult(BaseModel):
     tool_calls: list[ToolCall] | None = Field(
         description="Tool calls the model asked for; run them and send the results back as `tool` messages."
     )
-    reasoning: str | None = Field(None, description="The model's reasoning, apart from text.")
+    reasoning: str | None = Field(default=None, description="The model's reasoning, apart from text.")
     reasoning_signature: str | None = None
     redacted_reasoning: str | None = None
-    citations: list[Citation] | None = Field(None, description="Knowledge-base chunks the answer drew on.")
-    outputs: list[Output] | None = Field(None, description="What a non-chat deployment produced.")
+    citations: list[Citation] | None = Field(default=None, description="Knowledge-base chunks the answer drew on.")
+    outputs: list[Output] | None = Field(default=None, description="What a non-chat deployment produced.")
 
     @classmethod
     def of(cls, completion: Completion, outputs: list[Output] | None = None) -> InvocationResult:
@@ -231,38 +222,6 @@ def page_json(page: type[DeploymentPage] | type[PromptPage], items: list[Any]) -
     return compact_json(page.model_validate({field: items, "next_cursor": "x" * 36}).model_dump(mode="json"))
 
 
-def result_size(result: CallToolResult) -> int:
-    """Characters a host may forward to the model: every text block and the structured content (compact)."""
-    blocks = sum(len(block.text) for block in result.content if isinstance(block, TextContent))
-    return blocks + (len(compact_json(result.structured_content)) if result.structured_content is not None else 0)
-
-
-def fitted_invocation(
-    result: InvocationResult, limit: int, hint: str, media: list[MediaBlock] | None = None
-) -> CallToolResult:
-    """The invocation's tool result within `limit` characters of text in all: its text is carried twice, so cut
-    to fit; then the sources give way, then the outputs. `media` (images, speech, bounded in bytes by
-    surface/media.py) ride along as their own blocks, which hosts show rather than read as text."""
-    full, budget = result.text, len(result.text)
-    for _ in range(_FIT_ROUNDS + MAX_CITATIONS.bit_length() + _OUTPUT_ROUNDS):
-        result.text = fit_text(full, budget, hint, announced=limit)
-        fitted = tool_result(result, text=result.as_text())
-        excess = result_size(fitted) - limit
-        if excess <= 0:
-            break
-        if len(result.text) <= budget > 0:  # the text can still give way (it is not down to its notice)
-            budget = max(0, budget - (excess + 1) // 2 - 1)  # each character cut counts twice (or more, escaped)
-        elif result.citations:  # the text is down to its notice: the sources give way next, half at a time
-            result.citations = result.citations[: len(result.citations) // 2] or None
-        elif result.outputs and (smaller := shrunk(result.outputs, excess)) is not None:
-            result.outputs = smaller
-        else:
-            break
-    if media:
-        fitted.content = [*fitted.content, *media]
-    return fitted
-
-
 def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
     """A result whose text is compact JSON unless given; indentation costs the model tokens."""
     structured = result.model_dump(mode="json")
@@ -270,3 +229,9 @@ def tool_result(result: BaseModel, text: str | None = None) -> CallToolResult:
         content=[TextContent(type="text", text=text if text is not None else compact_json(structured))],
         structured_content=structured,
     )
+
+
+def copy_budget(max_result_chars: int) -> int:
+    """The characters one copy of a JSON result may take: it goes out twice (the text block and the structured
+    content), so each copy gets half the budget."""
+    return max_result_chars // 2

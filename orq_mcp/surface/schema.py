@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 # Keys whose value is a map of names to schemas, not a schema itself.
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 _NULL = {"type": "null"}
@@ -133,5 +135,11 @@ def never_null(schema: dict[str, Any]) -> None:
         schema["anyOf"] = rest
 
 
-# A result field left out rather than sent as null: `Field(None, **LEFT_OUT_WHEN_NONE)`.
-LEFT_OUT_WHEN_NONE: dict[str, Any] = {"exclude_if": lambda value: value is None, "json_schema_extra": never_null}
+def left_out_when_none(description: str | None = None) -> Any:
+    """A result field's `Field`: left out of the result rather than sent as null, and its schema says so
+    (`never_null`). Typed `Any` like pydantic's own `Field`, so a checker takes it as the field's default."""
+    return Field(default=None, description=description, exclude_if=_is_none, json_schema_extra=never_null)
+
+
+def _is_none(value: object) -> bool:
+    return value is None

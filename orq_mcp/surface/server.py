@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx2
@@ -20,30 +18,20 @@ from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from orq_mcp import __version__
-from orq_mcp.orq.client import OrqClient, RetryPolicy, create_http_client
-from orq_mcp.serving.proxy import transport_options
-from orq_mcp.serving.settings import Settings
+from orq_mcp.config.settings import Settings
+from orq_mcp.orq.client import RetryPolicy
 from orq_mcp.surface import prompts
-from orq_mcp.surface.arguments import invalid_arguments, require_plain_json, unknown_arguments
-from orq_mcp.surface.exposed import STATIC_TOOL_NAMES, exposed_tools
-from orq_mcp.surface.live import LiveLists
-from orq_mcp.surface.named_keys import NamedKeysCheck
+from orq_mcp.surface.arguments import invalid_arguments, refuse_unknown, require_plain_json
+from orq_mcp.surface.edge import FindTenant, ShortErrors
+from orq_mcp.surface.lifespan import SharedRuntime, build_runtime
+from orq_mcp.surface.listings import WorkspaceListings
 from orq_mcp.surface.resources import register_resources
 from orq_mcp.surface.schema import compact_schema
-from orq_mcp.surface.shared import SharedRuntime
-from orq_mcp.surface.tenant import (
-    CALLER_KEY_HINT,
-    CONFIG_KEY_HINT,
-    OneTenant,
-    Redactors,
-    TenantPerKey,
-    keyless,
-    new_tenant,
-    tenant_of,
-)
+from orq_mcp.surface.tenant import caller_of, tenant_of
+from orq_mcp.surface.tenants import Redactors, Tenants
 from orq_mcp.surface.tool_errors import quoted
-from orq_mcp.surface.tools import TOOLS
-from orq_mcp.surface.workspace import Edge, Runtime, Workspace, snapshot
+from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES, FIXED_TOOLS
+from orq_mcp.surface.toolsets.exposed import ExposedTools
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +61,6 @@ ICON = Icon(
     sizes=["any"],
 )
 
-# Shortest wait between background refreshes of the lists.
-MIN_REFRESH_INTERVAL = 1.0
 # Served from the deployment and prompt caches, so as fresh as ORQ_MCP_CACHE_TTL says (2026-07-28 `ttlMs`).
 CACHED_METHODS: tuple[CacheableMethod, ...] = (
     "tools/list",
@@ -85,14 +71,15 @@ CACHED_METHODS: tuple[CacheableMethod, ...] = (
 )
 
 
-class OrqMCPServer(MCPServer[Runtime]):
+class OrqMCPServer(MCPServer[Tenants]):
     """MCPServer with compact schemas, per-deployment tools, workspace prompts, agent-worded argument errors."""
 
-    def __init__(self, *args: Any, redactors: Redactors, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, redactors: Redactors, exposed: ExposedTools, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fixed_tools: list[MCPTool] | None = None
-        # How to scrub what goes to each caller: the transports' exit asks it for every answer (serving/exit.py).
+        # How to scrub what goes to each caller: the transports' exit asks it for every answer (serving/outbound.py).
         self.redactors = redactors
+        self.exposed = exposed
 
     def add_tool(self, *args: Any, **kwargs: Any) -> None:
         super().add_tool(*args, **kwargs)
@@ -117,9 +104,12 @@ class OrqMCPServer(MCPServer[Runtime]):
     ) -> CallToolResult | InputRequiredResult:
         try:
             require_plain_json(name, arguments)
-            if name not in STATIC_TOOL_NAMES and context is not None:
+            if name not in FIXED_TOOL_NAMES and context is not None:
                 return await self._call_deployment_tool(name, arguments, context)
-            await self._reject_unknown_arguments(name, arguments)
+            await self.list_tools()  # builds the trimmed tools once; read the cached ones, not fresh copies
+            fixed = next((tool for tool in self._fixed_tools or [] if tool.name == name), None)
+            if fixed is not None:
+                refuse_unknown(fixed, arguments)
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
             raise  # a crash: the SDK already withholds its text from the client
@@ -132,13 +122,17 @@ class OrqMCPServer(MCPServer[Runtime]):
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
     ) -> GetPromptResult | InputRequiredResult:
         """prompts/get serves the workspace's prompt library (MCPServer's own registry is empty)."""
-        caller = context.request_context.lifespan_context if context is not None else None
-        return await prompts.get_prompt(caller, name, arguments)
+        if context is None:  # the SDK always passes the request's; a direct call without one has no caller to serve
+            raise RuntimeError("orq-mcp serves prompts/get within a request: call get_prompt with its context")
+        return await prompts.get_prompt(caller_of(context), name, arguments)
 
-    async def _call_deployment_tool(self, name: str, arguments: dict[str, Any], context: Context) -> CallToolResult:
-        tool = (await exposed_tools(tenant_of(context))).get(name)
+    async def _call_deployment_tool(
+        self, name: str, arguments: dict[str, Any], context: Context
+    ) -> CallToolResult | InputRequiredResult:
+        tool = (await self.exposed.of(tenant_of(context))).get(name)
         if tool is None:  # the SDK would quote the name whole, however long
             raise ToolError(f"Unknown tool: {quoted(name)}. Call tools/list for the tools this server offers.")
+        refuse_unknown(tool.definition, arguments)
         try:
             return await tool.call(context, arguments)
         except ToolError:
@@ -147,59 +141,22 @@ class OrqMCPServer(MCPServer[Runtime]):
             logger.exception("Tool %r raised an unexpected exception", name)
             raise UnexpectedToolError(f"Error executing tool {name}") from exc
 
-    async def _reject_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
-        await self.list_tools()  # builds the trimmed tools once; read the cached ones, not fresh copies
-        fixed = self._fixed_tools or []
-        allowed = next((tool.input_schema.get("properties", {}) for tool in fixed if tool.name == name), None)
-        if allowed is not None and (unknown := sorted(set(arguments) - set(allowed))):
-            raise unknown_arguments(name, unknown, allowed)
-
 
 def create_server(
-    settings: Settings, *, http_client: httpx2.AsyncClient | None = None, retry: RetryPolicy | None = None
+    settings: Settings, *, http_client: httpx2.AsyncClient, retry: RetryPolicy | None = None
 ) -> OrqMCPServer:
-    """Build the server.
-
-    `http_client` (owned by the caller) is used when given, else one is made per lifespan;
-    `retry` overrides the policy derived from settings (tests use it to avoid real waits).
+    """Build the server over `http_client`, the connection to orq (owned by the caller: serving/upstream.py makes
+    it as the settings ask). `retry` overrides the policy derived from settings (tests use it to avoid real waits).
     """
     bus = InMemorySubscriptionBus()
     redactors = Redactors(settings)
+    exposed = ExposedTools(reserved=FIXED_TOOL_NAMES)
+    # Legacy SSE enters the lifespan once per connection: they all share one runtime (see lifespan.py).
+    shared = SharedRuntime(
+        build_runtime(settings, http_client, redactors=redactors, bus=bus, exposed=exposed, retry=retry)
+    )
 
-    async def build(stack: AsyncExitStack) -> tuple[Runtime, Callable[[], Awaitable[None]] | None]:
-        http = http_client
-        if http is None:
-            options = transport_options(settings.base_url)  # honours HTTPS_PROXY and NO_PROXY
-            http = await stack.enter_async_context(create_http_client(settings.base_url, settings.timeouts, **options))
-        orq = OrqClient(
-            http,
-            "",
-            timeouts=settings.timeouts,
-            retry=retry or settings.retry,
-            max_response_chars=settings.max_response_chars,
-            streams=settings.stream_slots(),
-            defaults=settings.request_defaults,
-        )
-        if settings.per_caller_keys:  # each tenant's lists are fetched on demand; nothing runs in the background
-            hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
-            factory = functools.partial(new_tenant, settings, orq, key_hint=hint)
-            return Runtime(TenantPerKey(factory, settings, redactors)), None
-        if settings.api_key is None:
-            return Runtime(keyless(settings.api_key_stand_in)), None
-        # The server's own key: the keys its settings name are held against its workspace (named_keys.py).
-        key = settings.api_key.get_secret_value()
-        tenant = new_tenant(settings, orq, key, redactors.server, on_deployments=NamedKeysCheck(settings))
-        tenant.live = LiveLists(bus, functools.partial(snapshot, tenant))
-        if settings.cache_ttl <= 0:  # no cache: every list is fetched fresh, nothing to watch
-            return Runtime(OneTenant(tenant)), None
-        return Runtime(OneTenant(tenant)), functools.partial(
-            tenant.live.run, max(settings.cache_ttl, MIN_REFRESH_INTERVAL)
-        )
-
-    # Legacy SSE enters the lifespan once per connection: they all share one runtime (see shared.py).
-    shared = SharedRuntime(build)
-
-    def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
+    def lifespan(_: MCPServer[Tenants]) -> AbstractAsyncContextManager[Tenants]:
         return shared.use()
 
     server = OrqMCPServer(
@@ -216,15 +173,16 @@ def create_server(
         # one that listens hears of a change sooner.
         cache_hints=dict.fromkeys(CACHED_METHODS, CacheHint(ttl_ms=round(settings.cache_ttl * 1000))),
         redactors=redactors,
-        # Outermost first: the edge resolves the tenant and scrubs the answer around everything else.
-        middleware=[Edge(), Workspace()],
+        exposed=exposed,
+        # Outermost first: errors kept short around everything; the tenant found once for what follows.
+        middleware=[ShortErrors(), FindTenant(), WorkspaceListings(exposed)],
     )
-    for fn, hints, title in TOOLS:
+    for fn, hints, title in FIXED_TOOLS:
         if settings.read_only and not hints.read_only_hint:
             continue  # --read-only: agents may look, not spend
         server.add_tool(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
     register_resources(server)
-    server.completion()(_no_completion)  # declares the capability; workspace.py fills in the values
+    server.completion()(_no_completion)  # declares the capability; listings.py fills in the values
     return server
 
 

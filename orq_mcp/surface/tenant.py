@@ -1,75 +1,55 @@
-"""Who is asking: every request is served for one `Tenant`, looked up once at the edge.
+"""Who is asking: every request is served for one `Tenant`, looked up once at the edge (edge.py).
 
 A tenant is one orq key's view of orq: its client, its cached lists, the redactor for its key,
-the allow-list, and the wording of errors about its key. A single-tenant server has one, made
-at start; a multi-tenant server finds the caller's by the bearer token the request carries
-(kept per key, least recently used evicted, keys held only as hashes). The two are two ways of
-finding a tenant; nothing downstream asks which.
+the allow-list, and the wording of errors about its key and the deployments it names (left out by
+the allow-list, not found, close to another). How a request's tenant is found (one made at start,
+or one per caller's key) is tenants.py's; nothing downstream asks which.
 
-A caller's key that cannot be an orq key (serving/credentials.py: too long, or characters no key
-has) gets no tenant and no redactor: what is built per key costs time and memory in proportion
-to its length, so only plausible keys are worth it, and only so many characters of them are kept.
+In multi-tenant and query-config modes the allow-list is the operator's: a caller learns only that the
+deployment it named itself is left out, never what the list holds.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from orq_mcp.orq.catalog import Catalog, deployment_catalog, prompt_catalog
+from orq_mcp.config.settings import Settings
+from orq_mcp.orq.catalog import Catalog
 from orq_mcp.orq.client import OrqClient
-from orq_mcp.orq.errors import OrqError
+from orq_mcp.orq.errors import NotFoundError, OrqError
 from orq_mcp.orq.models import Deployment, Prompt
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.templates import Variable
 from orq_mcp.orq.variables import variables_by_key
-from orq_mcp.serving.credentials import bearer_token, key_problem, query_config_key
-from orq_mcp.serving.settings import Settings, stand_in_advice, stand_in_for_key
-from orq_mcp.surface.tool_errors import Subject
+from orq_mcp.surface.named_keys import ALLOW_LIST
+from orq_mcp.surface.tool_errors import Subject, not_found, tool_error
 
 if TYPE_CHECKING:
     from orq_mcp.surface.live import LiveLists
 
-T = TypeVar("T")
-
-MAX_TENANTS = 256
-# What is kept per key grows with its length (about 1.4 KB of redactor per character): the keys kept
-# are bounded in characters too. Room for MAX_TENANTS keys of 128 characters (orq's are about 100).
-MAX_KEPT_KEY_CHARS = MAX_TENANTS * 128
 MAX_CACHED_VERSIONS = 10_000
 SERVER_KEY_HINT = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
-CALLER_KEY_HINT = "Check the orq API key your MCP client sends as `Authorization: Bearer <key>`."
-CONFIG_KEY_HINT = "Check the orqApiKey in this connection's configuration."
-WHERE_THE_KEY_GOES = (
-    "in the `env` of this server's entry in your MCP client's configuration: Claude Desktop's "
-    "claude_desktop_config.json, Cursor's .cursor/mcp.json, VS Code's .vscode/mcp.json, or Claude Code's "
-    "`claude mcp add` (in a terminal, `orq-mcp config <client>` prints the entry for this installation). Then "
-    "restart the server (or reload the client). To try it without an account, start it with --sandbox."
-)
-NO_KEY = (
-    "orq-mcp has no orq API key, so it cannot reach orq yet. Set ORQ_API_KEY to your orq.ai API key (create "
-    f"one in your orq.ai workspace settings, under API Keys) {WHERE_THE_KEY_GOES}"
-)
-MISSING_CONFIG_KEY = (
-    "No orq API key was configured for this connection: set `orqApiKey` in this server's configuration "
-    "(on Smithery: the server's configuration form), then reconnect."
-)
-MISSING_CALLER_KEY = (
-    "This server runs in multi-tenant mode: send your orq API key as `Authorization: Bearer <key>` "
-    "in your MCP client's HTTP headers."
-)
-IMPLAUSIBLE_KEY = "The orq API key this request carries is not one: {problem}. {hint}"
 
 
-@dataclass
+@dataclass(frozen=True)
+class Listed:
+    """A deployment as the catalog lists it, with its variables; both None when the catalog cannot say (orq
+    will, when called: a deployment just created, say)."""
+
+    deployment: Deployment | None = None
+    variables: list[Variable] | None = None
+
+
+# eq=False: a tenant is itself, not its fields (tools built for it are kept per tenant, by identity).
+@dataclass(eq=False)
 class Tenant:
     settings: Settings
     orq: OrqClient
@@ -79,24 +59,29 @@ class Tenant:
     key_hint: str = SERVER_KEY_HINT
     # Refreshes this tenant's lists and announces changes (the single tenant of a server only).
     live: LiveLists | None = None
-    # Per-deployment tools built from the last deployment list seen (see exposed.py).
-    exposed_cache: dict[str, Any] = field(default_factory=dict)
     # Each deployment version's variables: reading them costs an orq call, and a version never changes.
     variables_cache: dict[tuple[str, str, str | None], list[Variable]] = field(default_factory=dict)
     # One read of unknown versions at a time: every invocation checks its variables, and fifty arriving
     # together for a new deployment should cost one read of its versions, not fifty.
     variables_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    def allows(self, key: str) -> bool:
-        """Whether the deployment allow-list (ORQ_DEPLOYMENTS) lets agents see this deployment."""
-        return self.settings.deployments is None or key in self.settings.deployments
-
     async def visible_deployments(self, *, refresh: bool = False) -> list[Deployment]:
         """The cached deployments this server may show, newest first."""
-        return [d for d in await self.deployments.all(refresh=refresh) if self.allows(d.key)]
+        return [d for d in await self.deployments.all(refresh=refresh) if self.settings.allows(d.key)]
 
     async def deployment(self, key: str) -> Deployment | None:
-        return await self.deployments.get(key) if self.allows(key) else None
+        return await self.deployments.get(key) if self.settings.allows(key) else None
+
+    async def listed(self, key: str) -> Listed:
+        """The deployment and its variables, read once for a call; the allow-list's refusal if it leaves `key` out."""
+        await self.refuse_unless_allowed(key)
+        try:
+            deployment = await self.deployments.get(key)
+        except OrqError:
+            return Listed()  # the catalog cannot say; orq will, when called
+        if deployment is None:
+            return Listed()
+        return Listed(deployment, (await self.variables_of([deployment]))[key])
 
     async def suggestions(self, key: str) -> list[str]:
         """Close matches for a mistyped key, among the deployments the caller may see."""
@@ -121,6 +106,46 @@ class Tenant:
     def subject(self, kind: str, name: str | None = None) -> Subject:
         return Subject(kind=kind, name=name, key_hint=self.key_hint)
 
+    async def refuse_unless_allowed(self, key: str) -> None:
+        """Raise the allow-list's answer for a deployment it leaves out: said so when the workspace has it."""
+        if self.settings.allows(key):
+            return
+        keys: set[str] = set()
+        try:
+            in_workspace = await self.deployments.get(key) is not None
+            keys = {d.key for d in await self.deployments.all()}
+        except OrqError:
+            in_workspace = False  # orq will not say: the plain answer
+        if not in_workspace:
+            subject = self.subject("deployment", key)
+            subject.suggestions = await self.suggestions(key)  # among the deployments the caller may see
+            raise not_found(subject)
+        if self.settings.per_caller_keys:  # the operator's list: say it is left out, not what is in it
+            raise ToolError(
+                f"Deployment '{key}' is in your workspace, but this server serves only the deployments its operator "
+                "chose, and not this one. Call list_deployments to see the ones you can use here."
+            )
+        unmatched = [name for name in self.settings.deployments or () if name not in keys]
+        close = difflib.get_close_matches(key, unmatched, n=1)  # the typo that was likely meant for this key
+        typo = f" (it names '{close[0]}', which the workspace does not have)" if close else ""
+        raise ToolError(
+            f"Deployment '{key}' is in the workspace, but this server's allow-list ({ALLOW_LIST}) leaves it out, "
+            f"so it cannot be used here. To use it, add it to that list in this server's configuration{typo} and "
+            "restart the server; or call list_deployments to see the ones you can use."
+        )
+
+    @asynccontextmanager
+    async def explained(self, key: str) -> AsyncIterator[None]:
+        """orq's failures inside the block come out as tool errors about deployment `key`, in words the agent can
+        act on (the closest keys, for one orq does not find)."""
+        try:
+            yield
+        except OrqError as exc:
+            subject = self.subject("deployment", key)
+            if isinstance(exc, NotFoundError):
+                subject.suggestions = await self.suggestions(key)
+            raise tool_error(exc, subject) from None
+
 
 @dataclass(frozen=True)
 class Unresolved:
@@ -135,136 +160,21 @@ class Unresolved:
 Caller = Tenant | Unresolved
 
 
-def new_tenant(
-    settings: Settings,
-    orq: OrqClient,
-    key: str,
-    redactor: Redactor | None = None,
-    key_hint: str = SERVER_KEY_HINT,
-    on_deployments: Callable[[list[Deployment], bool], None] | None = None,
-) -> Tenant:
-    """The tenant for `key`; `redactor` (made for the key with `Redactors`, if not given) scrubs its answers."""
-    redactor = redactor if redactor is not None else Redactors(settings).for_key(key)
-    client = orq.with_api_key(key, redactor)
-    return Tenant(
-        settings=settings,
-        orq=client,
-        deployments=deployment_catalog(client, settings.cache_ttl, on_deployments),
-        prompts=prompt_catalog(client, settings.cache_ttl),
-        redactor=redactor,
-        key_hint=key_hint,
-    )
-
-
-class Recent(Generic[T]):
-    """What was made for each of the most recent keys, at most `limit` of them and `max_chars` characters of keys;
-    the least recently used go first. Keys are held as hashes."""
-
-    def __init__(self, limit: int = MAX_TENANTS, max_chars: int = MAX_KEPT_KEY_CHARS) -> None:
-        self._limit = limit
-        self._max_chars = max_chars
-        self._chars = 0
-        self._kept: OrderedDict[bytes, tuple[T, int]] = OrderedDict()
-
-    def get(self, key: str, make: Callable[[str], T]) -> T:
-        digest = hashlib.sha256(key.encode()).digest()
-        kept = self._kept.get(digest)
-        if kept is None:
-            kept = self._kept[digest] = (make(key), len(key))
-            self._chars += len(key)
-            while len(self._kept) > 1 and (len(self._kept) > self._limit or self._chars > self._max_chars):
-                self._chars -= self._kept.popitem(last=False)[1][1]
-        self._kept.move_to_end(digest)
-        return kept[0]
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-
-class Redactors:
-    """The redactor for each caller's key, with the server's own key: made once per key and shared by whatever
-    scrubs for that caller (the exit every answer passes, the tenant's streamed text, its orq client)."""
-
-    def __init__(self, settings: Settings, recent: Recent[Redactor] | None = None) -> None:
-        self._server_keys = _server_keys(settings)
-        self.server = Redactor(self._server_keys)
-        self._recent: Recent[Redactor] = recent if recent is not None else Recent()
-
-    def for_key(self, key: str | None) -> Redactor:
-        """The redactor for a caller's `key`; the server's own for no key or one that cannot be an orq key."""
-        if not key or key_problem(key) is not None:
-            return self.server  # such a key is refused; nothing is built for it
-        return self._recent.get(key, lambda k: Redactor([*self._server_keys, k]))
-
-
-class OneTenant:
-    """Single-tenant mode: everyone is served with the server's own key (or told it is missing)."""
-
-    def __init__(self, tenant: Caller) -> None:
-        self.tenant = tenant
-
-    def find(self, request: Any) -> Caller:
-        return self.tenant
-
-
-class TenantPerKey:
-    """Each caller brings its orq key: the bearer token (multi-tenant mode) or the URL's config (query-config)."""
-
-    def __init__(
-        self,
-        factory: Callable[[str, Redactor], Tenant],
-        settings: Settings,
-        redactors: Redactors | None = None,
-        limit: int = MAX_TENANTS,
-    ) -> None:
-        self._factory = factory
-        self._redactors = redactors if redactors is not None else Redactors(settings)
-        self._tenants: Recent[Tenant] = Recent(limit)
-        self._query_config = settings.query_config
-        self._hint = CONFIG_KEY_HINT if settings.query_config else CALLER_KEY_HINT
-        missing = MISSING_CONFIG_KEY if settings.query_config else MISSING_CALLER_KEY
-        self._anonymous = Unresolved(missing)
-        # A placeholder (Smithery's example config, a printed HTTP config) is answered here, not by orq's 401.
-        self._key_field = "orqApiKey" if settings.query_config else "The key after `Authorization: Bearer`"
-
-    def find(self, request: Any) -> Caller:
-        if self._query_config:
-            key = query_config_key(getattr(request, "query_params", None))
-        else:
-            key = bearer_token(getattr(request, "headers", None))
-        if not key:
-            return self._anonymous
-        if stand_in := stand_in_for_key(key):
-            return Unresolved(f"{self._key_field} is {stand_in}{stand_in_advice(stand_in)}, then reconnect.")
-        if (problem := key_problem(key)) is not None:  # the HTTP gate refuses these first; nothing is built
-            return Unresolved(IMPLAUSIBLE_KEY.format(problem=problem, hint=self._hint))
-        return self._tenants.get(key, lambda k: self._factory(k, self._redactors.for_key(k)))
-
-    def __len__(self) -> int:
-        return len(self._tenants)
-
-
-def keyless(stand_in: str | None = None) -> OneTenant:
-    """A server started without a key (or with a placeholder for one, `stand_in` saying which): it lists what
-    it offers, and every call says what to put where."""
-    if stand_in is None:
-        return OneTenant(Unresolved(NO_KEY))
-    return OneTenant(Unresolved(f"ORQ_API_KEY is {stand_in}{stand_in_advice(stand_in)}, {WHERE_THE_KEY_GOES}"))
-
-
 def _version_of(deployment: Deployment) -> tuple[str, str, str | None]:
     return deployment.key, deployment.version, deployment.updated
 
 
-def _server_keys(settings: Settings) -> list[str]:
-    return [settings.api_key.get_secret_value()] if settings.api_key else []
-
-
-def tenant_of(ctx: Context[Any]) -> Tenant:
-    """The tenant the edge resolved for this tool call (see workspace.py); a tool error if none was."""
+def caller_of(ctx: Context[Any, Any]) -> Caller:
+    """Who the edge found this request is for (edge.py hands it on as the request's lifespan context)."""
     caller = ctx.request_context.lifespan_context
+    if not isinstance(caller, Tenant | Unresolved):  # only possible if the server was built without create_server
+        raise RuntimeError("orq-mcp found no tenant for this request: build the server with create_server()")
+    return caller
+
+
+def tenant_of(ctx: Context[Any, Any]) -> Tenant:
+    """The tenant the edge resolved for this tool call; a tool error saying how to fix it if none was."""
+    caller = caller_of(ctx)
     if isinstance(caller, Unresolved):
         raise caller.error()
-    if not isinstance(caller, Tenant):  # only possible if the server was built without create_server
-        raise RuntimeError("orq-mcp found no tenant for this request: build the server with create_server()")
     return caller

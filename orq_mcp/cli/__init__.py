@@ -1,0 +1,2 @@
+"""The command line: `orq-mcp` serves (the default), checks a key and the connection (`check`), prints client
+configs (`config`)."""
