@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -138,6 +139,31 @@ async def test_workers_exit_when_the_parent_is_killed(
         started.process.wait(timeout=10)
         _, alive = psutil.wait_procs(children, timeout=15)
     assert alive == []
+
+
+async def test_workers_still_starting_exit_when_the_parent_is_killed(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Killed while its workers are still importing (a second or more): they must not go on to serve, orphaned."""
+    env = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
+    started = HttpServer.start("http", env, tmp_path_factory.mktemp("orq-mcp-early-orphans"), args=["--workers", "2"])
+    workers: list[psutil.Process] = []
+    try:
+        with anyio.fail_after(30):
+            while len(worker_pids(started)) < 2:  # noqa: ASYNC110 - another process: nothing to wait on but its state
+                await anyio.sleep(0.01)
+        # Spawned: each is an interpreter still importing, a second or more before it could serve.
+        workers = [psutil.Process(pid) for pid in worker_pids(started)]
+        started.process.kill()
+        started.process.wait(timeout=10)
+        _, alive = psutil.wait_procs(workers, timeout=30)
+        assert alive == [], started.stderr()
+        assert "serving http" not in started.stderr()
+    finally:
+        started.stop()
+        for leftover in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
 
 
 async def test_workers_refuse_transports_whose_connections_live_in_one_process() -> None:

@@ -57,7 +57,7 @@ async def run_workers(settings: Settings) -> None:
     failures = SharedBuckets(context, MAX_TRACKED_ADDRESSES)
 
     def spawn() -> tuple[BaseProcess, float]:
-        process = context.Process(target=worker_main, args=(child, sock, failures), daemon=True)
+        process = context.Process(target=worker_main, args=(child, sock, failures, os.getpid()), daemon=True)
         process.start()
         return process, time.monotonic()
 
@@ -101,11 +101,14 @@ def stop_all(processes: list[BaseProcess]) -> None:
             process.join()
 
 
-def worker_main(settings: Settings, sock: socket.socket, failures: SharedBuckets) -> None:
-    """One worker: a whole server on the inherited socket, counting refusals in the shared buckets."""
-    parent = os.getppid()
+def worker_main(settings: Settings, sock: socket.socket, failures: SharedBuckets, supervisor: int) -> None:
+    """One worker: a whole server on the inherited socket, counting refusals in the shared buckets.
+
+    `supervisor` is the parent's pid as the parent knew it: a spawned interpreter takes a second or more to get
+    here, and a supervisor killed meanwhile is no longer this process's parent (so no signal will come).
+    """
     _stop_with_parent()
-    if os.getppid() != parent:  # the parent died before the request above took effect
+    if os.getppid() != supervisor:  # it died before the request above took effect: nobody to serve for
         return
     configure_logging(settings)
     anyio.run(serve, settings, [sock], failures)
