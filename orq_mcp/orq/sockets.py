@@ -2,10 +2,11 @@
 
 httpx2's transport reads through httpcore2's anyio backend, which on every read of a socket enters a cancel scope
 for the read timeout (two generator context managers and a timer armed and cancelled) and resumes, then pauses, the
-transport's reading (two `epoll_ctl` system calls). A stream is one read per chunk, so that was a fifth of the
-server's CPU relaying a generation. Here a connection is an asyncio protocol that reads whenever data comes (paused
-only past a high-water mark, so memory stays bounded when the reader is slow), and a read waits on one future. The
-read timeout is one timer per connection, armed once and moved only when it fires before the current deadline.
+transport's reading (two `epoll_ctl` system calls). A stream is one read per chunk: reading this way instead cut the
+server's CPU per paced streamed call by about a tenth (0.89x-0.90x at 1 and 0.84x-0.89x at 50 concurrent calls,
+interleaved A/B). Here a connection is an asyncio protocol that reads whenever data comes (paused only past a
+high-water mark, so memory stays bounded when the reader is slow), and a read waits on one future. The read timeout
+is one timer per connection, armed once and moved only when it fires before the current deadline.
 
 `PoolTransport` puts httpcore2's connection pool on these sockets behind httpx2's transport interface (httpx2's own
 transport takes no network backend); only public httpx2 and httpcore2 names are used. Nothing here knows about MCP.
