@@ -134,7 +134,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "progress notifications (relay, SDK notify, JSON)",
         (
-            "orq_mcp/surface/progress.py",
+            "orq_mcp/surface/invocation/progress.py",
             "report_progress (",
             "_SingleExchangeDispatchContext.notify (",
             "_sse_event (",
@@ -151,6 +151,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "orq_mcp/orq/sse.py",
             "contents (bench/upstream.py",
             "StreamProtocol.data_received (anyio/",
+            "orq_mcp/orq/sockets.py",
         ),
     ),
     (

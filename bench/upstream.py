@@ -21,11 +21,9 @@ Send = Callable[[int, str], Awaitable[None]]  # (characters so far, new text)
 
 
 class Scrub(Protocol):
-    """Text arriving in pieces, scrubbed (orq_mcp.orq.redact.StreamRedactor)."""
+    """Text arriving in pieces, scrubbed and passed on at once (orq_mcp.orq.redact.StreamRedactor)."""
 
     def feed(self, text: str) -> str: ...
-
-    def flush(self) -> str: ...
 
 
 async def stream_text(
@@ -51,8 +49,6 @@ async def stream_text(
                     relay.add(scrub.feed(content) if scrub is not None else content)
     finally:
         if relay is not None and sender is not None:
-            if scrub is not None:
-                relay.add(scrub.flush())
             relay.close()
             await sender
     return "".join(text)
@@ -86,7 +82,7 @@ class Relay:
         self.closed = False
 
     def add(self, text: str) -> None:
-        if text:  # a scrub may hold a whole piece back (a possible key's start) until the next one
+        if text:  # a piece that only continues a key run already replaced comes out of the scrub empty
             self.pending.append(text)
             self.wake.set()
 

@@ -39,20 +39,38 @@ def test_values_are_redacted_everywhere_keys_included() -> None:
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 11, 12, 13, 40])
-def test_a_stream_cut_anywhere_is_redacted_like_the_whole_text(size: int) -> None:
+def test_a_stream_cut_anywhere_is_redacted_as_the_stream_rule_says(size: int) -> None:
     text = f"hello {KEY} and {KEY[:15]}.. then {KEY[-14:]} bye {KEY}"
     stream = Redactor([KEY]).stream()
-    pieces = [stream.feed(text[i : i + size]) for i in range(0, len(text), size)]
-    joined = "".join(pieces) + stream.flush()
-    assert joined == Redactor([KEY]).text(text)
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    passed = [stream.feed(piece) for piece in pieces]
+    joined = "".join(passed)
+    assert passed == stream_rule(pieces, [KEY])
     assert all(KEY[i : i + FRAGMENT] not in joined for i in range(len(KEY) - FRAGMENT + 1))
+    if size >= len(text):  # one piece: the whole text's redaction
+        assert joined == Redactor([KEY]).text(text)
 
 
-def test_without_secrets_nothing_is_held_back() -> None:
+def test_without_secrets_nothing_is_changed() -> None:
     stream = Redactor([]).stream()
     assert stream.feed("abc") == "abc"
-    assert stream.flush() == ""
     assert not Redactor(["short"])  # shorter than any real key: not treated as a secret
+
+
+def test_a_piece_ending_in_key_characters_is_passed_on_whole_at_once() -> None:
+    stream = Redactor([KEY]).stream()
+    assert stream.feed("your key: sk-orq") == "your key: sk-orq"  # 6 characters of the key: ordinary text
+    # The next piece makes it a run: the client has seen at most 11 of its characters, then [redacted].
+    assert stream.feed(KEY[6:] + " done") == f"{REPLACEMENT} done"
+    assert stream.feed(" more") == " more"
+
+
+def test_a_run_reaching_the_end_of_a_piece_is_redacted_at_once_and_its_continuation_never_shown() -> None:
+    stream = Redactor([KEY]).stream()
+    assert stream.feed(f"key {KEY[:20]}") == f"key {REPLACEMENT}"
+    assert stream.feed(KEY[20:24]) == ""  # the same run, already replaced
+    assert stream.feed(KEY[24:] + ". next") == ". next"
+    assert stream.feed(f" {KEY[:FRAGMENT]}") == f" {REPLACEMENT}"  # a new run gets its own
 
 
 def test_the_log_filter_redacts_messages_arguments_and_bearer_tokens() -> None:
@@ -113,16 +131,65 @@ def test_the_scan_finds_exactly_the_windows_of_the_rule(text: str) -> None:
     assert list(Redactor(SECRETS).spans(text)) == every_window(text, SECRETS)
 
 
-@settings(max_examples=200, deadline=None)
-@given(texts_with_pieces(), st.lists(st.integers(1, 25), min_size=1, max_size=8))
-def test_a_stream_cut_at_random_is_scrubbed_like_the_whole(text: str, cuts: list[int]) -> None:
-    redactor = Redactor(SECRETS)
-    stream, pieces, position = redactor.stream(), [], 0
+def stream_rule(pieces: list[str], secrets: list[str]) -> list[str]:
+    """What a stream passes on for each piece, the rule spelled out on the whole text so far: the piece at once,
+    with the part of each key run (`every_window`) that falls in it replaced; a run whose [redacted] already ends
+    what was passed on goes on unseen."""
+    passed, text, open_run = [], "", False
+    for piece in pieces:
+        start, text = len(text), text + piece
+        if not piece:
+            passed.append("")
+            continue
+        runs = [(s, e) for s, e in every_window(text, secrets) if e > start]
+        parts, position = [], start
+        for s, e in runs:
+            parts.append(text[position : max(s, start)])
+            if not (s <= start and open_run):
+                parts.append(REPLACEMENT)
+            position = e
+        parts.append(text[position:])
+        open_run = bool(runs) and runs[-1][1] == len(text)
+        passed.append("".join(parts))
+    return passed
+
+
+def cut(text: str, cuts: list[int]) -> list[str]:
+    pieces, position = [], 0
     for size in cuts * (len(text) // max(1, sum(cuts)) + 1):
-        pieces.append(stream.feed(text[position : position + size]))
+        pieces.append(text[position : position + size])
         position += size
-    pieces.append(stream.feed(text[position:]) + stream.flush())
-    assert "".join(pieces) == redactor.text(text)
+    return [*pieces, text[position:]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts_with_pieces(), st.lists(st.integers(0, 25), min_size=1, max_size=8))
+def test_a_stream_cut_at_random_passes_each_piece_on_at_once_by_the_rule(text: str, cuts: list[int]) -> None:
+    """Nothing is held back: each piece comes out as the rule says the moment it goes in, and a piece holding no
+    run of the text so far comes out as it went in."""
+    pieces = cut(text, cuts)
+    stream = Redactor(SECRETS).stream()
+    passed = [stream.feed(piece) for piece in pieces]
+    assert passed == stream_rule(pieces, SECRETS)
+    so_far = ""
+    for piece, out in zip(pieces, passed, strict=True):
+        start, so_far = len(so_far), so_far + piece
+        if all(e <= start for _, e in every_window(so_far, SECRETS)):
+            assert out == piece
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts_with_pieces(), st.lists(st.integers(0, 25), min_size=1, max_size=8))
+def test_what_a_stream_cut_at_random_passes_on_never_holds_twelve_key_characters_in_a_row(
+    text: str, cuts: list[int]
+) -> None:
+    stream = Redactor(SECRETS).stream()
+    joined = "".join(stream.feed(piece) for piece in cut(text, cuts))
+    assert every_window(joined, SECRETS) == []
+    for form in (f for s in SECRETS for f in _forms(s)):
+        assert not any(form[i : i + FRAGMENT] in joined for i in range(len(form) - FRAGMENT + 1))
+    if cuts[0] >= len(text):  # one piece: the whole text's redaction
+        assert joined == Redactor(SECRETS).text(text)
 
 
 @settings(max_examples=200, deadline=None)

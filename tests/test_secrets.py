@@ -323,6 +323,31 @@ async def test_streamed_text_is_scrubbed_like_the_result(served: Served, emulato
     assert_clean("progress messages", "".join(pieces))  # ...and the same text streamed live must be too
 
 
+async def test_a_piece_ending_in_key_characters_reaches_the_client_with_its_piece(
+    served: Served, emulator_state: EmulatorState
+) -> None:
+    """Issue 18: no streamed piece waits for the next. A piece ending in what could begin the key (9 characters:
+    ordinary text by the rule) goes out with its piece; the piece that makes it a run of 12 is replaced, and what
+    the client saw never holds 12 of the key's characters in a row. The result replaces the run whole."""
+    pieces = ("Your key starts ", API_KEY[:9], API_KEY[9:] + " and ends.", " Bye.")
+    emulator_state.chunk_delay = 0.5  # far apart: each piece is its own notification on a busy machine too
+    emulator_state.add_fault(Fault("stream", "scripted_deltas", pieces=pieces))
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with Client(served.connect()) as client:
+        result = await client.call_tool("invoke_deployment", FAQ, progress_callback=on_progress)
+    streamed = "".join(messages)
+    assert streamed == f"Your key starts {API_KEY[:9]}[redacted] and ends. Bye."
+    assert_clean("progress messages", streamed)
+    # The key's first characters went out with their piece, half a second before the piece that followed.
+    assert any(message.endswith(API_KEY[:9]) for message in messages), messages
+    assert result.structured_content is not None
+    assert result.structured_content["text"] == "Your key starts [redacted] and ends. Bye."
+
+
 async def test_a_long_echo_cut_inside_the_key_leaks_none_of_it(client: Client, emulator_state: EmulatorState) -> None:
     body = {"message": "Request rejected. " + "Details follow. " * 15 + f"Offending key: {API_KEY}"}
     start = body["message"].index(API_KEY)

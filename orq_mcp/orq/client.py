@@ -51,6 +51,7 @@ from orq_mcp.orq.models import CompletionChunk, Deployment, DeploymentConfig, De
 from orq_mcp.orq.outputs import Invocation, describe_invocation
 from orq_mcp.orq.redact import Redactor
 from orq_mcp.orq.slots import StreamSlots
+from orq_mcp.orq.sockets import PoolTransport
 from orq_mcp.orq.sse import Event, EventTooLarge, read_events
 from orq_mcp.orq.streaming import Completion, CompletionAccumulator
 from orq_mcp.orq.traces import SpanInfo, SpansPage, TraceAnswer, TraceReport, build_report
@@ -134,23 +135,26 @@ class DeferredTransport(httpx2.AsyncBaseTransport):
 
     Building it loads the system CA bundle, ~150 ms that a server's start-up (its answer to
     `initialize`) need not wait for: only the first request waits, if it comes that early.
+    The transport is the pool on the loop's own sockets (sockets.py); through a proxy, httpx2's.
     """
 
-    def __init__(self, **options: Any) -> None:
-        self._transport: httpx2.AsyncHTTPTransport | None = None
+    def __init__(self, *, limits: httpx2.Limits, proxy: str | None = None) -> None:
+        self._transport: httpx2.AsyncBaseTransport | None = None
         self._error: BaseException | None = None
         self._built = threading.Event()
-        threading.Thread(target=self._build, args=(options,), name="orq-mcp-tls", daemon=True).start()
+        threading.Thread(target=self._build, args=(limits, proxy), name="orq-mcp-tls", daemon=True).start()
 
-    def _build(self, options: dict[str, Any]) -> None:
+    def _build(self, limits: httpx2.Limits, proxy: str | None) -> None:
         try:
-            self._transport = httpx2.AsyncHTTPTransport(**options)
+            self._transport = (
+                httpx2.AsyncHTTPTransport(limits=limits, proxy=proxy) if proxy else PoolTransport(limits=limits)
+            )
         except BaseException as exc:  # re-raised on the first request, where someone can report it
             self._error = exc
         finally:
             self._built.set()
 
-    async def _ready(self) -> httpx2.AsyncHTTPTransport:
+    async def _ready(self) -> httpx2.AsyncBaseTransport:
         if not self._built.is_set():
             await anyio.to_thread.run_sync(self._built.wait)
         if self._error is not None:

@@ -52,7 +52,6 @@ class Redactor:
         self._block = (self._size + 1) // 2  # any window of `_size` holds a whole block cut at this stride
         self._grams = frozenset(v[i : i + self._size] for v in variants for i in range(len(v) - self._size + 1))
         self._pieces = frozenset(v[i : i + self._block] for v in variants for i in range(len(v) - self._block + 1))
-        self._joined = b"\0".join(variants)  # every piece of every variant, for the streamed tail
         self._pairs = frozenset(v[i : i + 2] for v in variants for i in range(len(v) - 1))  # where a run may go on
         # Whether a serialised JSON text shows each secret as it is (JSON escapes none of its characters), so
         # scanning the text finds whatever scrubbing its strings one by one would.
@@ -61,6 +60,11 @@ class Redactor:
 
     def __bool__(self) -> bool:
         return bool(self._grams)
+
+    @property
+    def window(self) -> int:
+        """The length of the shortest run that is scrubbed: 12, or a shorter secret's whole length."""
+        return self._size
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Where secret runs are in `text`: each a maximal stretch covered by secret windows that overlap or touch."""
@@ -92,13 +96,6 @@ class Redactor:
     def found_in(self, text: str) -> bool:
         """Whether `text` holds a run of a secret (what `text` would replace)."""
         return next(self.spans(text), None) is not None
-
-    def open_tail(self, text: str) -> int:
-        """Length of the longest end of `text` that is part of a secret, so could grow into a run of one."""
-        for length in range(min(len(text), self._size - 1), 0, -1):
-            if _bytes(text[-length:]) in self._joined:
-                return length
-        return 0
 
     def value(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string (keys included) redacted."""
@@ -143,31 +140,43 @@ class Redactor:
 
 
 class StreamRedactor:
-    """Redacts text that arrives in pieces: a secret may straddle two of them.
+    """Redacts text that arrives in pieces, passing each piece on the moment it arrives: a secret may straddle them.
 
-    `feed` returns what is safe to pass on now, holding back an end that is part of a secret (and
-    any secret run that reaches the end) until the next piece, or `flush`, settles it.
+    The rule forbids a run of 12 (the window) characters of a secret, so the end of a piece that could begin one
+    (at most 11 characters) is ordinary text and goes out with its piece. It is kept as context: if the next piece
+    completes a run with it, the rest of the run is replaced, so a client sees at most 11 characters of the key and
+    then `[redacted]`, never 12 in a row. A run that reaches the end of a piece is replaced at once; if the next
+    piece goes on with it, that part is dropped (its `[redacted]` is already out), so one run gives one
+    replacement. Nothing is ever held back.
     """
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
-        self._held = ""
+        # The last window-less-one characters of the text so far: a run reaching into the next piece starts in them.
+        self._context = ""
+        self._keep = redactor.window - 1
+        self._run_open = False  # what was passed on ends with the [redacted] of a run that reaches the end so far
 
     def feed(self, text: str) -> str:
-        if not self._redactor:
+        if not self._redactor or not text:
             return text
-        pending = self._held + text
-        spans = list(self._redactor.spans(pending))
-        cut = len(pending) - self._redactor.open_tail(pending)
+        context = self._context
+        joined = context + text
+        self._context = joined[-self._keep :]
+        spans = list(self._redactor.spans(joined))
+        if not spans:
+            self._run_open = False
+            return text
+        begin = len(context)
+        parts, position = [], begin
         for start, end in spans:
-            if end >= cut:  # a run touching the held tail may go on in the next piece
-                cut = min(cut, start)
-        self._held = pending[cut:]
-        return _replace(pending[:cut], [(s, e) for s, e in spans if e <= cut])
-
-    def flush(self) -> str:
-        rest, self._held = self._redactor.text(self._held), ""
-        return rest
+            parts.append(joined[position : max(start, begin)])
+            if not (start <= begin and self._run_open):  # else the run goes on behind the [redacted] already sent
+                parts.append(REPLACEMENT)
+            position = end
+        parts.append(joined[position:])
+        self._run_open = spans[-1][1] == len(joined)
+        return "".join(parts)
 
 
 def _bytes(text: str) -> bytes:

@@ -1,7 +1,9 @@
 """Relaying streamed text as MCP progress notifications: scrub, coalesce, send.
 
 Contract: `progress` counts the characters sent so far and strictly increases, `message` is exactly
-the text since the previous notification (so the messages concatenate to the final text), the first
+the text since the previous notification (so the messages concatenate to the final text, scrubbed: a
+key run that a later piece completes shows its first characters, never 12, before its `[redacted]`,
+where the result replaces the run whole; see orq/redact.py StreamRedactor), the first
 piece goes out before `add` returns, a later one that arrives while nothing is in flight goes out at
 once, and nothing is sent once the relay has closed. Coalescing is by back-pressure, not by a timer:
 what arrives while a notification is being sent rides along in the next one, so a slow client gets
@@ -24,11 +26,9 @@ SendProgress = Callable[[float, str], Awaitable[None]]
 
 
 class Scrub(Protocol):
-    """Removes secrets from text that arrives in pieces (orq_mcp.orq.redact.StreamRedactor)."""
+    """Removes secrets from text that arrives in pieces, passing each on at once (orq_mcp.orq.redact.StreamRedactor)."""
 
     def feed(self, text: str) -> str: ...
-
-    def flush(self) -> str: ...
 
 
 class ProgressRelay:
@@ -87,11 +87,7 @@ class ProgressRelay:
             self._send = _discard
 
     def close(self) -> None:
-        """Release the scrub's held tail, send what is pending, then stop; `add` is ignored from here on."""
-        if not self._closing and self._scrub is not None:
-            tail = self._scrub.flush()
-            if tail:
-                self._pending.append(tail)
+        """Send what is pending, then stop; `add` is ignored from here on."""
         self._stop()
 
     def abandon(self) -> None:
@@ -111,9 +107,8 @@ async def relay_progress(
 ) -> AsyncIterator[ProgressRelay]:
     """Run a relay for the duration of the block; on exit everything added has been sent.
 
-    If the block raises an error, pending text (and the scrub's held tail) is still flushed
-    before the error propagates, so the client sees everything streamed before the failure.
-    On cancellation nothing more is sent.
+    If the block raises an error, pending text is still flushed before the error propagates, so the
+    client sees everything streamed before the failure. On cancellation nothing more is sent.
     """
     relay = ProgressRelay(send, interval, scrub)
     error: Exception | None = None
