@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The MCP Inspector's CLI mode (@modelcontextprotocol/inspector, pinned in package.json) against orq-mcp:
-// lists the tools and invokes a deployment over stdio (the Inspector spawns `python -m orq_mcp --sandbox --toolsets all`),
+// lists the tools, lists the agents and invokes a deployment over stdio (the Inspector spawns `python -m orq_mcp --sandbox --toolsets all`),
 // Streamable HTTP and legacy SSE, in both protocol eras where the transport has them, and asserts on the
 // Inspector's JSON output (`--format json`). tools/list runs with `--strict`, so a tool schema with an
 // error-severity portability problem fails the check, and any finding of its schema lint (a warning too: an
@@ -62,6 +62,12 @@ function cases({ python, http, sse }) {
         request: ["--method", "tools/call", "--tool-name", "invoke_deployment", "--tool-arg", ...INVOKE_ARGS],
         assert: assertInvocation,
       });
+      out.push({
+        ...base,
+        what: "tools/call list_agents",
+        request: ["--method", "tools/call", "--tool-name", "list_agents"],
+        assert: assertAgents,
+      });
       if (transport === "http") {
         out.push({
           ...base,
@@ -99,6 +105,16 @@ function assertInvocation(result, era) {
     if (info?.name !== "orq-mcp") problems.push(`no 2026-07-28 serverInfo in result _meta: ${JSON.stringify(result._meta)}`);
   }
   return { problems, note: `${text.length} chars` };
+}
+
+function assertAgents(result) {
+  const problems = [];
+  const agents = result.structuredContent?.agents ?? [];
+  if (result.isError) problems.push(`isError: ${JSON.stringify(result.content).slice(0, 300)}`);
+  const order = agents.find((a) => a.key === "order-assistant");
+  if (!order) problems.push(`no order-assistant among ${agents.map((a) => a.key).join(", ")}`);
+  else if (!order.tools?.includes("lookup_order")) problems.push("order-assistant does not list its lookup_order tool");
+  return { problems, note: `${agents.length} agents` };
 }
 
 function assertPromptConfig(result) {
