@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The MCP Inspector's CLI mode (@modelcontextprotocol/inspector, pinned in package.json) against orq-mcp:
-// lists the tools and invokes a deployment over stdio (the Inspector spawns `python -m orq_mcp --sandbox`),
+// lists the tools, lists the agents and invokes a deployment over stdio (the Inspector spawns `python -m orq_mcp --sandbox --toolsets all`),
 // Streamable HTTP and legacy SSE, in both protocol eras where the transport has them, and asserts on the
 // Inspector's JSON output (`--format json`). tools/list runs with `--strict`, so a tool schema with an
 // error-severity portability problem fails the check, and any finding of its schema lint (a warning too: an
@@ -17,7 +17,12 @@ import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const INSPECTOR = resolve(HERE, "node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
-const DOCUMENTED_TOOLS = ["get_deployment_config", "invoke_deployment", "list_deployments", "list_prompts"];
+// Every toolset's tools (the servers run with --toolsets all), so the Inspector's lint covers each schema.
+const DOCUMENTED_TOOLS = [
+  "get_deployment_config", "invoke_deployment", "list_deployments", "list_prompts",
+  "list_agents", "invoke_agent", "get_agent_task", "list_knowledge_bases", "search_knowledge",
+  "submit_feedback", "get_trace",
+];
 const INVOKE_ARGS = [
   "key=support-triage",
   'inputs={"company_name":"Acme Bikes","language":"English","customer_name":"Priya","ticket_body":"My bike has not arrived."}',
@@ -41,7 +46,7 @@ function parseArgs(argv) {
 // Each case: how to reach the server, which era to negotiate, which request, and what to assert.
 function cases({ python, http, sse }) {
   const targets = [
-    { transport: "stdio", eras: ["legacy", "modern"], target: ["--", python, "-m", "orq_mcp", "--sandbox"] },
+    { transport: "stdio", eras: ["legacy", "modern"], target: ["--", python, "-m", "orq_mcp", "--sandbox", "--toolsets", "all"] },
     { transport: "http", eras: ["legacy", "modern"], target: ["--transport", "http", "--server-url", http] },
   ];
   if (sse) targets.push({ transport: "sse", eras: ["legacy"], target: ["--transport", "sse", "--server-url", sse] });
@@ -56,6 +61,12 @@ function cases({ python, http, sse }) {
         what: "tools/call invoke_deployment",
         request: ["--method", "tools/call", "--tool-name", "invoke_deployment", "--tool-arg", ...INVOKE_ARGS],
         assert: assertInvocation,
+      });
+      out.push({
+        ...base,
+        what: "tools/call list_agents",
+        request: ["--method", "tools/call", "--tool-name", "list_agents"],
+        assert: assertAgents,
       });
       if (transport === "http") {
         out.push({
@@ -94,6 +105,16 @@ function assertInvocation(result, era) {
     if (info?.name !== "orq-mcp") problems.push(`no 2026-07-28 serverInfo in result _meta: ${JSON.stringify(result._meta)}`);
   }
   return { problems, note: `${text.length} chars` };
+}
+
+function assertAgents(result) {
+  const problems = [];
+  const agents = result.structuredContent?.agents ?? [];
+  if (result.isError) problems.push(`isError: ${JSON.stringify(result.content).slice(0, 300)}`);
+  const order = agents.find((a) => a.key === "order-assistant");
+  if (!order) problems.push(`no order-assistant among ${agents.map((a) => a.key).join(", ")}`);
+  else if (!order.tools?.includes("lookup_order")) problems.push("order-assistant does not list its lookup_order tool");
+  return { problems, note: `${agents.length} agents` };
 }
 
 function assertPromptConfig(result) {

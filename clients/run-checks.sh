@@ -109,7 +109,7 @@ start_server() {
   local name="$1" transport="$2" attempt pid i
   for attempt in 1 2 3; do
     PORT="$(free_port)"
-    "$PYTHON" -m orq_mcp --sandbox --transport "$transport" --host 127.0.0.1 --port "$PORT" \
+    "$PYTHON" -m orq_mcp --sandbox --toolsets all --transport "$transport" --host 127.0.0.1 --port "$PORT" \
       >"$WORK/$name.log" 2>&1 </dev/null &
     pid=$!
     for i in $(seq 150); do
@@ -129,7 +129,7 @@ start_server() {
   exit 1
 }
 
-say "Starting orq-mcp --sandbox (Streamable HTTP and SSE)"
+say "Starting orq-mcp --sandbox --toolsets all (Streamable HTTP and SSE)"
 start_server http http
 HTTP_URL="http://127.0.0.1:$PORT/mcp"
 start_server sse sse

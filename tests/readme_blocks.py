@@ -22,7 +22,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, TextContent
 
+from orq_mcp.config.settings import DEFAULT_TOOLSETS
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
+from orq_mcp.surface.toolsets import TOOLSET_OF, TOOLSETS
 from tests.processes import clean_env
 
 ROOT = Path(__file__).parent.parent
@@ -137,6 +139,8 @@ class Sandbox:
     prompts: dict[str, Any]
     prompt_config: str = ""  # the RESOURCE as read
     errors: dict[str, str] = field(default_factory=dict)
+    every_toolset: list[dict[str, Any]] = field(default_factory=list)  # tools/list of `--toolsets all`
+    dynamic_start: list[dict[str, Any]] = field(default_factory=list)  # tools/list of `--dynamic-toolsets`
 
     @property
     def fixed_tools(self) -> list[dict[str, Any]]:
@@ -173,7 +177,15 @@ async def measure_sandbox() -> Sandbox:
         sandbox.prompt_config = "".join(getattr(content, "text", "") for content in read.contents)
         sandbox.errors["missing"] = _error(await client.call_tool(*MISSING))
         sandbox.errors["not-found"] = _error(await client.call_tool("invoke_deployment", MISTYPED))
+    async with sandbox_client("--toolsets", "all") as client:
+        sandbox.every_toolset = _listed(await client.list_tools())
+    async with sandbox_client("--dynamic-toolsets") as client:
+        sandbox.dynamic_start = _listed(await client.list_tools())
     return sandbox
+
+
+def _listed(result: Any) -> list[dict[str, Any]]:
+    return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in result.tools]
 
 
 def _structured(result: CallToolResult) -> dict[str, Any]:
@@ -215,6 +227,25 @@ def sizes_table(sandbox: Sandbox, tools_budget: int, tool_budget: int) -> str:
         (f"`list_prompts`, the {len(sandbox.prompts['prompts'])} sample prompts", f"{len(compact(sandbox.prompts)):,}"),
     ]
     return "| What | Characters |\n|---|---|\n" + "".join(f"| {what} | {size} |\n" for what, size in rows)
+
+
+def toolsets_table(sandbox: Sandbox) -> str:
+    """Each toolset's tools and what they add to `tools/list`, as `--toolsets all` lists them; then the default
+    set and the dynamic start, in characters of compact JSON."""
+    rows = []
+    for toolset in TOOLSETS:
+        tools = [tool for tool in sandbox.every_toolset if TOOLSET_OF.get(tool["name"]) == toolset.name]
+        names = ", ".join(f"`{tool['name']}`" for tool in tools)
+        default = " (default)" if toolset.name in DEFAULT_TOOLSETS else ""
+        rows.append((f"`{toolset.name}`{default}", names, f"{len(compact(tools)):,}"))
+    everything = sandbox.every_toolset
+    rows.append(("`all`", f"the {len(everything)} above", f"{len(compact(everything)):,}"))
+    start = sandbox.dynamic_start
+    rows.append(
+        ("`--dynamic-toolsets` at start", ", ".join(f"`{t['name']}`" for t in start), f"{len(compact(start)):,}")
+    )
+    head = "| Toolset | Tools | Characters in `tools/list` |\n|---|---|---|\n"
+    return head + "".join(f"| {what} | {tools} | {size} |\n" for what, tools, size in rows)
 
 
 def exposed_tool_example(sandbox: Sandbox, name: str = "support_triage") -> str:

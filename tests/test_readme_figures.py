@@ -34,7 +34,7 @@ from bench import common as bench_common
 from bench import run as bench_run
 from orq_mcp import __version__
 from orq_mcp.config import keys as credentials
-from orq_mcp.config.settings import DEFAULT_MAX_MEDIA_BYTES, ENV_VARS, MIN_AUTH_TOKEN_CHARS, Settings
+from orq_mcp.config.settings import DEFAULT_MAX_MEDIA_BYTES, DEFAULT_TOOLSETS, ENV_VARS, MIN_AUTH_TOKEN_CHARS, Settings
 from orq_mcp.orq import client as orq_client
 from orq_mcp.orq import redact, slots
 from orq_mcp.sandbox import EmulatorThread
@@ -43,12 +43,13 @@ from orq_mcp.serving.http import connections, memory_events, nesting, throttle
 from orq_mcp.serving.http import resume as events
 from orq_mcp.surface import edge, naming, outputs, results, tool_errors
 from orq_mcp.surface import tenants as tenant
-from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
+from orq_mcp.surface.toolsets import BY_NAME
 from tests import readme_blocks as blocks
 from tests.conftest import API_KEY
 from tests.processes import clean_env
 from tests.test_long_generations import NINETY_SECONDS
 from tests.test_scale_events import ANSWER_CHARS, ANSWERS, RSS_SLACK
+from tests.test_toolsets import DEFAULT_TOOLS_LIST_BUDGET
 from tests.test_workspace_surface import PER_DEPLOYMENT_TOOL_BUDGET, TOOLS_LIST_BUDGET
 
 ROOT = blocks.ROOT
@@ -94,6 +95,7 @@ def generated(sandbox: blocks.Sandbox, check_output: str) -> dict[Path, dict[str
     return {
         README: {
             "sizes": blocks.sizes_table(sandbox, TOOLS_LIST_BUDGET, PER_DEPLOYMENT_TOOL_BUDGET),
+            "toolsets": blocks.toolsets_table(sandbox),
             "exposed-tool": blocks.exposed_tool_example(sandbox),
             "missing-inputs": blocks.error_example(sandbox.errors["missing"]),
             "not-found": blocks.error_example(sandbox.errors["not-found"]),
@@ -201,7 +203,7 @@ def figures(sandbox: blocks.Sandbox) -> list[tuple[Path, str]]:
     pythons = claimed_pythons()
     media = DEFAULT_MAX_MEDIA_BYTES
     image_mb = 7  # an image past the default media budget, and what base64 would make of it
-    tools = len(STATIC_TOOL_NAMES)
+    tools = len(BY_NAME["deployments"].tool_names)  # the default toolset's
     legacy, modern = HANDSHAKE_PROTOCOL_VERSIONS[-1], MODERN_PROTOCOL_VERSIONS[-1]
     assert image_mb * 10**6 > media
     deployments = len(sandbox.all_deployments)
@@ -213,6 +215,7 @@ def figures(sandbox: blocks.Sandbox) -> list[tuple[Path, str]]:
     return [
         # README: what it is, how to start and install
         (README, f"- {words(tools).capitalize()} tools: `list_deployments`"),
+        (README, f"the default `tools/list` stays within {DEFAULT_TOOLS_LIST_BUDGET:,} characters (a test holds it)"),
         (README, f"with a sample workspace of {deployments} deployments and {prompts} prompts."),
         (
             README,
@@ -409,6 +412,8 @@ def table_defaults() -> dict[str, str]:
 # How the tables write a default that is not a plain value, and why.
 WORDED_DEFAULTS = {
     "ORQ_DEPLOYMENTS": "all",  # no allow-list: every deployment
+    "ORQ_MCP_AGENTS": "all",  # no allow-list: every agent
+    "ORQ_MCP_TOOLSETS": f"`{','.join(DEFAULT_TOOLSETS)}`",  # unset: the default toolsets
     "ORQ_MCP_ALLOWED_HOSTS": "loopback names",  # nothing extra: the loopback names the HTTP guard always accepts
     "ORQ_MCP_ALLOWED_ORIGINS": "loopback origins",
 }

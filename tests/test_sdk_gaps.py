@@ -3,7 +3,8 @@ here fails, so the workaround gets deleted rather than outliving its reason.
 
 - serving/stdio/transport.py runs MCPServer's private low-level server on our own streams: MCPServer has no public way
   to serve a connection over given streams.
-- surface/live.py reads ServerSession's private connection to tell connections apart: it has no public one.
+- surface/live.py (connection_of) reads ServerSession's private connection to tell connections apart (it has no
+  public one); toolsets/dynamic.py keys each session's toolsets on it.
 - serving/http/connections.py subclasses uvicorn's h11 protocol for a header deadline: uvicorn has no such option.
 
 And one cost with no way around it from outside the SDK, pinned so that its removal upstream is noticed (and the

@@ -1,7 +1,7 @@
 """The complete `tools/list` an agent reads, pinned: any change to it is a reviewed diff.
 
-The snapshot holds the fixed tools plus one exposed deployment tool, exactly as a client
-receives them. After an intended change, regenerate it with
+The snapshot holds every toolset's tools (with --dynamic-toolsets' two) plus one exposed deployment tool and
+one exposed agent tool, exactly as a client receives them. After an intended change, regenerate it with
 `ORQ_MCP_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_tools_list.py` and review the diff.
 
 The rest holds what the compact listing must not lose: the schemas stay portable (the MCP Inspector's
@@ -20,9 +20,10 @@ import pytest
 from mcp import Client
 from pydantic import BaseModel, TypeAdapter
 
-from orq_mcp.config.settings import Settings
+from orq_mcp.config.settings import TOOLSET_NAMES, Settings
 from orq_mcp.orq.requests import Message, RequestOptions
 from orq_mcp.surface.schema import compact_schema
+from orq_mcp.surface.toolsets import DYNAMIC_TOOL_NAMES, TOOLSETS
 from tests.conftest import connected
 from tests.helpers import text_of
 
@@ -30,9 +31,18 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
 
 async def listed_tools(settings: Settings) -> list[dict[str, Any]]:
-    async with connected(settings.model_copy(update={"expose": ("support-triage",)})) as client:
+    """Every tool a server can offer: list_toolsets and enable_toolset, every toolset's, one exposed deployment
+    and one exposed agent."""
+    every = {"expose": ("support-triage", "order-assistant"), "toolsets": TOOLSET_NAMES, "dynamic_toolsets": True}
+    async with connected(settings.model_copy(update=every)) as client:
         tools = (await client.list_tools()).tools
     return [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools]
+
+
+async def test_the_snapshot_covers_every_toolset(settings: Settings) -> None:
+    names = {tool["name"] for tool in await listed_tools(settings)}
+    assert {name for toolset in TOOLSETS for name in toolset.tool_names} | set(DYNAMIC_TOOL_NAMES) <= names
+    assert {"support_triage", "agent_order_assistant"} <= names
 
 
 async def test_tools_list_matches_the_snapshot(settings: Settings) -> None:

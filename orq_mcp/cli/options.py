@@ -11,7 +11,7 @@ from typing import Any
 
 from orq_mcp import __version__
 from orq_mcp.cli.client_config import CLIENTS
-from orq_mcp.config.settings import FLAGGED
+from orq_mcp.config.settings import DEFAULT_TOOLSETS, FLAGGED, TOOLSET_NAMES
 
 # Flags shared by every command: (flags, setting name, argparse options).
 _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
@@ -21,9 +21,21 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--base-url",), {"help": "orq API base URL (default $ORQ_BASE_URL or https://api.orq.ai)"}),
     (("--sandbox",), {"action": "store_true", "help": "use the built-in orq emulator; no key needed"}),
     (("-v", "--verbose"), {"action": "store_true", "help": "debug logging (stderr)"}),
+    (
+        ("--toolsets",),
+        {"help": f"comma-separated: {', '.join(TOOLSET_NAMES)}, or all (default {','.join(DEFAULT_TOOLSETS)})"},
+    ),
+    (
+        ("--dynamic-toolsets",),
+        {"action": "store_true", "help": "offer list_toolsets and enable_toolset: each client enables what it needs"},
+    ),
     (("--deployments",), {"help": "comma-separated allow-list of deployment keys agents may see and invoke"}),
-    (("--expose",), {"help": "comma-separated deployment keys (or 'all') that also get a tool of their own"}),
-    (("--read-only",), {"action": "store_true", "help": "offer no tool that invokes a deployment (look, don't spend)"}),
+    (("--agents",), {"help": "comma-separated allow-list of orq agent keys agents may see and invoke"}),
+    (("--expose",), {"help": "comma-separated deployment and agent keys (or 'all') that also get a tool of their own"}),
+    (
+        ("--read-only",),
+        {"action": "store_true", "help": "offer no tool that invokes or writes anything (look, don't spend)"},
+    ),
     (("--allow-remote",), {"action": "store_true", "help": "allow a non-loopback --host (set ORQ_MCP_AUTH_TOKEN)"}),
     (
         ("--multi-tenant",),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -46,6 +46,9 @@ ENV_VARS: dict[str, str] = {
     "ORQ_MCP_MULTI_TENANT": "multi_tenant",
     "ORQ_MCP_QUERY_CONFIG": "query_config",
     "ORQ_DEPLOYMENTS": "deployments",
+    "ORQ_MCP_AGENTS": "agents",
+    "ORQ_MCP_TOOLSETS": "toolsets",
+    "ORQ_MCP_DYNAMIC_TOOLSETS": "dynamic_toolsets",
     "ORQ_MCP_MAX_RESPONSE_CHARS": "max_response_chars",
     "ORQ_MCP_CACHE_TTL": "cache_ttl",
     "ORQ_MCP_MAX_RESULT_CHARS": "max_result_chars",
@@ -64,6 +67,12 @@ ENV_VARS: dict[str, str] = {
     "ORQ_ENVIRONMENT": "environment",
     "ORQ_CONTACT_ID": "contact_id",
 }
+# The toolsets (surface/toolsets/): what each offers is in the README. `all` names every one.
+ToolsetName = Literal["deployments", "agents", "knowledge", "feedback", "traces"]
+TOOLSET_NAMES: tuple[ToolsetName, ...] = get_args(ToolsetName)
+# Offered when --toolsets is not given; chosen by measurement (tests/test_toolsets.py): its tools/list stays within
+# the default budget, 12,000 characters, and holds what most users of orq-mcp come for.
+DEFAULT_TOOLSETS = ("deployments",)
 # Inline image data one tool result may carry (decoded bytes, every image together): 3.75 MiB, whose base64 form is
 # 5 MiB, the largest image the Claude API takes ("image exceeds 5 MB maximum"); a larger one would make the host's
 # next model call fail, and would cost every hop (scrubbing, the event store, the wire) its size again.
@@ -79,7 +88,8 @@ MAX_NAME_CHARS = 256
 # Settings that also have a command-line flag (`--base-url` for base_url, ...); the rest are environment-only
 # (a key on the command line would show in `ps`; tuning knobs stay out of --help).
 # In --help order, which `orq-mcp config` keeps when it repeats the flags a user gave.
-FLAGGED = ("transport", "host", "port", "base_url", "sandbox", "verbose", "deployments", "expose", "read_only")
+FLAGGED = ("transport", "host", "port", "base_url", "sandbox", "verbose", "toolsets", "dynamic_toolsets")
+FLAGGED += ("deployments", "agents", "expose", "read_only")
 FLAGGED += ("allow_remote", "multi_tenant", "query_config", "workers", "stateless")
 
 
@@ -120,10 +130,14 @@ class Settings(BaseModel):
     max_result_chars: int = Field(20_000, ge=1000)
     # Images past this (see DEFAULT_MAX_MEDIA_BYTES) are left out with a note; 0: never inline.
     max_media_bytes: int = Field(DEFAULT_MAX_MEDIA_BYTES, ge=0)
-    # Deployment keys that also get a tool of their own; "all" exposes every deployment.
+    # Deployment and agent keys that also get a tool of their own; "all" exposes every one.
     expose: tuple[str, ...] = ()
-    # Look, don't spend: no tool that invokes a deployment is offered.
+    # Look, don't spend: no tool that invokes a deployment or an agent, or writes feedback, is offered.
     read_only: bool = False
+    # The toolsets offered (TOOLSET_NAMES); None: DEFAULT_TOOLSETS, or none at first with dynamic_toolsets.
+    toolsets: tuple[str, ...] | None = None
+    # Start with list_toolsets and enable_toolset (plus `toolsets` when given); each caller enables what it needs.
+    dynamic_toolsets: bool = False
     # Sent with every call as the orq SDK sends its own settings: the routing environment (a caller's own
     # `context.environments` wins) and the contact the calls are made for (docs/orq-api.md, Request body).
     environment: str | None = None
@@ -139,6 +153,8 @@ class Settings(BaseModel):
     query_config: bool = False
     # Allow-list of deployment keys; None means every deployment in the workspace.
     deployments: frozenset[str] | None = None
+    # Allow-list of agent keys; None means every agent in the workspace.
+    agents: frozenset[str] | None = None
 
     # -- limits (HTTP transports): one client must not exhaust the server for everyone ---------------
     # A Streamable HTTP session with no request in flight for this long is closed (its id then answers 404).
@@ -160,7 +176,7 @@ class Settings(BaseModel):
     # How long a dropped stream stays worth resuming: a resume waits this long for a silent stream.
     resume_grace: float = Field(30.0, ge=0, le=30)
 
-    @field_validator("allowed_hosts", "allowed_origins", "deployments", "expose", mode="before")
+    @field_validator("allowed_hosts", "allowed_origins", "deployments", "agents", "expose", "toolsets", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -200,17 +216,33 @@ class Settings(BaseModel):
             return check_pasted_key(value)
         return value
 
-    @field_validator("deployments")
+    @field_validator("deployments", "agents")
     @classmethod
-    def _non_empty(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+    def _non_empty(cls, value: frozenset[str] | None, info: ValidationInfo) -> frozenset[str] | None:
         if value is not None and not value:
-            raise ValueError("must name at least one deployment key")
+            raise ValueError(f"must name at least one {(info.field_name or '').removesuffix('s')} key")
         return value
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        unknown = [name for name in value if name not in (*TOOLSET_NAMES, "all")]
+        if unknown or not value:
+            named = f"{', '.join(repr(name) for name in unknown)}: no such toolset; " if unknown else ""
+            raise ValueError(f"{named}name toolsets from {', '.join(TOOLSET_NAMES)}, or all")
+        return TOOLSET_NAMES if "all" in value else tuple(name for name in TOOLSET_NAMES if name in value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.read_only and self.expose:
             raise ValueError("--expose adds tools that invoke deployments, which --read-only leaves out; pick one")
+        if self.dynamic_toolsets and self.workers > 1:
+            raise ValueError(
+                "--dynamic-toolsets keeps each caller's toolsets in the process that enabled them, and --workers "
+                "spreads a caller's requests over several: use one or the other (--toolsets names them for all)"
+            )
         if self.workers > 1 and self.transport != "http":
             raise ValueError("--workers needs --transport http (an SSE or stdio connection lives in one process)")
         if self.transport == "stdio":
@@ -282,9 +314,25 @@ class Settings(BaseModel):
         """Whether the deployment allow-list (ORQ_DEPLOYMENTS) lets agents see and invoke this deployment."""
         return self.deployments is None or key in self.deployments
 
+    def allows_agent(self, key: str) -> bool:
+        """Whether the agent allow-list (ORQ_MCP_AGENTS) lets agents see and invoke this agent."""
+        return self.agents is None or key in self.agents
+
     def exposes(self, key: str) -> bool:
-        """Whether --expose gives this deployment a tool of its own."""
+        """Whether --expose gives this deployment (or agent) a tool of its own."""
         return "all" in self.expose or key in self.expose
+
+    @property
+    def reachable_toolsets(self) -> tuple[str, ...]:
+        """The toolsets some caller may have: every one when callers may enable them, else the offered ones."""
+        return TOOLSET_NAMES if self.dynamic_toolsets else self.offered_toolsets
+
+    @property
+    def offered_toolsets(self) -> tuple[str, ...]:
+        """The toolsets every caller starts with: the named ones, else the default (none, with dynamic toolsets)."""
+        if self.toolsets is not None:
+            return self.toolsets
+        return () if self.dynamic_toolsets else DEFAULT_TOOLSETS
 
     @property
     def timeouts(self) -> Timeouts:

@@ -1,4 +1,4 @@
-"""Short-lived caches of a workspace's deployments and prompts.
+"""Short-lived caches of a workspace's deployments, prompts and agents.
 
 orq has no "get one deployment" endpoint (docs/orq-api.md, Endpoints), and tools/list, resources/list and
 prompts/list should not cost an orq call each, so these lists are kept for `ttl` seconds.
@@ -16,11 +16,12 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from orq_mcp.orq.agent_models import Agent
 from orq_mcp.orq.client import OrqClient
 from orq_mcp.orq.errors import BodyTooLargeError
 from orq_mcp.orq.models import Deployment, Page, Prompt
 
-T = TypeVar("T", Deployment, Prompt)
+T = TypeVar("T", Deployment, Prompt, Agent)
 FetchPage = Callable[[str | None, int], Awaitable[Page[T]]]  # (cursor, page size)
 logger = logging.getLogger(__name__)
 
@@ -124,3 +125,10 @@ def prompt_catalog(orq: OrqClient, ttl: float) -> Catalog[Prompt]:
         return await orq.list_prompts(limit=size, starting_after=cursor)
 
     return Catalog(fetch, lambda p: p.id, page_size=200, ttl=ttl)
+
+
+def agent_catalog(orq: OrqClient, ttl: float) -> Catalog[Agent]:
+    async def fetch(cursor: str | None, size: int) -> Page[Agent]:
+        return await orq.list_agents(limit=size, starting_after=cursor)
+
+    return Catalog(fetch, lambda a: a.key, page_size=200, ttl=ttl)  # orq's largest page of agents

@@ -29,7 +29,11 @@ def _unknown_arguments(tool: str, unknown: list[str], allowed: Iterable[str]) ->
 
 
 def invalid_arguments(tool: str, error: ValidationError) -> str:
-    problems = [f"{_location(e['loc'])}: {e['msg']}" for e in error.errors(include_url=False, include_input=False)]
+    """Each problem where it is (`messages.1.role: ...`); a rule across arguments names them itself."""
+    problems = [
+        f"{where}: {e['msg']}" if (where := _location(e["loc"])) else e["msg"]
+        for e in error.errors(include_url=False, include_input=False)
+    ]
     return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix them and call again."
 
 
@@ -53,4 +57,4 @@ def require_plain_json(tool: str, arguments: dict[str, Any]) -> None:
 
 
 def _location(loc: Iterable[Any]) -> str:
-    return ".".join(str(part) for part in loc) or "arguments"
+    return ".".join(str(part) for part in loc)

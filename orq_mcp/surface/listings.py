@@ -1,11 +1,13 @@
 """What the caller's workspace decides, served inside the request edge (edge.py).
 
-`WorkspaceListings` serves per-deployment tools added to `tools/list`, `resources/list`, `prompts/list`, argument
-completion, resource subscriptions, and the list-changed capabilities a handshake-era client reads from
-`initialize`. It wraps the SDK's own handlers (`call_next`) and amends their wire results, so the SDK still
-shapes every envelope. Answers the SDK must shape from scratch (a `tools/call` of a deployment tool,
-`prompts/get`) go through MCPServer's public `call_tool`/`get_prompt`, which server.py routes back here.
-`snapshot` is the same workspace as the live lists compare it (live.py).
+`WorkspaceListings` serves `tools/list` (the caller's toolsets, then its per-deployment and per-agent tools),
+`resources/list`, `prompts/list`, argument completion, resource subscriptions, the list-changed capabilities a
+handshake-era client reads from `initialize`, and files each 2026-07-28 `subscriptions/listen` stream under its
+caller (toolsets/dynamic.py: one caller's changes are announced to that caller only). It wraps the SDK's own
+handlers (`call_next`) and amends their wire results, so the SDK still shapes every envelope. Answers the SDK
+must shape from scratch (a `tools/call` of a deployment tool, `prompts/get`) go through MCPServer's public
+`call_tool`/`get_prompt`, which server.py routes back here. `snapshot` is the same workspace as the live lists
+compare it (live.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from orq_mcp.surface import prompts, resources
 from orq_mcp.surface.completion import complete
 from orq_mcp.surface.live import Snapshot, digest
 from orq_mcp.surface.tenant import Caller, Tenant
+from orq_mcp.surface.toolsets import TOOLSET_OF
+from orq_mcp.surface.toolsets.dynamic import ToolsetChoices
 from orq_mcp.surface.toolsets.exposed import ExposedTools
 
 logger = logging.getLogger(__name__)
@@ -39,8 +43,9 @@ Request = ServerRequestContext[Any, Any]
 class WorkspaceListings:
     """Serves the requests whose answer depends on the caller's workspace."""
 
-    def __init__(self, exposed: ExposedTools) -> None:
+    def __init__(self, exposed: ExposedTools, choices: ToolsetChoices) -> None:
         self._exposed = exposed
+        self._choices = choices
         self._routes: dict[str, Callable[[Request, Caller, CallNext], Awaitable[HandlerResult]]] = {
             "initialize": self._initialize,
             "tools/list": self._list_tools,
@@ -49,6 +54,7 @@ class WorkspaceListings:
             "resources/subscribe": self._subscribe,
             "resources/unsubscribe": self._unsubscribe,
             "completion/complete": self._complete,
+            "subscriptions/listen": self._listen,
         }
 
     async def __call__(self, ctx: Request, call_next: CallNext) -> HandlerResult:
@@ -73,17 +79,28 @@ class WorkspaceListings:
         return result
 
     async def _list_tools(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
-        """The fixed tools, then one per exposed deployment (from the cached workspace)."""
+        """The fixed tools of the caller's toolsets, then one per exposed deployment and agent (from the cached
+        workspace)."""
         result = await call_next(ctx)
-        if not isinstance(caller, Tenant) or not isinstance(result, dict):
+        if not isinstance(result, dict):
+            return result
+        visible = self._choices.visible(ctx, caller)
+        fixed = [tool for tool in result.get("tools", []) if _shown(tool.get("name"), visible)]
+        result = {**result, "tools": fixed}
+        if not isinstance(caller, Tenant):
             return result
         try:
-            tools = await self._exposed.of(caller)
+            tools = await self._exposed.of(caller, visible)
         except OrqError as exc:  # orq being down must not hide the tools that still work
             logger.warning("Listing per-deployment tools failed: %s", exc.message)
             return result
         listed = [tool.definition.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools.values()]
-        return {**result, "tools": [*result.get("tools", []), *listed]}
+        return {**result, "tools": [*fixed, *listed]}
+
+    async def _listen(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
+        """A 2026-07-28 listen stream, filed under its caller's scope: what one caller enables is announced to it."""
+        with self._choices.listening_as(ctx, caller):
+            return await call_next(ctx)
 
     async def _list_resources(self, ctx: Request, caller: Caller, call_next: CallNext) -> HandlerResult:
         params = PaginatedRequestParams.model_validate(ctx.params or {})
@@ -126,7 +143,13 @@ async def snapshot(exposed: ExposedTools, tenant: Tenant, refresh: bool) -> Snap
     except OrqError as exc:  # a key without access to prompts still gets deployment changes announced
         logger.debug("Prompts unavailable for the live lists: %s", exc.message)
         prompt_list = None
-    tools = await exposed.of(tenant)  # the catalog's list was just refreshed (or read) above
+    toolsets = tenant.settings.reachable_toolsets
+    if tenant.settings.expose and "agents" in toolsets:
+        try:
+            await tenant.agents.all(refresh=refresh)  # the agents' tools are built from this list
+        except OrqError as exc:  # a key without access to agents still gets deployment changes announced
+            logger.debug("Agents unavailable for the live lists: %s", exc.message)
+    tools = await exposed.of(tenant, toolsets)  # the catalogs' lists were just refreshed (or read) above
     return Snapshot(
         tools=digest([tool.definition.model_dump(mode="json") for tool in tools.values()]),
         resources=digest([(d.key, d.description) for d in deployments]),
@@ -135,6 +158,13 @@ async def snapshot(exposed: ExposedTools, tenant: Tenant, refresh: bool) -> Snap
         },
         prompts=digest(prompt_list),
     )
+
+
+def _shown(name: Any, visible: frozenset[str]) -> bool:
+    """Whether a fixed tool is in one of the caller's toolsets; a tool of none (list_toolsets, enable_toolset) is
+    everyone's."""
+    toolset = TOOLSET_OF.get(name) if isinstance(name, str) else None
+    return toolset is None or toolset in visible
 
 
 async def _sdk_envelope(ctx: Request, call_next: CallNext) -> HandlerResult:

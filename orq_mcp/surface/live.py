@@ -58,15 +58,15 @@ class LiveLists:
 
     def remember(self, session: ServerSession) -> None:
         """Called for each request: a later notification goes to the connection's standalone stream."""
-        self._sessions[_connection_of(session)] = session
+        self._sessions[connection_of(session)] = session
 
     async def subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
         self.remember(ctx.session)
-        self._subscribed.setdefault(_connection_of(ctx.session), set()).add(str(params.uri))
+        self._subscribed.setdefault(connection_of(ctx.session), set()).add(str(params.uri))
         return EmptyResult()
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams) -> EmptyResult:
-        self._subscribed.get(_connection_of(ctx.session), set()).discard(str(params.uri))
+        self._subscribed.get(connection_of(ctx.session), set()).discard(str(params.uri))
         return EmptyResult()
 
     # -- refreshing ------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class LiveLists:
                 logger.debug("Could not notify a client", exc_info=True)
 
 
-def _connection_of(session: ServerSession) -> Any:
+def connection_of(session: ServerSession) -> Any:
     # ServerSession is per request; the connection behind it is what lasts. SDK gap (mcp 2.3; not yet filed
     # upstream, this machine has no network): ServerSession exposes no public connection, so fall back to the
     # session itself (then a client may hear a change twice). tests/test_sdk_gaps.py fails once one exists.

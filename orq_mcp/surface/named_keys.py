@@ -20,6 +20,7 @@ from orq_mcp.orq.models import Deployment
 logger = logging.getLogger(__name__)
 
 ALLOW_LIST = "ORQ_DEPLOYMENTS / --deployments"
+AGENT_ALLOW_LIST = "ORQ_MCP_AGENTS / --agents"
 EXPOSE = "ORQ_EXPOSE / --expose"
 
 

@@ -216,9 +216,9 @@ class PromptPage(BaseModel):
     next_cursor: str | None
 
 
-def page_json(page: type[DeploymentPage] | type[PromptPage], items: list[Any]) -> str:
-    """The text a page of `items` would take, with a cursor of typical length."""
-    field = "deployments" if page is DeploymentPage else "prompts"
+def page_json(page: type[BaseModel], items: list[Any]) -> str:
+    """The text a page of `items` would take, with a cursor of typical length (a page's first field is its list)."""
+    field = next(iter(page.model_fields))
     return compact_json(page.model_validate({field: items, "next_cursor": "x" * 36}).model_dump(mode="json"))
 
 

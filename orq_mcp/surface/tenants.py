@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from orq_mcp.config.credentials import bearer_token, query_config_key
 from orq_mcp.config.keys import key_problem, stand_in_advice, stand_in_for_key
 from orq_mcp.config.settings import Settings
-from orq_mcp.orq.catalog import deployment_catalog, prompt_catalog
+from orq_mcp.orq.catalog import agent_catalog, deployment_catalog, prompt_catalog
 from orq_mcp.orq.client import OrqClient
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.redact import Redactor
@@ -67,6 +67,7 @@ def new_tenant(
         orq=client,
         deployments=deployment_catalog(client, settings.cache_ttl, on_deployments),
         prompts=prompt_catalog(client, settings.cache_ttl),
+        agents=agent_catalog(client, settings.cache_ttl),
         redactor=redactor,
         key_hint=key_hint,
     )

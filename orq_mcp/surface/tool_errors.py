@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from mcp.server.mcpserver.exceptions import ToolError
 
 from orq_mcp.orq.errors import (
+    AgentRunError,
     AuthenticationError,
     BadRequestError,
     InvalidResponseError,
@@ -45,7 +46,7 @@ def quoted(text: str, limit: int = MAX_QUOTED) -> str:
 class Subject:
     """What the failed call was about, for messages like "Deployment 'x' was not found"."""
 
-    kind: str = "deployment"  # or "prompt", "page"
+    kind: str = "deployment"  # or "agent", "prompt", "page", "knowledge base", "task", "trace"
     name: str | None = None
     suggestions: list[str] = field(default_factory=list)
     key_hint: str = "Check that ORQ_API_KEY holds a valid orq API key for this workspace and restart the server."
@@ -89,6 +90,8 @@ def _explain(error: OrqError, subject: Subject) -> str:
         wait = f"Retry after {_seconds(error.retry_after)}." if error.retry_after else "Wait a few seconds and retry."
         return f"orq is rate limiting requests{detail}. {wait}"
     if isinstance(error, UnprocessableError):
+        if subject.kind != "deployment":
+            return f"orq could not serve {subject.label}{detail}. Check the arguments and call again."
         return (
             f"orq could not serve {subject.label}{detail}. If no variant matched, call again with a `context` "
             'that one of the deployment\'s variants accepts (for example {"environments": "production"}) '
@@ -116,6 +119,10 @@ def _explain_transport(error: OrqError) -> str:
         )
     if isinstance(error, StreamInterruptedError):
         return f"{error.message} The answer is incomplete: retry the call to get a full completion."
+    if isinstance(error, AgentRunError):
+        code = f" (code {error.code})" if error.code else ""
+        task = f" get_agent_task with task_id '{error.task_id}' shows what the task holds." if error.task_id else ""
+        return f"{error.message.rstrip('.')}{code}. Retry the call, or start a new task (without task_id).{task}"
     if isinstance(error, StreamError):
         code = f"{error.code}: " if error.code else ""
         return f"orq reported an error while generating ({code}{error.message}). Retry the call."
@@ -137,13 +144,19 @@ def _explain_transport(error: OrqError) -> str:
     return f"orq call failed: {error.message}"
 
 
+# What to do about something orq does not find, by what it is.
+_NOT_FOUND_HINTS = {
+    "deployment": "Call list_deployments to see the available keys.",
+    "agent": "Call list_agents to see the available keys.",
+    "prompt": "Call list_prompts to see the available prompt ids.",
+    "knowledge base": "Call list_knowledge_bases to see the available ids and keys.",
+    "task": "Check the task_id (an invoke_agent result names it), or start a new task without one.",
+    "trace": "Use a trace_id an invoke_deployment or invoke_agent result gave (a new one may take a moment to appear).",
+}
+
+
 def _not_found(subject: Subject, detail: str) -> str:
-    if subject.kind == "deployment":
-        hint = "Call list_deployments to see the available keys."
-    elif subject.kind == "prompt":
-        hint = "Call list_prompts to see the available prompt ids."
-    else:
-        hint = "Start again without a cursor."
+    hint = _NOT_FOUND_HINTS.get(subject.kind, "Start again without a cursor.")
     if subject.suggestions:
         hint += " Did you mean " + " or ".join(f"'{s}'" for s in subject.suggestions) + "?"
     return f"{subject.label[0].upper()}{subject.label[1:]} was not found{detail}. {hint}"

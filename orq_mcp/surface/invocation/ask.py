@@ -14,7 +14,7 @@ user who declines or dismisses the form, gets the error the call would have had 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.server.mcpserver import Context
@@ -39,26 +39,35 @@ class Wanted:
 
 
 Answers = dict[str, str]
+Kind = Literal["deployment", "agent"]
 _SHAPES = {"array": "a list", "object": "an object", "any": "any JSON value"}
 
 
 async def ask_or_refuse(
-    ctx: Context, key: str, missing: list[Variable], inputs: dict[str, Any]
+    ctx: Context, key: str, missing: list[Variable], inputs: dict[str, Any], kind: Kind = "deployment"
 ) -> dict[str, Any] | InputRequiredResult:
     """`inputs` with what the user filled in for the `missing` variables, a request to ask for them (2026-07-28),
-    or the refusal naming each and where the prompt reads it."""
+    or the refusal naming each and where the prompt reads it. `kind`: whose variables (a deployment's prompt, or
+    an agent's instructions)."""
     answered = None
     if can_ask(ctx) and all(v.type == "string" for v in missing):
-        answered = await ask_for_inputs(ctx, key, [Wanted(v.name, v.description, v.default) for v in missing])
+        wanted = [Wanted(v.name, v.description, v.default) for v in missing]
+        answered = await ask_for_inputs(ctx, key, wanted, kind)
     if answered is None:  # no form, declined or dismissed: orq would silently drop the text around the gaps
-        raise missing_inputs(key, missing)
+        raise missing_inputs(key, missing, kind)
     return answered if isinstance(answered, InputRequiredResult) else {**inputs, **answered}
 
 
-def missing_inputs(key: str, missing: list[Variable]) -> ToolError:
+def missing_inputs(key: str, missing: list[Variable], kind: Kind = "deployment") -> ToolError:
+    named = ", ".join(_where(v) for v in missing)
+    if kind == "agent":
+        return ToolError(
+            f"Missing variable(s) for agent '{key}': {named}. The agent's instructions read each one and it has no "
+            'default, so orq was not called. Give each a value in `variables` (an explicit "" is one).'
+        )
     return ToolError(
-        f"Missing input(s) for deployment '{key}': {', '.join(_where(v) for v in missing)}. orq would silently "
-        'drop the text around a missing variable, so orq was not called. Give each a value (an explicit "" is one).'
+        f"Missing input(s) for deployment '{key}': {named}. orq would silently drop the text around a missing "
+        'variable, so orq was not called. Give each a value (an explicit "" is one).'
     )
 
 
@@ -76,13 +85,15 @@ def can_ask(ctx: Context) -> bool:
     return capabilities is not None and capabilities.elicitation is not None
 
 
-async def ask_for_inputs(ctx: Context, deployment: str, wanted: list[Wanted]) -> Answers | InputRequiredResult | None:
+async def ask_for_inputs(
+    ctx: Context, key: str, wanted: list[Wanted], kind: Kind = "deployment"
+) -> Answers | InputRequiredResult | None:
     """The user's values for `wanted`, a request to ask for them, or None if the user would not say.
 
     Call only when `can_ask(ctx)`.
     """
     form = _form(wanted)
-    message = f"The orq deployment '{deployment}' needs a value for: {', '.join(w.name for w in wanted)}."
+    message = f"The orq {kind} '{key}' needs a value for: {', '.join(w.name for w in wanted)}."
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
         answer = (ctx.input_responses or {}).get(FORM)
         if answer is None:

@@ -3,6 +3,8 @@ for), the generation streamed as progress, the result fitted to the budget. Ever
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -17,7 +19,7 @@ from orq_mcp.surface.invocation.media import media_of
 from orq_mcp.surface.invocation.progress import relay_progress
 from orq_mcp.surface.outputs import MediaBlock, outputs_of
 from orq_mcp.surface.results import InvocationResult
-from orq_mcp.surface.tenant import Listed, tenant_of
+from orq_mcp.surface.tenant import Listed, Tenant, tenant_of
 
 TEXT_CUT_HINT = (
     "The whole text was streamed as progress notifications; to get it in one result, ask for a shorter answer."
@@ -58,12 +60,20 @@ async def run_invocation(
             result = InvocationResult.of(invocation.completion, found.outputs + outputs_of(invocation))
             media = found.blocks
         else:
-
-            async def send_progress(progress: float, message: str) -> None:
-                await ctx.report_progress(progress, None, message)
-
-            # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
-            scrub = tenant.redactor.stream()
-            async with relay_progress(send_progress, tenant.settings.progress_interval, scrub=scrub) as relay:
-                result = InvocationResult.of(await tenant.orq.invoke(body, on_text=relay.add))
+            async with text_as_progress(ctx, tenant) as relay:
+                result = InvocationResult.of(await tenant.orq.invoke(body, on_text=relay))
     return fitted_invocation(result, tenant.settings.max_result_chars, TEXT_CUT_HINT, media)
+
+
+@asynccontextmanager
+async def text_as_progress(ctx: Context, tenant: Tenant) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """Where a streamed call (a deployment's or an agent's) hands each new piece of text: relayed to the caller as
+    progress, scrubbed of the tenant's key, until the block ends (every invoking tool streams through here)."""
+
+    async def send_progress(progress: float, message: str) -> None:
+        await ctx.report_progress(progress, None, message)
+
+    # report_progress is a no-op when the caller sent no progress token, so relay unconditionally.
+    scrub = tenant.redactor.stream()
+    async with relay_progress(send_progress, tenant.settings.progress_interval, scrub=scrub) as relay:
+        yield relay.add

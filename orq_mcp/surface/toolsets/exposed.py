@@ -1,4 +1,5 @@
-"""One tool per deployment (`--expose`): its {{variables}} become arguments, typed as the template reads them.
+"""One tool per deployment (`--expose`): its {{variables}} become arguments, typed as the template reads them; and
+one per agent when the caller has the agents toolset (exposed_agents.py).
 
 Calling `support_triage(company_name=..., ...)` is exactly `invoke_deployment` with those
 inputs, streaming included: a missing variable is refused (or asked for) by the same rule,
@@ -9,19 +10,20 @@ path as the fixed tools'; unknown arguments are refused by the server, for every
 
 from __future__ import annotations
 
-import json
 import logging
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, InputRequiredResult
 from mcp_types import Tool as MCPTool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orq_mcp.orq.agent_models import Agent
+from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.requests import Message
 from orq_mcp.orq.templates import Variable
@@ -31,6 +33,8 @@ from orq_mcp.surface.naming import unique_names
 from orq_mcp.surface.schema import compact_schema
 from orq_mcp.surface.tenant import Listed, Tenant
 from orq_mcp.surface.toolsets.annotations import INVOKE
+from orq_mcp.surface.toolsets.exposed_agents import AgentTool, agent_tools
+from orq_mcp.surface.toolsets.exposed_arguments import arguments_model, given_values, variable_fields
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,21 @@ class Turn(BaseModel):
     content: str
 
 
+class ExposedTool(Protocol):
+    """A tool of one deployment or agent: its listing, the toolset it belongs to, and how to call it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def definition(self) -> MCPTool: ...
+
+    @property
+    def toolset(self) -> str: ...
+
+    async def call(self, ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult: ...
+
+
 @dataclass(frozen=True)
 class DeploymentTool:
     name: str
@@ -56,6 +75,7 @@ class DeploymentTool:
     variables: tuple[Variable, ...]
     arguments: type[BaseModel]
     definition: MCPTool
+    toolset: str = "deployments"
 
     async def call(self, ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult:
         inputs, messages = self.parse(arguments)
@@ -69,56 +89,81 @@ class DeploymentTool:
             raise ToolError(invalid_arguments(self.name, exc)) from None
         turns: list[Turn] | None = getattr(parsed, "messages", None)
         messages = [Message(role=t.role, content=t.content) for t in turns] if turns else None
-        given = {v.name: getattr(parsed, _field(v.name)) for v in self.variables}
-        return {name: value for name, value in given.items() if value is not None}, messages
+        return given_values(parsed, self.variables), messages
 
 
 @dataclass
 class _Built:
-    """One tenant's tools, and the deployment list they were built from."""
+    """One tenant's tools, and the deployment and agent lists they were built from."""
 
-    source: list[Deployment]
-    tools: dict[str, DeploymentTool]
+    deployments: list[Deployment] | None = None
+    agents: list[Agent] | None = None
+    tools: dict[str, DeploymentTool] = field(default_factory=dict)
+    agent_tools: dict[str, AgentTool] = field(default_factory=dict)
     warned_at: int = 0  # the tool count the budget warning last named
 
 
 class ExposedTools:
-    """The per-deployment tools each tenant's callers see (none unless --expose names some).
+    """The per-deployment (and per-agent) tools each tenant's callers see (none unless --expose names some).
 
     Building one means a pydantic model and its schema, so they are rebuilt only when the tenant's catalog
     replaces its list (a refresh), keyed on that list itself: a filtered copy would be new on every call.
-    Kept per tenant for as long as the tenant is (an evicted tenant takes its tools along).
+    Kept per tenant for as long as the tenant is (an evicted tenant takes its tools along). Agents are read (and
+    their tools built) only for a caller that has the agents toolset.
     """
 
-    def __init__(self, reserved: Iterable[str]) -> None:
-        self._reserved = frozenset(reserved)  # the fixed tools' names, which no deployment tool may take
+    def __init__(self, reserved: Iterable[str], fixed: int = 0) -> None:
+        self._reserved = frozenset(reserved)  # every fixed tool's name, which no exposed tool may take
+        self._fixed = fixed  # how many fixed tools the server offers, for the budget warning
         self._built: weakref.WeakKeyDictionary[Tenant, _Built] = weakref.WeakKeyDictionary()
 
-    async def of(self, tenant: Tenant) -> dict[str, DeploymentTool]:
+    async def of(self, tenant: Tenant, toolsets: Iterable[str] = ("deployments",)) -> dict[str, ExposedTool]:
+        """The exposed tools of the `toolsets` the caller has, by name; one kind that orq fails to list leaves the
+        other's tools in place (the failure is logged)."""
         settings = tenant.settings
         if not settings.expose:
             return {}
+        toolsets = set(toolsets)
+        built = self._built.setdefault(tenant, _Built())
+        tools: dict[str, ExposedTool] = {}
+        if "deployments" in toolsets:
+            tools.update(await self._deployment_tools(tenant, built))
+        if "agents" in toolsets:
+            try:
+                tools.update(await self._agent_tools(tenant, built, set(tools)))
+            except OrqError as exc:  # deployments' tools still work
+                logger.warning("Listing per-agent tools failed: %s", exc.message)
+        self._warn_past_budget(built, len(tools))
+        return tools
+
+    async def _deployment_tools(self, tenant: Tenant, built: _Built) -> dict[str, DeploymentTool]:
         deployments = await tenant.deployments.all()
-        built = self._built.get(tenant)
-        if built is None or built.source is not deployments:
+        if built.deployments is not deployments:
+            settings = tenant.settings
             chosen = [d for d in deployments if settings.allows(d.key) and settings.exposes(d.key)]
             known = await tenant.variables_of(chosen)
-            tools = deployment_tools(chosen, known, self._reserved)
-            built = self._built[tenant] = _Built(deployments, tools, built.warned_at if built else 0)
-            self._warn_past_budget(built, len(chosen))
+            built.tools, built.deployments = deployment_tools(chosen, known, self._reserved), deployments
         return built.tools
+
+    async def _agent_tools(self, tenant: Tenant, built: _Built, taken: set[str]) -> dict[str, AgentTool]:
+        agents = await tenant.agents.all()
+        if built.agents is not agents:
+            settings = tenant.settings
+            chosen = [a for a in agents if settings.allows_agent(a.key) and settings.exposes(a.key)]
+            built.agent_tools, built.agents = agent_tools(chosen, self._reserved | taken), agents
+        return built.agent_tools
 
     def _warn_past_budget(self, built: _Built, count: int) -> None:
         """Say so once (per tenant, and again if it grows) when --expose makes more tools than clients handle well."""
-        total = count + len(self._reserved)
+        total = count + self._fixed
         if total > TOOL_BUDGET and total > built.warned_at:
             built.warned_at = total
             logger.warning(
-                "--expose offers %d tools (%d deployments plus %d fixed). Cursor warns past %d tools and some "
-                "clients refuse more than %d: name the deployments you need with --expose key,key,...",
+                "--expose offers %d tools (%d deployments and agents plus %d fixed). Cursor warns past %d tools and "
+                "some clients refuse more than %d: name the deployments and agents you need with --expose key,key,...",
                 total,
                 count,
-                len(self._reserved),
+                self._fixed,
                 TOOL_BUDGET,
                 CLIENT_TOOL_LIMIT,
             )
@@ -159,29 +204,12 @@ def _tool(name: str, deployment: Deployment, variables: list[Variable]) -> Deplo
     return DeploymentTool(name, deployment, tuple(variables), model, definition)
 
 
-# What each variable type takes (`any`: a flag or a section, which any JSON value can be).
-_ARGUMENT_TYPES: dict[str, Any] = {"string": str, "array": list[Any], "object": dict[str, Any], "any": Any}
-
-
 def _arguments_model(name: str, variables: list[Variable]) -> type[BaseModel]:
     """An argument per variable, of its type, plus chat turns unless a variable is `messages`.
 
     Every variable may be left out as far as the model goes: the tool's schema lists the required ones, and
     `run_invocation` refuses (or asks for) a missing one by the same rule as invoke_deployment's."""
-    fields: dict[str, Any] = {}
-    for v in variables:
-        about = v.description or f"Fills {{{{{v.name}}}}} in the prompt."
-        if v.default is not None:
-            about += f" Optional: orq uses {json.dumps(v.default, ensure_ascii=False)} when omitted."
-        elif not v.required:
-            about += " Optional: the prompt only tests it."
-        fields[_field(v.name)] = (_ARGUMENT_TYPES[v.type] | None, Field(None, alias=v.name, description=about))
+    fields = variable_fields(variables)
     if "messages" not in {v.name for v in variables}:
         fields["messages"] = (list[Turn] | None, Field(None, description=MESSAGES_DESCRIPTION))
-    config = ConfigDict(extra="forbid", populate_by_name=False, defer_build=True)
-    return create_model(f"{name}_arguments", __config__=config, **fields)
-
-
-def _field(variable: str) -> str:
-    # Variables may be any name orq allows (dots, dashes, leading digits); fields need identifiers.
-    return "v_" + "".join(c if c.isalnum() or c == "_" else f"_{ord(c):x}_" for c in variable)
+    return arguments_model(name, fields)
