@@ -1,5 +1,6 @@
 """The generated parts of the README and docs/, each computed from the code, a recorded benchmark or the running
-sandbox; tests/test_readme_figures.py fails when one is stale and rewrites them all with ORQ_MCP_UPDATE_SNAPSHOTS=1.
+sandbox; tests/project/test_readme_figures.py fails when one is stale and rewrites them all with
+ORQ_MCP_UPDATE_SNAPSHOTS=1.
 
 A generated part sits between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->`, and is never edited by
 hand: the map is the modules' docstrings, the sizes and examples are what `orq-mcp --sandbox` answers over stdio,

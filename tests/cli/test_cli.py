@@ -32,7 +32,7 @@ PROCESS_TIMEOUT = 30
 SAMPLE_KEYS = sorted(d["key"] for d in SAMPLE_DEPLOYMENTS)
 MODULE = [sys.executable, "-m", "orq_mcp"]
 SCRIPT = Path(sys.executable).parent / "orq-mcp"
-# `check` needs a key; serving without one is tested in tests/test_keyless.py.
+# `check` needs a key; serving without one is tested in tests/surface/test_keyless.py.
 MISSING_KEY = {
     "module": ([*MODULE, "check"], {}),
     "console-script": ([str(SCRIPT), "check", "-v"], {}),

@@ -19,11 +19,11 @@ from orq_mcp.cli.client_config import is_uvx_environment
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
 from tests.conftest import API_KEY
+from tests.paths import REPO
 from tests.processes import HttpServer, clean_env
-from tests.test_exposure import connect
+from tests.serving.test_exposure import connect
 
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
-REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
 

@@ -25,9 +25,10 @@ from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from orq_mcp.sandbox.replay import replay_app
 from orq_mcp.sandbox.serve import serve_app
 from tests.conftest import API_KEY, FAST_RETRY
+from tests.paths import DATA
 from tests.processes import clean_env
 
-TRANSCRIPTS = sorted((Path(__file__).parent / "data" / "transcripts").glob("*.json"))
+TRANSCRIPTS = sorted((DATA / "transcripts").glob("*.json"))
 LIVE = bool(os.environ.get("ORQ_API_KEY")) and os.environ.get("ORQ_LIVE") == "1"
 
 

@@ -28,8 +28,8 @@ from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 from tests.conftest import API_KEY
+from tests.e2e.test_secrets import assert_clean
 from tests.processes import MODULE, HttpServer, clean_env, read_log
-from tests.test_secrets import assert_clean
 
 ESCAPED_KEY = "".join(f"\\u{ord(c):04x}" for c in API_KEY)
 MASKED_KEY = API_KEY[:-6] + "******"  # 24 characters of the key, then a mask

@@ -16,7 +16,7 @@ from mcp.client.stdio import stdio_client
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY, held_open
 from tests.processes import HttpServer, loopback_http_client
-from tests.test_protocol_abuse import (
+from tests.serving.test_protocol_abuse import (
     ENVELOPE,
     INITIALIZE,
     LEGACY_HEADERS,

@@ -34,7 +34,7 @@ from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import HttpServer, loopback_http_client
 from tests.scale_tools import haproxy
-from tests.test_scale_balancer import describe
+from tests.serving.test_scale_balancer import describe
 
 INVOKE = {"key": "faq-assistant", "inputs": {"question": "How long does shipping to Norway take?"}}
 DEFAULT_REQUEST_TIMEOUT = Settings.model_fields["request_timeout"].default

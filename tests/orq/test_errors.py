@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,9 @@ from orq_mcp.orq.errors import (
     extract_message,
     parse_retry_after,
 )
+from tests.paths import DATA
 
-EXAMPLES = Path(__file__).parent / "data"
+EXAMPLES = DATA
 
 
 def example(name: str) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -22,8 +21,8 @@ from orq_mcp.orq.errors import (
 )
 from orq_mcp.orq.models import CompletionChunk
 from orq_mcp.orq.streaming import CompletionAccumulator
+from tests.paths import DATA
 
-DATA = Path(__file__).parent / "data"
 TEXT = "Hi Priya, sorry for the wait! Your order should arrive by 4 April."
 SSE = {"content-type": "text/event-stream"}
 Handler = Callable[[httpx2.Request], httpx2.Response]

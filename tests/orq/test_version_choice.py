@@ -23,6 +23,7 @@ from orq_mcp.sandbox.data_versions import ROUTER_DRAFTS, TICKET_ROUTER
 from orq_mcp.sandbox.versions import make_version
 from tests.conftest import API_KEY
 from tests.helpers import ok, sample_version
+from tests.paths import REPO
 from tests.processes import clean_env
 
 ROUTER = [
@@ -129,7 +130,7 @@ async def test_past_the_page_cap_the_best_version_seen_is_used(orq: OrqClient, e
 
 
 def test_the_documented_rule_states_the_caps_the_code_uses() -> None:
-    documented = (Path(__file__).parent.parent / "docs" / "orq-api.md").read_text(encoding="utf-8")
+    documented = (REPO / "docs" / "orq-api.md").read_text(encoding="utf-8")
     read = variables.FIRST_PAGE + (variables.MAX_PAGES - 1) * variables.PAGE
     caps = f"({variables.FIRST_PAGE} first, then {variables.PAGE}, orq's maximum)"
     assert caps in documented

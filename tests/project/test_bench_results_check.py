@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
+ROOT = REPO
 CHECK = ROOT / ".ci" / "check_bench_results.py"
 SUMMARY = "| goal | measured | verdict |\n|---|---|---|\n| p99 <= 10 ms | 3.1 ms | **met** |"
 

@@ -10,15 +10,15 @@ import json
 import re
 import tomllib
 from importlib.metadata import requires, version
-from pathlib import Path
 from typing import Any
 
 from packaging.requirements import Requirement
 
 import orq_mcp
 from orq_mcp.config.settings import ENV_VARS
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def load(name: str) -> dict[str, Any]:

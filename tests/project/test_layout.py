@@ -1,5 +1,5 @@
 """The package's layout as docs/development.md maps it: the map is generated from the modules' docstrings
-(tests/readme_blocks.py `module_map`, held current by tests/test_readme_figures.py), so every module must have
+(tests/readme_blocks.py `module_map`, held current by tests/project/test_readme_figures.py), so every module must have
 one to be listed, and the map then lists every module and none that is gone."""
 
 from __future__ import annotations

@@ -23,9 +23,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from tests.paths import REPO
 from tests.processes import free_port, stop_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 UV = [sys.executable, "-m", "uv"]  # the uv of the test dependency group, pinned like the Dockerfile's
 Instruction = tuple[str, str]

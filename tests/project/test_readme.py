@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
-README = Path(__file__).parent.parent / "README.md"
+from tests.paths import REPO
+
+README = REPO / "README.md"
 EXAMPLE = re.compile(r"<!-- live: (\w+) (\{.*?\})(?: volatile=([\w,]+))? -->\n```json\n(.*?)\n```", re.DOTALL)
 
 

@@ -46,10 +46,10 @@ from orq_mcp.surface import tenants as tenant
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
 from tests import readme_blocks as blocks
 from tests.conftest import API_KEY
+from tests.e2e.test_long_generations import NINETY_SECONDS
 from tests.processes import clean_env
-from tests.test_long_generations import NINETY_SECONDS
-from tests.test_scale_events import ANSWER_CHARS, ANSWERS, RSS_SLACK
-from tests.test_workspace_surface import PER_DEPLOYMENT_TOOL_BUDGET, TOOLS_LIST_BUDGET
+from tests.serving.test_scale_events import ANSWER_CHARS, ANSWERS, RSS_SLACK
+from tests.surface.test_workspace_surface import PER_DEPLOYMENT_TOOL_BUDGET, TOOLS_LIST_BUDGET
 
 ROOT = blocks.ROOT
 README = ROOT / "README.md"
@@ -376,7 +376,9 @@ def balanced_replicas() -> int:
 
 def connections_header_kib() -> int:
     """The request line and headers allowed, in KiB (uvicorn's h11 limit as the command line sets it)."""
-    found = re.search(r"h11_max_incomplete_event_size=(\d+) \* 1024", read(ROOT / "orq_mcp" / "serving" / "http" / "run.py"))
+    found = re.search(
+        r"h11_max_incomplete_event_size=(\d+) \* 1024", read(ROOT / "orq_mcp" / "serving" / "http" / "run.py")
+    )
     assert found
     return int(found[1])
 
@@ -448,7 +450,7 @@ NUMBER = re.compile(
 
 def unexplained(path: Path, phrases: list[str]) -> list[str]:
     text = blocks.GENERATED.sub("", read(path))
-    text = LIVE_EXAMPLE.sub("", text)  # tests/test_readme.py calls each tool and compares
+    text = LIVE_EXAMPLE.sub("", text)  # tests/project/test_readme.py calls each tool and compares
     if path == README:
         text = HAPROXY.sub("", text)  # tests/scale_tools.py runs exactly this configuration
         text = ROW_HEAD.sub("|", text)  # the variable, flag and default: test_every_default_in_the_tables_is_wired_in

@@ -12,8 +12,8 @@ import pytest
 from orq_mcp.sandbox import EmulatorThread, Fault, sample_state
 from orq_mcp.sandbox.data_agents import SAMPLE_AGENTS
 from orq_mcp.sandbox.event_stream import parse_sse
+from tests.sandbox.test_emulator_sdk import validate, validate_as
 from tests.sdk_schema import sdk_violation, unknown_keys
-from tests.test_emulator_sdk import validate, validate_as
 
 orq_ai_sdk = pytest.importorskip("orq_ai_sdk")
 models = orq_ai_sdk.models

@@ -37,7 +37,7 @@ from orq_mcp.serving.http.throttle import MAX_TRACKED_ADDRESSES, Buckets, Failur
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
 from tests.processes import MODULE, HttpServer, clean_env, free_port, loopback_http_client
-from tests.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_workspace
+from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_workspace
 
 TOKEN = "orq-mcp-attack-token-5e0b8d13c9a24f67b1"
 GUESSES = 200

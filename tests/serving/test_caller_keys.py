@@ -31,7 +31,7 @@ from orq_mcp.sandbox import EmulatorThread
 from orq_mcp.surface.tenant import Unresolved
 from orq_mcp.surface.tenants import MAX_KEPT_KEY_CHARS, MAX_TENANTS, Recent, TenantPerKey
 from tests.processes import HttpServer, loopback_http_client, rss_bytes
-from tests.test_exposure import INITIALIZE, MCP_HEADERS
+from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS
 
 MODES = ["--multi-tenant", "--query-config"]
 # Load-tolerant bounds (a busy shared machine): a refusal takes milliseconds; the old code took 5 s and more per key,

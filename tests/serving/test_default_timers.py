@@ -35,8 +35,8 @@ from tests.conftest import API_KEY
 from tests.mcp_wire import Session, call_and_drop, messages, resume
 from tests.processes import HttpServer, loopback_http_client
 from tests.scale_tools import README, redis_server
-from tests.test_exposure import INITIALIZE, MCP_HEADERS
-from tests.test_protocol_abuse import ENVELOPE, modern_headers
+from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS
+from tests.serving.test_protocol_abuse import ENVELOPE, modern_headers
 
 # A README table row: | `ORQ_...` | ... |, the default in the column after the flag's (or after the variable's).
 ROW = re.compile(r"^\| `(ORQ_[A-Z_]+)` \|(.*)\|$", re.MULTILINE)

@@ -12,8 +12,8 @@ import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.serving.upstream import proxy_for
+from tests.cli.test_commands import run
 from tests.conftest import API_KEY
-from tests.test_commands import run
 
 BEHIND_PROXY = "http://api.orq.example"  # never resolved: only the proxy knows where it is
 

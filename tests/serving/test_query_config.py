@@ -18,9 +18,9 @@ from mcp_types import TextContent
 
 from orq_mcp.sandbox import EmulatorThread
 from tests.conftest import API_KEY
+from tests.e2e.test_secrets import assert_clean
 from tests.processes import HttpServer, loopback_http_client
-from tests.test_exposure import INITIALIZE, MCP_HEADERS
-from tests.test_secrets import assert_clean
+from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tests.conftest import API_KEY
 from tests.mcp_wire import Session, Sse, assert_every_piece_once, call_and_drop, messages, resume
 from tests.processes import HttpServer, loopback_http_client
 from tests.scale_tools import redis_server
-from tests.test_exposure import TENANT_B_KEY, TOKEN
+from tests.serving.test_exposure import TENANT_B_KEY, TOKEN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

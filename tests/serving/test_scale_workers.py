@@ -17,7 +17,7 @@ from orq_mcp.serving.http.throttle import FAILURE_BURST, FAILURES_PER_MINUTE
 from tests.conftest import API_KEY
 from tests.helpers import ok
 from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client
-from tests.test_exposure import INITIALIZE, MCP_HEADERS, TOKEN
+from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS, TOKEN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

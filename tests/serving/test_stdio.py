@@ -1,6 +1,6 @@
 """orq-mcp's stdio transport, over real pipes: stray writes, large messages, EOF, a closed stdout, SIGINT.
 
-Raw JSON-RPC through `StdioPeer` (tests/test_protocol_abuse.py), so every byte on stdout is checked.
+Raw JSON-RPC through `StdioPeer` (tests/serving/test_protocol_abuse.py), so every byte on stdout is checked.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPC
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.serving.stdio.owed import OwedAnswers
 from tests.conftest import API_KEY
+from tests.paths import TESTS
 from tests.processes import MODULE, STARTUP_TIMEOUT, clean_env, stop_process
-from tests.test_protocol_abuse import ENVELOPE, INITIALIZE, TRACEBACK, StdioPeer, jsonrpc_message
+from tests.serving.test_protocol_abuse import ENVELOPE, INITIALIZE, TRACEBACK, StdioPeer, jsonrpc_message
 
-APP = [sys.executable, str(Path(__file__).with_name("stdio_app.py"))]
+APP = [sys.executable, str(TESTS / "stdio_app.py")]
 STRAY = ("stray print", "stray unflushed print", "stray raw write", "stray child output")
 MEGABYTE = 1024 * 1024
 # A streaming call slow enough to be in flight for the whole test (the sample replies run to 30+ chunks).

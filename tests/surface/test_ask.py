@@ -90,7 +90,7 @@ async def test_without_elicitation_nothing_is_asked(settings: Settings, emulator
     async with connected(exposing(settings)) as client:
         refused = await client.call_tool("support_triage", GIVEN)
         direct = await client.call_tool("invoke_deployment", {"key": "support-triage", "inputs": GIVEN})
-    for answer in (refused, direct):  # one rule for both (tests/test_required_inputs.py has it over stdio)
+    for answer in (refused, direct):  # one rule for both (tests/surface/test_required_inputs.py has it over stdio)
         assert answer.is_error
         assert "orq was not called" in text(answer)
     assert emulator_state.requests_for("stream") == []

@@ -22,7 +22,7 @@ from orq_mcp.surface.tool_errors import MAX_QUOTED
 from tests.conftest import API_KEY
 from tests.helpers import error_text
 from tests.processes import HttpServer
-from tests.test_caller_keys import FAST, HEALTH_STALL, health_watched
+from tests.serving.test_caller_keys import FAST, HEALTH_STALL, health_watched
 
 MEGABYTE = 1_000_000
 # A 2026-07-28 client repeats a tool's, resource's or prompt's name in an `Mcp-Name` header, and the server reads

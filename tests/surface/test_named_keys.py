@@ -21,7 +21,7 @@ from orq_mcp.surface.named_keys import problems
 from tests.conftest import API_KEY
 from tests.helpers import error_text, ok
 from tests.processes import MODULE, HttpServer, clean_env, read_log
-from tests.test_exposure import TENANT_B_KEY, bearer, connect, tenant_b_workspace
+from tests.serving.test_exposure import TENANT_B_KEY, bearer, connect, tenant_b_workspace
 
 TYPO = "support-triag"  # for the sample workspace's support-triage
 ALLOW_LIST = f"faq-assistant,{TYPO}"

@@ -2,7 +2,7 @@
 
 The snapshot holds the fixed tools plus one exposed deployment tool, exactly as a client
 receives them. After an intended change, regenerate it with
-`ORQ_MCP_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_tools_list.py` and review the diff.
+`ORQ_MCP_UPDATE_SNAPSHOTS=1 python -m pytest tests/surface/test_tools_list.py` and review the diff.
 
 The rest holds what the compact listing must not lose: the schemas stay portable (the MCP Inspector's
 schema lint finds nothing), the advertised `messages` schema keeps every constraint of the model that
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -25,8 +24,9 @@ from orq_mcp.orq.requests import Message, RequestOptions
 from orq_mcp.surface.schema import compact_schema
 from tests.conftest import connected
 from tests.helpers import text_of
+from tests.paths import SNAPSHOTS
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
+SNAPSHOT = SNAPSHOTS / "tools_list.json"
 
 
 async def listed_tools(settings: Settings) -> list[dict[str, Any]]:
