@@ -18,22 +18,37 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from tests.conftest import API_KEY
+
 STARTUP_TIMEOUT = 30.0
 MODULE = [sys.executable, "-m", "orq_mcp"]
 PATHS = {"http": "/mcp", "sse": "/sse"}
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ORQ_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
-    env.update(extra)
+# What the tests' own environment must not pass on: a developer's orq key or URL would change what the server
+# does, and uv's variables (UV_CACHE_DIR) what `orq-mcp config` prints.
+NOT_PASSED_ON = ("ORQ_", "UV_")
+
+
+def server_env(orq_url: str | None = None, key: str | None = API_KEY, **settings: str) -> dict[str, str]:
+    """The environment of an `orq-mcp` process (a server, or a command such as `check`), the one way to build it.
+
+    This process's environment without any ORQ_* or UV_* variable; then the canary `key` as ORQ_API_KEY (`None`:
+    no key) and `orq_url` as ORQ_BASE_URL when given; then `settings` (ORQ_* names), which win over both.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_PASSED_ON)}
+    if key is not None:
+        env["ORQ_API_KEY"] = key
+    if orq_url is not None:
+        env["ORQ_BASE_URL"] = orq_url
+    env.update(settings)
     return env
 
 
 @asynccontextmanager
 async def stdio_session(log: Path, **env: str) -> AsyncIterator[Client]:
     """A real MCP client talking to `python -m orq_mcp` over stdio, its stderr kept in `log`."""
-    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=clean_env(**env))
+    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=server_env(key=None, **env))
     with log.open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:
             yield client
@@ -66,7 +81,9 @@ class HttpServer:
         port = free_port()
         command = [*MODULE, *args, "--transport", transport, "--host", host, "--port", str(port)]
         with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-            process = subprocess.Popen(command, env=clean_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            process = subprocess.Popen(
+                command, env=server_env(key=None, **env), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
         return cls(transport, process, port, log_dir)
 
     @property
@@ -116,7 +133,9 @@ def start_on_default_host(transport: str, env: dict[str, str], log_dir: Path, ar
     port = free_port()
     command = [*MODULE, *args, "--transport", transport, "--port", str(port)]
     with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-        process = subprocess.Popen(command, env=clean_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        process = subprocess.Popen(
+            command, env=server_env(key=None, **env), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
     return HttpServer(transport, process, port, log_dir)
 
 

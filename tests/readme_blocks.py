@@ -24,7 +24,7 @@ from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, TextContent
 
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
-from tests.processes import clean_env
+from tests.processes import server_env
 
 ROOT = Path(__file__).parent.parent
 GENERATED = re.compile(r"<!-- generated: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /generated: (?P=name) -->\n", re.S)
@@ -153,7 +153,9 @@ class Sandbox:
 
 @asynccontextmanager
 async def sandbox_client(*args: str) -> AsyncIterator[Client]:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp", "--sandbox", *args], env=clean_env())
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "orq_mcp", "--sandbox", *args], env=server_env(key=None)
+    )
     async with Client(stdio_client(params)) as client:  # its log goes to stderr, which pytest shows on failure
         yield client
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from orq_mcp.cli.main import main
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from orq_mcp.serving.http.listen import bind
 from tests.conftest import API_KEY
+from tests.processes import server_env
 
 PROCESS_TIMEOUT = 30
 SAMPLE_KEYS = sorted(d["key"] for d in SAMPLE_DEPLOYMENTS)
@@ -42,13 +42,6 @@ INVALID = [
     ("ORQ_MCP_PORT", "notanumber"),
     ("ORQ_BASE_URL", "ftp://orq.internal.example"),
 ]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ORQ_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
-    env.update(extra)
-    return env
 
 
 @dataclass
@@ -92,16 +85,20 @@ class Launched:
 
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
-    planned: dict[str, tuple[list[str], dict[str, str]]] = {"version": ([*MODULE, "--version"], clean_env())}
+    planned: dict[str, tuple[list[str], dict[str, str]]] = {"version": ([*MODULE, "--version"], server_env(key=None))}
     for name, (args, extra) in MISSING_KEY.items():
-        planned[f"missing-{name}"] = (args, clean_env(**extra))
+        planned[f"missing-{name}"] = (args, server_env(key=None, **extra))
     for variable, value in INVALID:
-        planned[f"invalid-{variable}-{value}"] = (MODULE, clean_env(ORQ_API_KEY=API_KEY, **{variable: value}))
+        planned[f"invalid-{variable}-{value}"] = (MODULE, server_env(**{variable: value}))
     runs: dict[str, Run] = {}
     stderr_path = tmp_path_factory.mktemp("stdio") / "stderr.log"
     with stderr_path.open("wb") as stderr:
         stdio = subprocess.Popen(
-            [*MODULE, "--sandbox", "-v"], env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+            [*MODULE, "--sandbox", "-v"],
+            env=server_env(key=None),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
         )
     try:
         for name, (args, env) in planned.items():
@@ -294,7 +291,7 @@ def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(serving: li
         taken.listen()
         port = taken.getsockname()[1]
         where = ["--port", str(port)] if how == "flag" else []
-        env = clean_env(ORQ_API_KEY=API_KEY, **({"ORQ_MCP_PORT": str(port)} if how == "env" else {}))
+        env = server_env(**({"ORQ_MCP_PORT": str(port)} if how == "env" else {}))
         done = subprocess.run(
             [*MODULE, *serving, *where],
             env=env,

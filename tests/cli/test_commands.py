@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -20,7 +19,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspa
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, SAMPLE_PROMPTS
 from tests.conftest import API_KEY
 from tests.paths import REPO
-from tests.processes import HttpServer, clean_env
+from tests.processes import HttpServer, server_env
 from tests.serving.test_exposure import connect
 
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
@@ -28,10 +27,9 @@ README = REPO / "README.md"
 
 
 def run(*args: str, env: dict[str, str] | None = None, encoding: str = "utf-8") -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
     return subprocess.run(
         [sys.executable, "-m", "orq_mcp", *args],
-        env={**base, **(env or {})},
+        env=server_env(key=None, **(env or {})),
         capture_output=True,
         encoding=encoding,
         timeout=60,
@@ -187,7 +185,7 @@ def config_through_uvx(tmp_path: Path, *args: str, path: str | None = None) -> s
     # The throwaway environment sees this installation, as uvx's would see the one it installed.
     (site,) = (ephemeral / "lib").glob("python3.*/site-packages")
     (site / "orq_mcp_under_test.pth").write_text(f"{SITE_PACKAGES}\n{REPO}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORQ_", "UV_"))}
+    env = server_env(key=None)
     done = subprocess.run(
         [str(ephemeral / "bin" / "python"), "-m", "orq_mcp", "config", *args],
         env=env if path is None else {**env, "PATH": path},
@@ -244,7 +242,7 @@ def test_config_carries_the_users_settings_and_they_work(
     # The block, with the key filled in, starts a server that uses those settings.
     checked = subprocess.run(
         [server["command"], "check", *server["args"]],
-        env={**clean_env(), **server["env"], "ORQ_API_KEY": API_KEY},
+        env=server_env(**{**server["env"], "ORQ_API_KEY": API_KEY}),
         capture_output=True,
         text=True,
         timeout=60,

@@ -26,7 +26,7 @@ from orq_mcp.sandbox.replay import replay_app
 from orq_mcp.sandbox.serve import serve_app
 from tests.conftest import API_KEY, FAST_RETRY
 from tests.paths import DATA
-from tests.processes import clean_env
+from tests.processes import server_env
 
 TRANSCRIPTS = sorted((DATA / "transcripts").glob("*.json"))
 LIVE = bool(os.environ.get("ORQ_API_KEY")) and os.environ.get("ORQ_LIVE") == "1"
@@ -85,7 +85,7 @@ def test_check_live_records_the_open_questions(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
     record = tmp_path / "transcript.json"
-    done = check_live(clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url), record)
+    done = check_live(server_env(emulator.base_url), record)
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'stream_content: "delta"' in done.stdout
     findings = Transcript.load(record).findings
@@ -131,7 +131,7 @@ def test_check_live_records_the_open_questions(
 
 
 def test_check_live_without_a_usable_key_fails_cleanly(emulator: EmulatorThread, tmp_path: Path) -> None:
-    done = check_live(clean_env(ORQ_API_KEY="sk-wrong-key-0123456789", ORQ_BASE_URL=emulator.base_url), tmp_path / "t")
+    done = check_live(server_env(emulator.base_url, key="sk-wrong-key-0123456789"), tmp_path / "t")
     assert done.returncode == 1
     assert "HTTP 401" in done.stdout
     assert "sk-wrong-key-0123456789" not in done.stdout + done.stderr + (tmp_path / "t").read_text()
@@ -139,7 +139,7 @@ def test_check_live_without_a_usable_key_fails_cleanly(emulator: EmulatorThread,
 
 async def test_a_fresh_emulator_transcript_replays_through_the_client(emulator: EmulatorThread, tmp_path: Path) -> None:
     record = tmp_path / "transcript.json"
-    assert check_live(clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url), record).returncode == 0
+    assert check_live(server_env(emulator.base_url), record).returncode == 0
     await replay_through_the_client(record)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
-from tests.processes import clean_env
+from tests.processes import server_env
 
 TOOLS = {"list_deployments", "get_deployment_config", "invoke_deployment", "list_prompts"}
 SERVER = [sys.executable, "-m", "orq_mcp"]
@@ -30,10 +30,6 @@ def example(name: str, framework: str) -> ModuleType:
             pytest.fail(f"{framework} is not installed ({exc}); CI installs it: pip install -e . --group frameworks")
         pytest.skip(f"{framework} is not installed: pip install -e . --group frameworks")
     return importlib.import_module(f"examples.{name}")
-
-
-def server_env(emulator: EmulatorThread) -> dict[str, str]:
-    return clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
 
 
 def the_question_reached_orq(emulator_state: EmulatorState, question: dict[str, object]) -> None:
@@ -56,7 +52,7 @@ async def test_pydantic_ai_agent_calls_orq_and_sees_the_stream(
         progress.append(message or "")
 
     model = pai.ScriptedModel()
-    toolset = pai.orq_toolset(on_progress, command=SERVER, env=server_env(emulator))
+    toolset = pai.orq_toolset(on_progress, command=SERVER, env=server_env(emulator.base_url))
     result = await Agent(FunctionModel(model), toolsets=[toolset]).run("Do we ship to Norway?")
 
     assert set(model.tools_seen) >= TOOLS  # discovered through the framework's MCP client
@@ -74,7 +70,7 @@ async def test_openai_agents_sdk_calls_orq(emulator: EmulatorThread, emulator_st
 
     set_tracing_disabled(True)  # no upload of traces to OpenAI
     model = oa.ScriptedModel()
-    async with oa.orq_server(command=SERVER, env=server_env(emulator)) as server:
+    async with oa.orq_server(command=SERVER, env=server_env(emulator.base_url)) as server:
         agent = Agent(name="orq", instructions="Use the orq tools.", model=model, mcp_servers=[server])
         result = await Runner.run(agent, "Do we ship to Norway?")
 

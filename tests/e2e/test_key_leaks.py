@@ -29,7 +29,7 @@ from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
 from tests.conftest import API_KEY
 from tests.e2e.test_secrets import assert_clean
-from tests.processes import MODULE, HttpServer, clean_env, read_log
+from tests.processes import MODULE, HttpServer, read_log, server_env
 
 ESCAPED_KEY = "".join(f"\\u{ord(c):04x}" for c in API_KEY)
 MASKED_KEY = API_KEY[:-6] + "******"  # 24 characters of the key, then a mask
@@ -60,7 +60,7 @@ def poisoned_emulator() -> Iterator[EmulatorThread]:
 
 
 def stdio_params(base_url: str, *args: str) -> StdioServerParameters:
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=base_url, ORQ_MAX_RETRIES="0", ORQ_MCP_CACHE_TTL="0")
+    env = server_env(base_url, ORQ_MAX_RETRIES="0", ORQ_MCP_CACHE_TTL="0")
     return StdioServerParameters(command=MODULE[0], args=[*MODULE[1:], "-v", *args], env=env)
 
 
@@ -93,7 +93,7 @@ async def test_a_json_escaped_key_in_an_error_body_is_scrubbed(emulator: Emulato
 
 
 def run_check(base_url: str, key: str = API_KEY) -> subprocess.CompletedProcess[str]:
-    env = clean_env(ORQ_API_KEY=key, ORQ_BASE_URL=base_url, ORQ_MAX_RETRIES="0")
+    env = server_env(base_url, key=key, ORQ_MAX_RETRIES="0")
     return subprocess.run([*MODULE, "check", "-v"], env=env, capture_output=True, text=True, timeout=60)
 
 

@@ -15,7 +15,7 @@ from mcp.client.stdio import stdio_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY, held_open
-from tests.processes import HttpServer, loopback_http_client
+from tests.processes import HttpServer, loopback_http_client, server_env
 from tests.serving.test_protocol_abuse import (
     ENVELOPE,
     INITIALIZE,
@@ -30,18 +30,19 @@ TICKET = {"company_name": "Acme Bikes", "language": "English", "customer_name": 
 NEW_KEY = "returns-helper"
 
 
-def server_env(base_url: str) -> dict[str, str]:
-    return {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": base_url, "ORQ_EXPOSE": "all", "ORQ_MCP_CACHE_TTL": "1"}
+SETTINGS = {"ORQ_EXPOSE": "all", "ORQ_MCP_CACHE_TTL": "1"}
 
 
 @pytest.fixture
 def stdio_params(emulator: EmulatorThread, emulator_state: EmulatorState) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=server_env(emulator.base_url))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "orq_mcp"], env=server_env(emulator.base_url, **SETTINGS)
+    )
 
 
 @pytest.fixture
 def http_server(emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path) -> Iterator[HttpServer]:
-    server = HttpServer.start("http", server_env(emulator.base_url), tmp_path)
+    server = HttpServer.start("http", server_env(emulator.base_url, **SETTINGS), tmp_path)
     try:
         yield server.ready()
     finally:

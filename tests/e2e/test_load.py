@@ -33,7 +33,7 @@ from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, RequestRecord
 from tests.conftest import API_KEY, served
 from tests.helpers import wait_until
-from tests.processes import STARTUP_TIMEOUT, HttpServer, loopback_http_client, rss_bytes
+from tests.processes import STARTUP_TIMEOUT, HttpServer, loopback_http_client, rss_bytes, server_env
 
 # The spec's bound from a cancel to orq seeing its stream closed.
 CANCEL_BOUND = 0.2
@@ -52,11 +52,6 @@ RSS_GROWTH_BOUND = 150 * 2**20
 # Upstream streams open at the same moment: 50-85 measured on a loaded 2-core machine.
 MIN_OVERLAP = 10
 FAQ_QUESTION = "How long does shipping to Germany take, and can I return a bike after a test ride in the rain?"
-
-
-def server_env(base_url: str) -> dict[str, str]:
-    """The key and the emulator; the progress interval stays at its default, as in production."""
-    return {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": base_url}
 
 
 @pytest.fixture(scope="module")

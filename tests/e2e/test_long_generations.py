@@ -30,20 +30,14 @@ from mcp.client.streamable_http import streamable_http_client
 from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.serving.http.connections import SHUTDOWN_GRACE
-from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
-from tests.processes import HttpServer, loopback_http_client
+from tests.processes import HttpServer, loopback_http_client, server_env
 from tests.scale_tools import haproxy
 from tests.serving.test_scale_balancer import describe
 
 INVOKE = {"key": "faq-assistant", "inputs": {"question": "How long does shipping to Norway take?"}}
 DEFAULT_REQUEST_TIMEOUT = Settings.model_fields["request_timeout"].default
 LEGACY, MODERN = "legacy", "auto"  # the SDK client's modes: the initialize handshake, or 2026-07-28
-
-
-def defaults_env(emulator: EmulatorThread) -> dict[str, str]:
-    """The key and the emulator: every other setting at its default."""
-    return {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
 
 
 def pieces(count: int) -> tuple[str, ...]:
@@ -171,7 +165,7 @@ class Arm:
 
 
 def stdio_target(emulator: EmulatorThread, errlog: Any) -> Target:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=defaults_env(emulator))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=server_env(emulator.base_url))
     return lambda seen: stdio_client(params, errlog=errlog)
 
 
@@ -231,7 +225,7 @@ async def test_a_ninety_second_generation_completes_uncut_on_every_transport_at_
     servers: Callable[..., HttpServer],
     tmp_path: Path,
 ) -> None:
-    env = defaults_env(emulator)
+    env = server_env(emulator.base_url)
     http = servers("http", "http", env)
     sse = servers("sse", "sse", env)
     workers = servers("workers", "http", env, ("--workers", "2"))
@@ -286,7 +280,7 @@ async def test_the_default_request_timeout_bounds_headers_and_body_but_not_the_a
     emulator: EmulatorThread, emulator_state: EmulatorState, servers: Callable[..., HttpServer]
 ) -> None:
     assert DEFAULT_REQUEST_TIMEOUT == 10  # the README's figure for ORQ_MCP_REQUEST_TIMEOUT
-    server = servers("http", "http", defaults_env(emulator)).ready()
+    server = servers("http", "http", server_env(emulator.base_url)).ready()
     head = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
     stalls: dict[str, tuple[float, bytes]] = {}
 
@@ -321,7 +315,7 @@ async def test_sigterm_lets_calls_in_flight_finish_for_a_while_then_stops(
     out (before: the server waited for it, up to ORQ_MCP_INVOKE_TIMEOUT). Handshake-era SSE streams end at once
     (the SDK's SSE responses stop on shutdown), so their clients are told at once."""
     assert SHUTDOWN_GRACE == DRAIN
-    server = servers("http", "http", defaults_env(emulator)).ready()
+    server = servers("http", "http", server_env(emulator.base_url)).ready()
     arms = {
         SHORT: Arm("short", http_target(server.url), MODERN),
         LONG: Arm("long", http_target(server.url), MODERN),

@@ -23,7 +23,7 @@ from mcp_types import CallToolResult, TextContent
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from tests.conftest import API_KEY
-from tests.processes import HttpServer, read_log
+from tests.processes import HttpServer, read_log, server_env
 
 MIDDLE = API_KEY[len(API_KEY) // 2 - 6 : len(API_KEY) // 2 + 6]
 # Any 12 consecutive characters of the key count as a leak (a cut-off key is still a key); the middle is one of them.
@@ -71,20 +71,20 @@ class Served:
     stdout_path: Path
 
 
-def server_env(base_url: str) -> dict[str, str]:
-    return {
-        "ORQ_API_KEY": API_KEY,
-        "ORQ_BASE_URL": base_url,
-        "ORQ_MAX_RETRIES": "0",  # each failure is reported at once: fast, and one upstream request per call
-        "ORQ_TIMEOUT": "1",  # makes a hung orq cheap to test
-        "ORQ_MCP_CACHE_TTL": "0",  # where the server caches the deployment list, every resource read goes to orq
-    }
+# What the servers run with beyond the key and the emulator.
+SETTINGS = {
+    "ORQ_MAX_RETRIES": "0",  # each failure is reported at once: fast, and one upstream request per call
+    "ORQ_TIMEOUT": "1",  # makes a hung orq cheap to test
+    "ORQ_MCP_CACHE_TTL": "0",  # where the server caches the deployment list, every resource read goes to orq
+}
 
 
 @pytest.fixture(scope="module")
 def http_server(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     """The HTTP server, started with the module so that it boots while the stdio test runs."""
-    server = HttpServer.start("http", server_env(emulator.base_url), tmp_path_factory.mktemp("http"), args=["-v"])
+    server = HttpServer.start(
+        "http", server_env(emulator.base_url, **SETTINGS), tmp_path_factory.mktemp("http"), args=["-v"]
+    )
     try:
         yield server
     finally:
@@ -107,7 +107,7 @@ def served(
         params = StdioServerParameters(
             command="/bin/sh",
             args=["-c", '"$0" -m orq_mcp -v | tee "$1"', sys.executable, str(stdout_path)],
-            env=server_env(emulator.base_url),
+            env=server_env(emulator.base_url, **SETTINGS),
         )
         with stderr_path.open("w") as errlog:
             yield Served("stdio", lambda: stdio_client(params, errlog=errlog), stderr_path, stdout_path)

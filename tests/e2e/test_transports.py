@@ -30,7 +30,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
 from tests.conftest import API_KEY, held_open
 from tests.helpers import names, ok, text_of, wait_until
-from tests.processes import STARTUP_TIMEOUT, HttpServer
+from tests.processes import STARTUP_TIMEOUT, HttpServer, server_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -57,9 +57,8 @@ SLOW_CHUNK_DELAY = 0.1
 # Processes ----------------------------------------------------------------------------------------------------------
 
 
-def server_env(base_url: str) -> dict[str, str]:
-    """What the server needs: the key, the emulator, and a short progress window so streams show several pieces."""
-    return {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": base_url, "ORQ_MCP_PROGRESS_INTERVAL": "0.02"}
+# What the servers run with beyond the key and the emulator: a short progress window so streams show several pieces.
+SETTINGS = {"ORQ_MCP_PROGRESS_INTERVAL": "0.02"}
 
 
 @dataclass
@@ -80,7 +79,7 @@ class Server:
 @pytest.fixture(scope="module")
 def http_servers(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, HttpServer]]:
     """The Streamable HTTP and SSE servers, both started with the module: they boot while the stdio tests run."""
-    env = server_env(emulator.base_url)
+    env = server_env(emulator.base_url, **SETTINGS)
     servers: dict[str, HttpServer] = {}
     try:
         for transport in ("http", "sse"):
@@ -102,7 +101,7 @@ def server(
     if transport == "stdio":
         stderr_path = tmp_path_factory.mktemp("orq-mcp-stdio") / "stderr.log"
         params = StdioServerParameters(
-            command=sys.executable, args=["-m", "orq_mcp"], env=server_env(emulator.base_url)
+            command=sys.executable, args=["-m", "orq_mcp"], env=server_env(emulator.base_url, **SETTINGS)
         )
         with stderr_path.open("w") as errlog:
             # Every connection spawns its own process; the module's shared connection is the one server.

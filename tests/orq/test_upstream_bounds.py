@@ -33,7 +33,7 @@ from orq_mcp.surface.tool_errors import Subject, explain
 from tests.conftest import API_KEY, FAST_RETRY, served
 from tests.helpers import error_text, wait_until
 from tests.hostile import Reply, Request, Upstream, hostile_upstream, stall_meter
-from tests.processes import clean_env
+from tests.processes import server_env
 
 CHUNK = b'data: {"choices":[{"index":0,"message":{"role":"assistant","content":"a"}}]}\n\n'
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -106,7 +106,7 @@ async def test_the_deadline_over_stdio_from_the_environment(tmp_path: Path) -> N
     """The real process, configured by ORQ_MCP_INVOKE_TIMEOUT, stops the trickle and keeps serving."""
     settings = {"ORQ_MCP_INVOKE_TIMEOUT": "1", "ORQ_STREAM_TIMEOUT": "1", "ORQ_MCP_CACHE_TTL": "0"}
     with hostile_upstream(routes(stream=Reply(content_type="text/event-stream", body=trickle()))) as upstream:
-        env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=upstream.base_url, **settings)
+        env = server_env(upstream.base_url, **settings)
         params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env)
         with (tmp_path / "stderr.log").open("w") as errlog:
             async with Client(stdio_client(params, errlog=errlog)) as client:

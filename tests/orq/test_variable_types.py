@@ -22,9 +22,8 @@ from orq_mcp.orq.templates import Variable, template_variables
 from orq_mcp.orq.variables import variables_for
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Workspace
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS
-from tests.conftest import API_KEY
 from tests.helpers import ok
-from tests.processes import clean_env
+from tests.processes import server_env
 
 
 def read(text: str, engine: str = "jinja", *declared: TemplateVariable) -> dict[str, tuple[bool, str]]:
@@ -165,7 +164,7 @@ SCHEMA_TYPES = {"customer": "object", "orders": "array", "company": "string", "l
 async def test_typed_variables_reach_listings_schemas_and_orq(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     args = ["-m", "orq_mcp", "--expose", "account-review"]
     params = StdioServerParameters(command=sys.executable, args=args, env=env)
     with (tmp_path / "stderr.log").open("w") as errlog:

@@ -21,10 +21,9 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread, Workspace, versions
 from orq_mcp.sandbox.data import SAMPLE_DEPLOYMENTS, sample_versions
 from orq_mcp.sandbox.data_versions import ROUTER_DRAFTS, TICKET_ROUTER
 from orq_mcp.sandbox.versions import make_version
-from tests.conftest import API_KEY
 from tests.helpers import ok, sample_version
 from tests.paths import REPO
-from tests.processes import clean_env
+from tests.processes import server_env
 
 ROUTER = [
     Variable("queue", required=False, default="general", description="Queue for tickets no rule matches"),
@@ -76,7 +75,7 @@ def test_client_and_emulator_choose_the_same_version_for_every_sample() -> None:
 async def test_over_stdio_list_deployments_shows_the_live_defaults(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env)
     with (tmp_path / "stderr.log").open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:

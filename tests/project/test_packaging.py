@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from tests.paths import REPO
-from tests.processes import free_port, stop_process
+from tests.processes import free_port, server_env, stop_process
 
 ROOT = REPO
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -175,8 +175,7 @@ def test_the_dockerfiles_commands_install_start_and_pass_the_health_check(tmp_pa
     assert version.stdout.startswith("orq-mcp ")
 
     port = free_port()
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("ORQ_", "UV_"))}
-    run_env.update(env_of(final), PORT=str(port))
+    run_env = server_env(key=None, **{**env_of(final), "PORT": str(port)})
     run_env["PATH"] = run_env["PATH"].replace("$PATH", os.environ["PATH"]).replace("/app/.venv", str(environment))
     (cmd,) = [arguments(rest) for word, rest in final if word == "CMD"]
     (health,) = [rest for word, rest in final if word == "HEALTHCHECK"]

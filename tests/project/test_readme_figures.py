@@ -45,9 +45,8 @@ from orq_mcp.surface import edge, naming, outputs, results, tool_errors
 from orq_mcp.surface import tenants as tenant
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
 from tests import readme_blocks as blocks
-from tests.conftest import API_KEY
 from tests.e2e.test_long_generations import NINETY_SECONDS
-from tests.processes import clean_env
+from tests.processes import server_env
 from tests.serving.test_scale_events import ANSWER_CHARS, ANSWERS, RSS_SLACK
 from tests.surface.test_workspace_surface import PER_DEPLOYMENT_TOOL_BUDGET, TOOLS_LIST_BUDGET
 
@@ -81,7 +80,7 @@ def sandbox() -> blocks.Sandbox:
 
 @pytest.fixture(scope="module")
 def check_output(emulator: EmulatorThread) -> str:
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     done = subprocess.run(
         [sys.executable, "-m", "orq_mcp", "check"], env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -36,7 +36,7 @@ from orq_mcp.serving.http.shared_buckets import SharedBuckets
 from orq_mcp.serving.http.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
-from tests.processes import MODULE, HttpServer, clean_env, free_port, loopback_http_client
+from tests.processes import MODULE, HttpServer, free_port, loopback_http_client, server_env
 from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_workspace
 
 TOKEN = "orq-mcp-attack-token-5e0b8d13c9a24f67b1"
@@ -81,7 +81,7 @@ async def initialize(http: httpx2.AsyncClient, url: str, headers: dict[str, str]
 def test_a_short_access_token_is_refused_at_start_up_with_how_to_make_one() -> None:
     short = "only-31-characters-long-token!!"
     assert len(short) == 31
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_MCP_AUTH_TOKEN=short)
+    env = server_env(ORQ_MCP_AUTH_TOKEN=short)
     done = subprocess.run([*MODULE, "--transport", "http"], env=env, capture_output=True, timeout=30, check=False)
     assert done.returncode == 2
     assert done.stdout == b""
@@ -440,7 +440,7 @@ def start_with_file_limit(emulator: EmulatorThread, log_dir: Path) -> HttpServer
     def low_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
 
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url, ORQ_MCP_REQUEST_TIMEOUT="2")
+    env = server_env(emulator.base_url, ORQ_MCP_REQUEST_TIMEOUT="2")
     port = free_port()
     command = [*MODULE, "--transport", "http", "--port", str(port)]
     with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:

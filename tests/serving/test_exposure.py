@@ -41,10 +41,10 @@ from tests.processes import (
     MODULE,
     STARTUP_TIMEOUT,
     HttpServer,
-    clean_env,
     free_port,
     listening_addresses,
     loopback_http_client,
+    server_env,
     start_on_default_host,
 )
 
@@ -223,7 +223,7 @@ def test_a_non_loopback_host_is_refused_without_allow_remote(
 ) -> None:
     # (`servers` is only requested so that the module's servers boot while these short-lived processes run.)
     port = free_port()
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     args = ["--transport", transport, "--port", str(port)]
     if via_env:
         env["ORQ_MCP_HOST"] = host

@@ -35,7 +35,7 @@ import pytest
 
 from orq_mcp.sandbox import EmulatorThread
 from tests.conftest import API_KEY
-from tests.processes import MODULE, STARTUP_TIMEOUT, HttpServer, clean_env, stop_process
+from tests.processes import MODULE, STARTUP_TIMEOUT, HttpServer, server_env, stop_process
 
 # JSON-RPC 2.0 and MCP error codes, as they appear on the wire.
 PARSE_ERROR = -32700
@@ -101,7 +101,7 @@ class StdioPeer:
         self.stderr_path = log_dir / f"{name}.stderr.log"
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                command, env=clean_env(**env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+                command, env=server_env(key=None, **env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
             )
         self._ids = itertools.count(1)
         self._answered = False  # until the first answer, the process may still be starting

@@ -16,7 +16,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.serving.http.throttle import FAILURE_BURST, FAILURES_PER_MINUTE
 from tests.conftest import API_KEY
 from tests.helpers import ok
-from tests.processes import MODULE, HttpServer, clean_env, loopback_http_client
+from tests.processes import MODULE, HttpServer, loopback_http_client, server_env
 from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS, TOKEN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -144,7 +144,7 @@ async def test_workers_refuse_transports_whose_connections_live_in_one_process()
     for transport in ("sse", "stdio"):
         with anyio.fail_after(30):
             done = await anyio.run_process(
-                [*MODULE, "--transport", transport, "--workers", "2"], env=clean_env(ORQ_API_KEY=API_KEY), check=False
+                [*MODULE, "--transport", transport, "--workers", "2"], env=server_env(), check=False
             )
         assert done.returncode == 2
         assert b"--workers needs --transport http" in done.stderr

@@ -23,7 +23,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.serving.stdio.owed import OwedAnswers
 from tests.conftest import API_KEY
 from tests.paths import TESTS
-from tests.processes import MODULE, STARTUP_TIMEOUT, clean_env, stop_process
+from tests.processes import MODULE, STARTUP_TIMEOUT, server_env, stop_process
 from tests.serving.test_protocol_abuse import ENVELOPE, INITIALIZE, TRACEBACK, StdioPeer, jsonrpc_message
 
 APP = [sys.executable, str(TESTS / "stdio_app.py")]
@@ -116,7 +116,7 @@ def test_eof_on_stdin_answers_the_stream_in_flight_then_exits(
 def test_a_closed_stdout_stops_the_server(emulator: EmulatorThread, tmp_path: Path) -> None:
     """The client stops reading before the first answer: that write meets EPIPE and the server stops quietly."""
     stderr_path = tmp_path / "stderr.log"
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(MODULE, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     assert process.stdin is not None
@@ -139,7 +139,7 @@ def test_a_socketpair_on_stdin_and_stdout_serves_a_stream(
     """Some hosts (Node's child_process) give the server one socket for stdin and stdout, not two pipes."""
     ours, theirs = socket.socketpair()
     stderr_path = tmp_path / "stderr.log"
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     with stderr_path.open("wb") as stderr, theirs:
         process = subprocess.Popen([*MODULE, "-v"], env=env, stdin=theirs, stdout=theirs, stderr=stderr)
     ours.settimeout(STARTUP_TIMEOUT)  # bounds every read below
@@ -253,7 +253,7 @@ def test_requests_written_then_stdin_closed_are_all_answered(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path, era: str
 ) -> None:
     """A client writes everything at once and closes stdin: every request gets its answer before the exit."""
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     modern = era != "handshake"
     requests, ids = batch(1, PIPELINED, modern)
     written = requests if modern else opening() + requests
@@ -277,7 +277,11 @@ def test_a_file_of_requests_is_answered_in_full(tmp_path: Path) -> None:
     requests.write_bytes(opening(1) + line(2, "tools/list"))
     with requests.open("rb") as stdin:
         done = subprocess.run(
-            [*MODULE, "--sandbox"], env=clean_env(), stdin=stdin, capture_output=True, timeout=STARTUP_TIMEOUT + 30
+            [*MODULE, "--sandbox"],
+            env=server_env(key=None),
+            stdin=stdin,
+            capture_output=True,
+            timeout=STARTUP_TIMEOUT + 30,
         )
     assert done.returncode == 0, done.stderr.decode()
     answers = answers_in(done.stdout)
@@ -313,7 +317,7 @@ def test_a_request_the_server_asks_after_eof_does_not_hold_the_exit(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
     """A call that asks the user (elicitation) after stdin closed is answered at once: nobody can reply."""
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     initialize = {**INITIALIZE, "capabilities": {"elicitation": {"form": {}}}}
     call = {"name": "invoke_deployment", "arguments": {"key": "support-triage", "inputs": {"language": "English"}}}
     written = line(1, "initialize", initialize) + b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
@@ -403,7 +407,7 @@ def test_the_sdks_threaded_transport_also_answers_everything_read_before_eof(
     """One socket for stdin, stdout and stderr cannot be made non-blocking for the protocol alone, so the server
     falls back to the SDK's threaded transport (as on Windows): the answers owed at EOF do not depend on ours."""
     ours, theirs = socket.socketpair()
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     with theirs:
         process = subprocess.Popen([*MODULE, "-v"], env=env, stdin=theirs, stdout=theirs, stderr=theirs)
     requests, ids = batch(1, PIPELINED)

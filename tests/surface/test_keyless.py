@@ -10,7 +10,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import TextContent
 
-from tests.processes import MODULE, clean_env, read_log
+from tests.processes import MODULE, read_log, server_env
 
 FIXED_TOOLS = {"list_deployments", "get_deployment_config", "invoke_deployment", "list_prompts"}
 
@@ -18,7 +18,7 @@ FIXED_TOOLS = {"list_deployments", "get_deployment_config", "invoke_deployment",
 async def test_without_a_key_the_server_lists_its_tools_and_each_call_says_where_the_key_goes(
     tmp_path: Path,
 ) -> None:
-    params = StdioServerParameters(command=MODULE[0], args=[*MODULE[1:], "--expose", "all"], env=clean_env())
+    params = StdioServerParameters(command=MODULE[0], args=[*MODULE[1:], "--expose", "all"], env=server_env(key=None))
     errlog = tmp_path / "stderr.log"
     with errlog.open("w") as err:
         async with Client(stdio_client(params, errlog=err)) as client:
@@ -57,7 +57,7 @@ async def test_a_placeholder_key_serves_the_tool_list_and_each_call_says_what_to
     tmp_path: Path, placeholder: str, says: str
 ) -> None:
     """Exiting on a placeholder left GUI hosts with "Connection closed" and nothing else to go on."""
-    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=clean_env(ORQ_API_KEY=placeholder))
+    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=server_env(key=placeholder))
     errlog = tmp_path / "stderr.log"
     with errlog.open("w") as err:
         async with Client(stdio_client(params, errlog=err)) as client:

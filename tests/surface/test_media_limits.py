@@ -23,7 +23,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
 from tests.conftest import API_KEY, held_open
 from tests.helpers import deployment_variant
-from tests.processes import MODULE, clean_env
+from tests.processes import MODULE, server_env
 
 SEVEN_MB = 7_000_000  # a large generated image (a 4K PNG); 9.3 MB once base64-encoded
 ONE_MB = 1_000_000
@@ -33,7 +33,7 @@ DEFAULT_RESULT_CHARS = Settings().max_result_chars
 @pytest.fixture
 async def client(emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path) -> AsyncIterator[Client]:
     """A real `python -m orq_mcp` over stdio, at default settings, against the emulator."""
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=env)
     with (tmp_path / "stderr.log").open("w") as errlog:
         async with held_open(Client(stdio_client(params, errlog=errlog))) as connected:

@@ -20,7 +20,7 @@ from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.surface.named_keys import problems
 from tests.conftest import API_KEY
 from tests.helpers import error_text, ok
-from tests.processes import MODULE, HttpServer, clean_env, read_log
+from tests.processes import MODULE, HttpServer, read_log, server_env
 from tests.serving.test_exposure import TENANT_B_KEY, bearer, connect, tenant_b_workspace
 
 TYPO = "support-triag"  # for the sample workspace's support-triage
@@ -30,7 +30,7 @@ ALLOW_LIST = f"faq-assistant,{TYPO}"
 async def test_a_mistyped_allow_list_or_expose_key_is_logged_once_with_the_closest_key(tmp_path: Path) -> None:
     args = [*MODULE[1:], "--sandbox", "--deployments", ALLOW_LIST, "--expose", f"faq-assistant,{TYPO},sql-helper"]
     # No cache: every list below is fetched afresh, and the warnings must still come once.
-    params = StdioServerParameters(command=MODULE[0], args=args, env=clean_env(ORQ_MCP_CACHE_TTL="0"))
+    params = StdioServerParameters(command=MODULE[0], args=args, env=server_env(key=None, ORQ_MCP_CACHE_TTL="0"))
     errlog = tmp_path / "stderr.log"
     with errlog.open("w") as err:
         async with Client(stdio_client(params, errlog=err)) as client:

@@ -19,9 +19,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from tests.conftest import API_KEY
 from tests.helpers import error_text, ok
-from tests.processes import clean_env
+from tests.processes import server_env
 
 WHERE = {
     "company_name": "company_name (used in message 1, system)",
@@ -35,7 +34,7 @@ PREFIX = "Missing input(s) for deployment 'support-triage': "
 @asynccontextmanager
 async def without_forms(emulator: EmulatorThread, tmp_path: Path) -> AsyncIterator[Client]:
     """The real server over stdio, `support-triage` exposed, and a client that declares no elicitation."""
-    env = clean_env(ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url)
+    env = server_env(emulator.base_url)
     args = ["-m", "orq_mcp", "--expose", "support-triage"]
     params = StdioServerParameters(command=sys.executable, args=args, env=env)
     with (tmp_path / "stderr.log").open("w") as errlog:

@@ -18,9 +18,8 @@ from mcp.client.stdio import stdio_client
 
 from orq_mcp.config.settings import Settings, SettingsError
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
-from tests.conftest import API_KEY
 from tests.helpers import error_text, ok
-from tests.processes import clean_env
+from tests.processes import server_env
 
 TRIAGE_INPUTS = {"company_name": "Acme Bikes", "language": "English", "customer_name": "Priya", "ticket_body": "Hi"}
 QUESTION = [{"role": "user", "content": "Do you ship to Norway?"}]
@@ -29,9 +28,7 @@ QUESTION = [{"role": "user", "content": "Do you ship to Norway?"}]
 async def test_environment_and_contact_reach_orq_and_the_callers_context_wins(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
-    env = clean_env(
-        ORQ_API_KEY=API_KEY, ORQ_BASE_URL=emulator.base_url, ORQ_ENVIRONMENT="production", ORQ_CONTACT_ID="contact-42"
-    )
+    env = server_env(emulator.base_url, ORQ_ENVIRONMENT="production", ORQ_CONTACT_ID="contact-42")
     params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp"], env=env)
     with (tmp_path / "stderr.log").open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:
