@@ -146,6 +146,9 @@ def tenant_replicas(
     emulator: EmulatorThread, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[HttpServer]]:
     env = {"ORQ_BASE_URL": emulator.base_url, "ORQ_MCP_AUTH_TOKEN": TOKEN}  # no server key: each URL brings one
+    # The dropped stream's request lives on for the grace (a client may resume it there): at the default 30 s, the
+    # replica's shutdown would wait out its 10 s drain for it.
+    env["ORQ_MCP_RESUME_GRACE"] = str(GRACE)
     with two_replicas(env, redis_url, tmp_path_factory, ("--query-config",)) as started:
         yield started
 
