@@ -149,6 +149,12 @@ def pip_floor() -> str:
     return found[1]
 
 
+def xdist_workers() -> str:
+    """How many pytest-xdist workers the suite runs on (pyproject.toml's `addopts`: `-n N`)."""
+    addopts: list[str] = _pyproject()["tool"]["pytest"]["ini_options"]["addopts"]
+    return addopts[addopts.index("-n") + 1]
+
+
 def limit_of(sandbox: blocks.Sandbox, tool: str) -> dict[str, Any]:
     limit: dict[str, Any] = sandbox.tool(tool)["inputSchema"]["properties"]["limit"]
     return limit
@@ -309,6 +315,7 @@ def figures(sandbox: blocks.Sandbox) -> list[tuple[Path, str]]:
         (CONTRIBUTING, f"With Python {minimum_python()} or newer"),
         (CONTRIBUTING, f'python -m pip install --upgrade "pip>={pip_floor()}"'),
         (CONTRIBUTING, f"which pip reads from {pip_floor()} on"),
+        (CONTRIBUTING, f"pytest-xdist runs it on {xdist_workers()} workers"),
         # clients/README.md
         (CLIENTS, f"it installs Node {node_version()} into `.ci/node`"),
         (CLIENTS, f"every server scenario at {', '.join(versions[:-1])} and {versions[-1]}"),
@@ -489,7 +496,10 @@ NOT_FIGURES: dict[Path, list[tuple[str, str]]] = {
         (r"`sk-abc…1234\*\*\*\*`", "an example of a masked key"),
         (r"http://proxy\.example\.com:3128", "an example proxy URL"),
     ],
-    CONTRIBUTING: [(r"PEP 735", "a standard's number")],
+    CONTRIBUTING: [
+        (r"PEP 735", "a standard's number"),
+        (r"`-n 0`|pytest -n 0 ", "pytest-xdist's own flag for no workers (the tests in this process)"),
+    ],
     CLIENTS: [
         (r"\(issue #5\)", "an issue number"),
         (r"on free 127\.0\.0\.1 ports", "the loopback address the checks bind (clients/run-checks.sh)"),
