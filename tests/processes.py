@@ -8,8 +8,8 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +116,36 @@ class HttpServer:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+class ServerGroup:
+    """The servers one test (or one module) starts, each logging under `log_root/<name>`; see `server_group`."""
+
+    def __init__(self, log_root: Path) -> None:
+        self.log_root = log_root
+        self.started: list[HttpServer] = []
+
+    def start(self, name: str, transport: str, env: dict[str, str], args: Sequence[str] = ()) -> HttpServer:
+        """Spawn one server (without waiting: call `ready()` before the first request)."""
+        log_dir = self.log_root / name
+        log_dir.mkdir(parents=True)
+        self.started.append(HttpServer.start(transport, env, log_dir, args=args))
+        return self.started[-1]
+
+
+@contextmanager
+def server_group(log_root: Path, check_logs: bool = True) -> Iterator[ServerGroup]:
+    """Servers stopped together when the block ends, however it ends; then, with `check_logs`, none may have
+    logged a traceback (a server that crashed while a test passed is still a failure)."""
+    group = ServerGroup(log_root)
+    try:
+        yield group
+    finally:
+        for server in group.started:
+            server.stop()
+    if check_logs:
+        for server in group.started:
+            assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

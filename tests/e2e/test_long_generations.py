@@ -31,7 +31,7 @@ from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault
 from orq_mcp.serving.http.connections import SHUTDOWN_GRACE
 from tests.helpers import ok, wait_until
-from tests.processes import HttpServer, loopback_http_client, server_env
+from tests.processes import HttpServer, loopback_http_client, server_env, server_group
 from tests.scale_tools import haproxy
 from tests.serving.test_scale_balancer import describe
 
@@ -195,19 +195,8 @@ async def run_arms(arms: list[Arm], pace: Pace, state: EmulatorState) -> None:
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[Callable[..., HttpServer]]:
     """Start servers (not waiting for them) with `start(name, transport, env, args)`; all stopped after the test."""
-    started: list[HttpServer] = []
-
-    def start(name: str, transport: str, env: dict[str, str], args: tuple[str, ...] = ()) -> HttpServer:
-        log_dir = tmp_path / name
-        log_dir.mkdir()
-        started.append(HttpServer.start(transport, env, log_dir, args=args))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
-    for server in started:
-        assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
+    with server_group(tmp_path) as group:
+        yield group.start
 
 
 # The goal: 90 seconds, at defaults, everywhere at once ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from orq_mcp.serving.http.shared_buckets import SharedBuckets
 from orq_mcp.serving.http.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
 from tests.conftest import API_KEY
 from tests.helpers import ok, wait_until
-from tests.processes import MODULE, HttpServer, free_port, loopback_http_client, server_env
+from tests.processes import MODULE, HttpServer, free_port, loopback_http_client, server_env, server_group
 from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS, TENANT_B_KEY, tenant_b_workspace
 
 TOKEN = "orq-mcp-attack-token-5e0b8d13c9a24f67b1"
@@ -50,21 +50,18 @@ StartServer = Callable[..., HttpServer]
 @pytest.fixture
 def start(emulator: EmulatorThread, tmp_path: Path) -> Iterator[StartServer]:
     """Start servers with `start(transport, env, args)`; all are stopped after the test."""
-    started: list[HttpServer] = []
+    # Hostile clients may make a server log what it refused: these logs are checked by the tests that read them.
+    with server_group(tmp_path, check_logs=False) as group:
 
-    def launch(transport: str = "http", env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> HttpServer:
-        log_dir = tmp_path / f"server-{len(started)}"
-        log_dir.mkdir()
-        base = {"ORQ_BASE_URL": emulator.base_url, "ORQ_MCP_PROGRESS_INTERVAL": "0.02"}
-        if "--multi-tenant" not in args:
-            base["ORQ_API_KEY"] = API_KEY
-        server = HttpServer.start(transport, {**base, **(env or {})}, log_dir, args=args)
-        started.append(server)
-        return server.ready()
+        def launch(
+            transport: str = "http", env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+        ) -> HttpServer:
+            base = {"ORQ_BASE_URL": emulator.base_url, "ORQ_MCP_PROGRESS_INTERVAL": "0.02"}
+            if "--multi-tenant" not in args:
+                base["ORQ_API_KEY"] = API_KEY
+            return group.start(f"server-{len(group.started)}", transport, {**base, **(env or {})}, args).ready()
 
-    yield launch
-    for server in started:
-        server.stop()
+        yield launch
 
 
 def bearer(token: str) -> dict[str, str]:

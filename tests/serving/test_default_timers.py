@@ -33,7 +33,7 @@ from orq_mcp.serving.http.connections import SHUTDOWN_GRACE
 from orq_mcp.serving.workers import STOP_TIMEOUT
 from tests.conftest import API_KEY
 from tests.mcp_wire import Session, call_and_drop, messages, resume
-from tests.processes import HttpServer, loopback_http_client
+from tests.processes import HttpServer, loopback_http_client, server_group
 from tests.scale_tools import README, redis_server
 from tests.serving.test_exposure import INITIALIZE, MCP_HEADERS
 from tests.serving.test_protocol_abuse import ENVELOPE, modern_headers
@@ -94,20 +94,13 @@ ADDRESSES = [f"127.0.0.{i}" for i in range(1, 10)]  # every address of 127/8 is 
 @pytest.fixture
 def at_defaults(emulator: EmulatorThread, tmp_path: Path) -> Iterator[Callable[..., HttpServer]]:
     """Start `--transport http` servers with nothing but the key and the emulator; stopped after the test."""
-    started: list[HttpServer] = []
+    base = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
+    with server_group(tmp_path) as group:
 
-    def start(name: str, env: dict[str, str] | None = None) -> HttpServer:
-        log_dir = tmp_path / name
-        log_dir.mkdir()
-        base = {"ORQ_API_KEY": API_KEY, "ORQ_BASE_URL": emulator.base_url}
-        started.append(HttpServer.start("http", {**base, **(env or {})}, log_dir))
-        return started[-1].ready()
+        def start(name: str, env: dict[str, str] | None = None) -> HttpServer:
+            return group.start(name, "http", {**base, **(env or {})}).ready()
 
-    yield start
-    for server in started:
-        server.stop()
-    for server in started:
-        assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
+        yield start
 
 
 async def open_sessions(url: str, address: str, count: int) -> list[httpx2.Response]:

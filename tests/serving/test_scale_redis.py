@@ -18,7 +18,7 @@ import pytest
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY
 from tests.mcp_wire import Session, Sse, assert_every_piece_once, call_and_drop, messages, resume
-from tests.processes import HttpServer, loopback_http_client
+from tests.processes import HttpServer, loopback_http_client, server_group
 from tests.scale_tools import redis_server
 from tests.serving.test_exposure import TENANT_B_KEY, TOKEN
 
@@ -39,17 +39,10 @@ def two_replicas(
     env: dict[str, str], redis_url: str, tmp_path_factory: pytest.TempPathFactory, args: tuple[str, ...] = ()
 ) -> Iterator[list[HttpServer]]:
     """Replicas a and b sharing `redis_url`; their logs must hold no traceback, key, token or Redis URL."""
-    started: list[HttpServer] = []
-    try:
-        for name in ("a", "b"):
-            log_dir = tmp_path_factory.mktemp(f"orq-mcp-redis-{name}")
-            started.append(HttpServer.start("http", {**env, "ORQ_MCP_EVENT_STORE": redis_url}, log_dir, args))
+    with server_group(tmp_path_factory.mktemp("orq-mcp-redis")) as group:
+        started = [group.start(name, "http", {**env, "ORQ_MCP_EVENT_STORE": redis_url}, args) for name in "ab"]
         yield [server.ready() for server in started]
-    finally:
-        for server in started:
-            server.stop()
     for server in started:
-        assert "Traceback" not in server.stderr(), server.stderr()
         for secret in (API_KEY, TENANT_B_KEY, TOKEN, redis_url):
             assert secret not in server.stderr()
 
