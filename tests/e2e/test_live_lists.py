@@ -15,6 +15,7 @@ from mcp.client.stdio import stdio_client
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from tests.conftest import API_KEY, held_open
+from tests.helpers import wait_until
 from tests.processes import HttpServer, loopback_http_client, server_env
 from tests.serving.test_protocol_abuse import (
     ENVELOPE,
@@ -51,12 +52,22 @@ def http_server(emulator: EmulatorThread, emulator_state: EmulatorState, tmp_pat
 
 @pytest.fixture
 def added_deployment(emulator_state: EmulatorState) -> Iterator[Any]:
-    """Adds a deployment to the workspace when called; removes it afterwards."""
+    """`await add()` adds a deployment to the workspace once the server has refreshed its lists since what the test
+    listed; the deployment is removed afterwards.
+
+    The server's first refresh compares orq's lists with its cache, which a busy machine may let expire (the TTL here
+    is 1 s) before that refresh runs: a change made before it would then be in both, and never announced. Every
+    later refresh compares with what the one before it fetched, which is what these tests are about.
+    """
     workspace = emulator_state.workspace_for(API_KEY)
     assert workspace is not None
     added: list[dict[str, Any]] = []
 
-    def add() -> None:
+    async def add() -> None:
+        listed = emulator_state.last_request("list_deployments")
+        assert await wait_until(lambda: emulator_state.last_request("list_deployments") is not listed, within=30), (
+            "the server did not fetch the deployments again"
+        )
         deployment = copy.deepcopy(next(d for d in workspace.deployments if d["key"] == "faq-assistant"))
         deployment.update(key=NEW_KEY, id="5f0c0e1e-0000-4000-8000-0000000000e2", created="2026-11-01T00:00:00.000Z")
         workspace.deployments.append(deployment)
@@ -112,7 +123,7 @@ async def test_exposed_tool_and_prompts_over_stdio(stdio_client_legacy: Any, emu
 async def test_a_new_deployment_is_announced_over_stdio(stdio_client_legacy: Any, added_deployment: Any) -> None:
     client, _, changed = stdio_client_legacy
     before = {t.name for t in (await client.list_tools()).tools}
-    added_deployment()
+    await added_deployment()
     with anyio.fail_after(15):
         await changed.wait()  # both tools/list_changed and resources/list_changed arrived
     after = {t.name for t in (await client.list_tools()).tools}
@@ -127,7 +138,7 @@ async def test_a_new_deployment_is_announced_to_2026_listeners_over_http(
         assert client.protocol_version == "2026-07-28"
         await client.list_tools()
         async with client.listen(tools_list_changed=True, resources_list_changed=True) as subscription:
-            added_deployment()
+            await added_deployment()
             kinds: set[str] = set()
             with anyio.fail_after(15):
                 async for event in subscription:

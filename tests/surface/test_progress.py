@@ -12,6 +12,9 @@ from orq_mcp.orq.redact import REPLACEMENT, Redactor
 from orq_mcp.surface.invocation.progress import relay_progress
 
 SECRET = "sk-canary-7f3a9c1e5b2d4a6f8e0c"
+# How long a test waits for what should take milliseconds before it fails: a busy machine may pause a process for
+# seconds, and a passing test never waits this long.
+STALL = 10
 
 
 class Sink:
@@ -56,7 +59,7 @@ class GatedSink(Sink):
 
 
 async def wait_for_sent(sink: Sink, count: int) -> None:
-    with anyio.fail_after(2):
+    with anyio.fail_after(STALL):
         while len(sink.sent) < count:  # noqa: ASYNC110 - the sink is the code under test's client
             await anyio.sleep(0.001)
 
@@ -86,7 +89,7 @@ async def test_what_arrives_during_a_send_is_batched_into_the_next() -> None:
     async with relay_progress(sink.send) as relay:
         await relay.add(pieces[0])  # sent before add returns
         await relay.add(pieces[1])  # picked up by the sender, held in flight by the client
-        with anyio.fail_after(2):
+        with anyio.fail_after(STALL):
             await sink.in_flight.wait()
         for piece in pieces[2:]:
             await relay.add(piece)
