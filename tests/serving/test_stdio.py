@@ -248,6 +248,7 @@ def assert_all_results(answers: dict[Any, dict[str, Any]], ids: list[Any]) -> No
     assert not errors, list(errors.values())[:3]
 
 
+@pytest.mark.slow  # three server starts, each answering 60 requests at once: 10-16 s on a busy 2-core machine
 @pytest.mark.parametrize("era", ["handshake", "2026-07-28"])
 def test_requests_written_then_stdin_closed_are_all_answered(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path, era: str
@@ -289,6 +290,7 @@ def test_a_file_of_requests_is_answered_in_full(tmp_path: Path) -> None:
     assert {tool["name"] for tool in answers[2]["result"]["tools"]} >= {"invoke_deployment", "list_deployments"}
 
 
+@pytest.mark.slow  # three server starts, each answering 600 pipelined requests: ~15 s on a busy 2-core machine
 def test_pipelined_requests_are_all_answered_while_stdin_stays_open(
     emulator: EmulatorThread, emulator_state: EmulatorState, tmp_path: Path
 ) -> None:
