@@ -382,9 +382,8 @@ def balanced_replicas() -> int:
 
 def connections_header_kib() -> int:
     """The request line and headers allowed, in KiB (uvicorn's h11 limit as the command line sets it)."""
-    found = re.search(
-        r"h11_max_incomplete_event_size=(\d+) \* 1024", read(ROOT / "orq_mcp" / "serving" / "http" / "run.py")
-    )
+    run_py = read(ROOT / "orq_mcp" / "serving" / "http" / "run.py")
+    found = re.search(r"h11_max_incomplete_event_size=(\d+) \* 1024", run_py)
     assert found
     return int(found[1])
 
