@@ -33,3 +33,17 @@ def test_the_map_names_each_module_in_its_folder() -> None:
 
 def test_the_package_is_the_map_root() -> None:
     assert Path("orq_mcp") in [Path(name) for name in blocks.MAP_ROOTS]
+
+
+# The tests mirror the package: each test file sits in the folder of the part it tests; tests/ itself holds only the
+# helpers those folders share (CONTRIBUTING.md).
+TEST_FOLDERS = {"orq", "config", "surface", "serving", "cli", "sandbox", "e2e", "project"}
+
+
+def test_each_test_file_sits_in_the_folder_of_its_part() -> None:
+    tests = blocks.ROOT / "tests"
+    assert [path.name for path in sorted(tests.glob("test_*.py"))] == [], "move these under tests/<part>/"
+    folders = {path.parent.name for path in tests.glob("*/test_*.py")}
+    assert folders <= TEST_FOLDERS, f"test folders the layout does not name: {sorted(folders - TEST_FOLDERS)}"
+    for folder in TEST_FOLDERS:
+        assert (tests / folder / "__init__.py").exists(), f"tests/{folder} is not a package"
