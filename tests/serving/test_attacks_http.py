@@ -31,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from orq_mcp.config.settings import Settings
 from orq_mcp.sandbox import EmulatorState, EmulatorThread
 from orq_mcp.sandbox.faults import Fault
+from orq_mcp.serving.http import shared_buckets as shared_table
 from orq_mcp.serving.http.disconnect import AbandonOnDisconnect
 from orq_mcp.serving.http.shared_buckets import SharedBuckets
 from orq_mcp.serving.http.throttle import MAX_TRACKED_ADDRESSES, Buckets, FailureThrottle, LocalBuckets, RefusalLog
@@ -604,7 +605,14 @@ def test_the_workers_table_forgets_the_longest_refused_first_and_stays_bounded()
 
 
 def refuse_often(buckets: SharedBuckets, times: int) -> None:
-    """In a spawned process: count `times` refusals of one address."""
+    """In a spawned process: count `times` refusals of one address.
+
+    Here the lock is waited for as long as it takes. On a busy machine a process holding it can be paused beyond
+    LOCK_WAIT (0.05 s; measured under the load of parallel test runs: 2 of 2,000 refusals lost), and the others then
+    go on without it: the way out when a worker died holding it, which may count a refusal short (shared_buckets.py).
+    What this test checks is that each read-modify-write under the lock is whole.
+    """
+    shared_table.LOCK_WAIT = 60.0  # this spawned process's own copy of the module
     throttle = FailureThrottle(burst=10_000, per_minute=1e-9, buckets=buckets)
     for _ in range(times):
         throttle.failed("192.0.2.7")
