@@ -27,6 +27,7 @@ CLIENTS = 6
 CALLS_PER_CLIENT = 4
 CHUNK_DELAY = 0.03  # each reply streams for about 1.5 s: several are in flight on every replica at any time
 CALL_BOUND = 30.0  # seconds; a call still open after this counts as hung
+CUT_SHORT = {"MCPError: SSE stream ended without a response", "MCPError: Server returned an error response"}
 
 
 @dataclass
@@ -113,8 +114,10 @@ async def test_a_replica_killed_mid_run_fails_only_its_own_calls(
     after = [o for o in run.outcomes if o.started > killed_at]
     assert after
     assert all(o.error is None for o in after)
-    # The client is told the stream ended without an answer (the MCP SDK's words), and can retry.
-    assert all(o.error == "MCPError: SSE stream ended without a response" for o in failed), failed
+    # The client is told its call ended without an answer, and can retry: in the MCP SDK's words for a stream cut
+    # short, or for the 502 HAProxy answers when the replica died before its answer began (on a busy machine, where
+    # a replica is slow to start answering, that happens to a call in flight).
+    assert all(o.error in CUT_SHORT for o in failed), failed
     for survivor in (replicas[0], replicas[2]):
         assert "Traceback" not in survivor.stderr()
         assert API_KEY not in survivor.stderr()
