@@ -1,6 +1,6 @@
 # The image Smithery builds (smithery.yaml): orq-mcp over Streamable HTTP on $PORT, one orq key per connection.
 # Two stages: uv installs the locked dependency set (uv.lock, hashes checked) and the package into a virtual
-# environment; the final image holds that environment and no build tools. tests/test_packaging.py checks this
+# environment; the final image holds that environment and no build tools. tests/project/test_packaging.py checks this
 # file's structure and runs its install, start and health-check commands (no Docker engine needed).
 
 FROM python:3.12-slim AS build

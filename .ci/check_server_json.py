@@ -4,7 +4,7 @@
 
 The schema is the registry's 2025-12-11 release as the `skillsaw` package on PyPI ships it (copied byte for byte
 from the modelcontextprotocol/static repository; see SCHEMA-SOURCE.md beside it in that package), so CI needs no
-network beyond the package index. tests/test_distribution.py checks server.json against this package.
+network beyond the package index. tests/project/test_distribution.py checks server.json against this package.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `python -m bench.workers [--calls 600] [--concurrency 32] [--max-workers 4] [--record bench/workers.json]`
 
 The run is recorded (the rows, the machine, the commit, the load) in `bench/workers.json`, which the table in
-docs/performance.md is generated from (tests/test_readme_figures.py holds the two together).
+docs/performance.md is generated from (tests/project/test_readme_figures.py holds the two together).
 
 Method: one bench emulator process (no pacing between chunks) and, per configuration, a fresh orq-mcp over
 Streamable HTTP: `--workers 1`, `--workers 2`, `--workers N`, and two `--stateless` replicas behind HAProxy

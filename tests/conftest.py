@@ -19,6 +19,9 @@ from orq_mcp.serving.upstream import orq_http
 from orq_mcp.surface.server import OrqMCPServer, create_server
 from tests.sdk_schema import sdk_violation
 
+# The suite's order under pytest-xdist (tests/scheduling.py).
+pytest_plugins = ["tests.scheduling"]
+
 T = TypeVar("T")
 
 # A recognisable canary: any test may grep output for it and must never find it.

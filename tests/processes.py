@@ -8,8 +8,8 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,22 +18,37 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from tests.conftest import API_KEY
+
 STARTUP_TIMEOUT = 30.0
 MODULE = [sys.executable, "-m", "orq_mcp"]
 PATHS = {"http": "/mcp", "sse": "/sse"}
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ORQ_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORQ_")}
-    env.update(extra)
+# What the tests' own environment must not pass on: a developer's orq key or URL would change what the server
+# does, and uv's variables (UV_CACHE_DIR) what `orq-mcp config` prints.
+NOT_PASSED_ON = ("ORQ_", "UV_")
+
+
+def server_env(orq_url: str | None = None, key: str | None = API_KEY, **settings: str) -> dict[str, str]:
+    """The environment of an `orq-mcp` process (a server, or a command such as `check`), the one way to build it.
+
+    This process's environment without any ORQ_* or UV_* variable; then the canary `key` as ORQ_API_KEY (`None`:
+    no key) and `orq_url` as ORQ_BASE_URL when given; then `settings` (ORQ_* names), which win over both.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_PASSED_ON)}
+    if key is not None:
+        env["ORQ_API_KEY"] = key
+    if orq_url is not None:
+        env["ORQ_BASE_URL"] = orq_url
+    env.update(settings)
     return env
 
 
 @asynccontextmanager
 async def stdio_session(log: Path, **env: str) -> AsyncIterator[Client]:
     """A real MCP client talking to `python -m orq_mcp` over stdio, its stderr kept in `log`."""
-    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=clean_env(**env))
+    params = StdioServerParameters(command=MODULE[0], args=MODULE[1:], env=server_env(key=None, **env))
     with log.open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:
             yield client
@@ -66,7 +81,9 @@ class HttpServer:
         port = free_port()
         command = [*MODULE, *args, "--transport", transport, "--host", host, "--port", str(port)]
         with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-            process = subprocess.Popen(command, env=clean_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            process = subprocess.Popen(
+                command, env=server_env(key=None, **env), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
         return cls(transport, process, port, log_dir)
 
     @property
@@ -101,6 +118,36 @@ class HttpServer:
         stop_process(self.process)
 
 
+class ServerGroup:
+    """The servers one test (or one module) starts, each logging under `log_root/<name>`; see `server_group`."""
+
+    def __init__(self, log_root: Path) -> None:
+        self.log_root = log_root
+        self.started: list[HttpServer] = []
+
+    def start(self, name: str, transport: str, env: dict[str, str], args: Sequence[str] = ()) -> HttpServer:
+        """Spawn one server (without waiting: call `ready()` before the first request)."""
+        log_dir = self.log_root / name
+        log_dir.mkdir(parents=True)
+        self.started.append(HttpServer.start(transport, env, log_dir, args=args))
+        return self.started[-1]
+
+
+@contextmanager
+def server_group(log_root: Path, check_logs: bool = True) -> Iterator[ServerGroup]:
+    """Servers stopped together when the block ends, however it ends; then, with `check_logs`, none may have
+    logged a traceback (a server that crashed while a test passed is still a failure)."""
+    group = ServerGroup(log_root)
+    try:
+        yield group
+    finally:
+        for server in group.started:
+            server.stop()
+    if check_logs:
+        for server in group.started:
+            assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -116,7 +163,9 @@ def start_on_default_host(transport: str, env: dict[str, str], log_dir: Path, ar
     port = free_port()
     command = [*MODULE, *args, "--transport", transport, "--port", str(port)]
     with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-        process = subprocess.Popen(command, env=clean_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        process = subprocess.Popen(
+            command, env=server_env(key=None, **env), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
     return HttpServer(transport, process, port, log_dir)
 
 

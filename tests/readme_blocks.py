@@ -1,5 +1,6 @@
 """The generated parts of the README and docs/, each computed from the code, a recorded benchmark or the running
-sandbox; tests/test_readme_figures.py fails when one is stale and rewrites them all with ORQ_MCP_UPDATE_SNAPSHOTS=1.
+sandbox; tests/project/test_readme_figures.py fails when one is stale and rewrites them all with
+ORQ_MCP_UPDATE_SNAPSHOTS=1.
 
 A generated part sits between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->`, and is never edited by
 hand: the map is the modules' docstrings, the sizes and examples are what `orq-mcp --sandbox` answers over stdio,
@@ -25,7 +26,7 @@ from mcp_types import CallToolResult, TextContent
 from orq_mcp.config.settings import DEFAULT_TOOLSETS
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES as STATIC_TOOL_NAMES
 from orq_mcp.surface.toolsets import TOOLSET_OF, TOOLSETS
-from tests.processes import clean_env
+from tests.processes import server_env
 
 ROOT = Path(__file__).parent.parent
 GENERATED = re.compile(r"<!-- generated: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /generated: (?P=name) -->\n", re.S)
@@ -156,7 +157,9 @@ class Sandbox:
 
 @asynccontextmanager
 async def sandbox_client(*args: str) -> AsyncIterator[Client]:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "orq_mcp", "--sandbox", *args], env=clean_env())
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "orq_mcp", "--sandbox", *args], env=server_env(key=None)
+    )
     async with Client(stdio_client(params)) as client:  # its log goes to stderr, which pytest shows on failure
         yield client
 

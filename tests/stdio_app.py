@@ -1,4 +1,4 @@
-"""A small MCP server on orq-mcp's stdio transport whose tools misbehave, for tests/test_stdio.py.
+"""A small MCP server on orq-mcp's stdio transport whose tools misbehave, for tests/serving/test_stdio.py.
 
 Run as a script: `python tests/stdio_app.py`. It needs no orq key and no emulator: what is under
 test is the transport (orq_mcp.serving.stdio.transport), not the orq tools.

@@ -70,8 +70,8 @@ ENV_VARS: dict[str, str] = {
 # The toolsets (surface/toolsets/): what each offers is in the README. `all` names every one.
 ToolsetName = Literal["deployments", "agents", "knowledge", "feedback", "traces"]
 TOOLSET_NAMES: tuple[ToolsetName, ...] = get_args(ToolsetName)
-# Offered when --toolsets is not given; chosen by measurement (tests/test_toolsets.py): its tools/list stays within
-# the default budget, 12,000 characters, and holds what most users of orq-mcp come for.
+# Offered when --toolsets is not given; chosen by measurement (tests/surface/test_toolsets.py): its tools/list stays
+# within the default budget, 12,000 characters, and holds what most users of orq-mcp come for.
 DEFAULT_TOOLSETS = ("deployments",)
 # Inline image data one tool result may carry (decoded bytes, every image together): 3.75 MiB, whose base64 form is
 # 5 MiB, the largest image the Claude API takes ("image exceeds 5 MB maximum"); a larger one would make the host's

@@ -112,5 +112,5 @@ class LiveLists:
 def connection_of(session: ServerSession) -> Any:
     # ServerSession is per request; the connection behind it is what lasts. SDK gap (mcp 2.3; not yet filed
     # upstream, this machine has no network): ServerSession exposes no public connection, so fall back to the
-    # session itself (then a client may hear a change twice). tests/test_sdk_gaps.py fails once one exists.
+    # session itself (then a client may hear a change twice). tests/project/test_sdk_gaps.py fails once one exists.
     return getattr(session, "_connection", session)

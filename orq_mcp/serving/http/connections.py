@@ -4,8 +4,8 @@ uvicorn has no deadline for a request's headers (a client that sends a byte now 
 connection forever) and asyncio logs a traceback for every failed accept once files run out.
 
 The header deadline subclasses uvicorn's h11 protocol and reads its internals (`cycle`, `connections`,
-`on_response_complete`): uvicorn offers no public option for it (tests/test_sdk_gaps.py fails once it does),
-and tests/test_attacks_http.py fails if an upgrade breaks the subclass.
+`on_response_complete`): uvicorn offers no public option for it (tests/project/test_sdk_gaps.py fails once it does),
+and tests/serving/test_attacks_http.py fails if an upgrade breaks the subclass.
 """
 
 from __future__ import annotations

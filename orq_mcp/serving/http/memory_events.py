@@ -49,7 +49,7 @@ MAX_STREAM_BYTES = 8 * MIB
 MAX_BYTES = 32 * MIB
 # What keeping an event costs beyond its JSON: its id, its record, its place in two indexes; and what a stream
 # with events costs (its record, its queue, its index entry). Measured with tracemalloc (~330 and ~1,060 bytes)
-# and checked by tests/test_scale_events.py, so that many short streams stay within the byte cap too.
+# and checked by tests/serving/test_scale_events.py, so that many short streams stay within the byte cap too.
 EVENT_OVERHEAD = 340
 STREAM_OVERHEAD = 1100
 # Streams whose events are all gone, remembered (~1 KB each: 4 MiB at most) so a late resume gets a clear answer.

@@ -48,7 +48,7 @@ async def serve_stdio(server: MCPServer[Any], redactor: Redactor, answer_within:
     """
     # SDK gap (mcp 2.3; not yet filed upstream, this machine has no network): MCPServer has no public way to
     # serve one connection over given streams, only its own stdio runner, which has no hook for answering
-    # malformed lines and runs on worker threads. tests/test_sdk_gaps.py fails once a public path exists.
+    # malformed lines and runs on worker threads. tests/project/test_sdk_gaps.py fails once a public path exists.
     lowlevel = server._lowlevel_server
     async with open_stdio() as (read_stream, raw_write_stream):
         write_stream = ScrubbedWriteStream(raw_write_stream, redactor)

@@ -45,7 +45,8 @@ RoutingContext = Annotated[
 
 # `options` is advertised as a described object: its nine models as JSON Schema cost ~2,200 characters of every
 # turn for fields agents rarely send. The server still validates it with RequestOptions (unknown fields refused,
-# each error naming its field); tests/test_tools_list.py checks that this text names every field the model takes.
+# each error naming its field); tests/surface/test_tools_list.py checks that this text names every field the model
+# takes.
 OPTIONS_DESCRIPTION = (
     "Rarely needed. thread {id, tags}: groups calls in orq's traces; identity {id, display_name, email, logo_url, "
     "tags, metadata: [{}]}: the end user; documents [{text, metadata: {file_name, file_type, page_number}}]: RAG "
