@@ -261,8 +261,11 @@ async def open_legacy_session(http: httpx2.AsyncClient, url: str) -> dict[str, s
     return headers
 
 
-async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int, reset: bool = False) -> None:
-    """POST a streaming `tools/call`, wait for the response to start, then close the connection (FIN, or RST)."""
+async def call_and_hang_up(
+    port: int, headers: dict[str, str], request_id: int, hang_up: anyio.Event, reset: bool = False
+) -> None:
+    """POST a streaming `tools/call`, wait for the response to start and for `hang_up`, then close the connection
+    (FIN, or RST)."""
     call = {
         "jsonrpc": "2.0",
         "id": request_id,
@@ -275,6 +278,7 @@ async def call_and_hang_up(port: int, headers: dict[str, str], request_id: int, 
     async with await anyio.connect_tcp("127.0.0.1", port) as stream:
         await stream.send(head.encode() + b"\r\n" + body)
         assert (await stream.receive()).startswith(b"HTTP/1.1 200")
+        await hang_up.wait()
         if reset:  # linger 0: close() sends RST instead of FIN
             raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -317,12 +321,18 @@ async def test_abandoned_invocations_free_their_upstream_streams(
         emulator_state.chunk_delay = TRICKLE_DELAY
     async with loopback_http_client(timeout=10) as http:
         headers = await open_legacy_session(http, server.url)
-        hanging_up = time.monotonic()
-        with anyio.fail_after(30):
+        hang_up_now = anyio.Event()
+        with anyio.fail_after(60):
             async with anyio.create_task_group() as tg:
                 for request_id in range(ABANDONED):
-                    tg.start_soon(call_and_hang_up, server.port, headers, 100 + request_id, hang_up == "rst")
-        assert await wait_until(lambda: len(emulator_state.requests_for("stream")) == ABANDONED, within=10)
+                    tg.start_soon(
+                        call_and_hang_up, server.port, headers, 100 + request_id, hang_up_now, hang_up == "rst"
+                    )
+                # Every call reaches orq before its client leaves: one dropped sooner is cancelled before it costs
+                # anything (seen on a busy machine), and would leave nothing upstream for this test to watch.
+                assert await wait_until(lambda: len(emulator_state.requests_for("stream")) == ABANDONED, within=30)
+                hanging_up = time.monotonic()
+                hang_up_now.set()
         hung_up_at = time.monotonic()
         if grace:  # resumable: kept for a client that comes back
             assert open_upstream(emulator_state)
