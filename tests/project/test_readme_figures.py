@@ -228,6 +228,8 @@ def figures(sandbox: blocks.Sandbox) -> list[tuple[Path, str]]:
             f"{', '.join(pythons[:-1])} and {pythons[-1]}",
         ),
         (README, f"{pythons[-1]} is Debian unstable's build"),
+        # .ci/run: the full suite on the machine's python3 (the oldest claimed) and on the newest claimed.
+        (README, f"(the full suite on {pythons[0]}\nand on {pythons[-1]}, the newest, which `uvx` picks;"),
         (README, f"(`uvx orq-mcp@{__version__}` pins one)"),
         (README, f"On a fresh machine with Python {minimum_python()} or newer"),
         (README, f'python -m pip install --upgrade "pip>={pip_floor()}"'),
