@@ -26,9 +26,14 @@ async def test_a_long_completion_fits_whole(connect: Any, emulator_state: Emulat
     assert f"it has {size:,} characters" in result.structured_content["text"]
 
 
-@pytest.mark.parametrize("tool", ["list_deployments", "list_prompts"])
+@pytest.mark.parametrize("tool", ["list_deployments", "list_prompts", "list_agents", "list_knowledge_bases"])
 async def test_a_long_page_fits_whole(connect: Any, tool: str) -> None:
-    client = await connect(max_result_chars=1_000)
+    client = await connect(max_result_chars=1_000, toolsets=("deployments", "agents", "knowledge"))
     result = await client.call_tool(tool, {"limit": 50})
     assert not result.is_error
     assert result_size(result) <= 1_000
+    page = result.structured_content
+    assert page is not None
+    items = next(iter(page.values()))  # a page's first field is its list
+    assert items  # cut to fit, not to nothing: the rest is one call away
+    assert page["next_cursor"]
