@@ -4,15 +4,18 @@ and its errors, alike for every list tool."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from orq_mcp.orq.errors import BadRequestError, NotFoundError, OrqError
+from orq_mcp.surface.fit import fit_count
+from orq_mcp.surface.results import page_json
 from orq_mcp.surface.tool_errors import Subject, tool_error
 
 T = TypeVar("T")
+P = TypeVar("P", bound=BaseModel)
 
 Cursor = Annotated[
     str | None,
@@ -37,6 +40,17 @@ def page_after(
     page = list(items[start : start + limit])
     more = start + limit < len(items)
     return page, name(page[-1]) if more and page else None
+
+
+def fitted_page(
+    page: type[P], summaries: list[Any], next_cursor: str | None, cursor_at: Callable[[int], str], budget: int
+) -> P:
+    """A page of `summaries` within `budget` characters: what does not fit is one call away (the cursor names the
+    last item kept, `cursor_at(index)`) rather than cut mid-list. A page's first field is its list."""
+    count = fit_count(summaries, lambda s: page_json(page, list(s)), budget)
+    if count < len(summaries):
+        summaries, next_cursor = summaries[:count], cursor_at(count - 1)
+    return page.model_validate({next(iter(page.model_fields)): summaries, "next_cursor": next_cursor})
 
 
 def list_error(exc: OrqError, cursor: str | None, tool: str, subject: Subject) -> ToolError:

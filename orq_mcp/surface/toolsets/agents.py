@@ -15,11 +15,10 @@ from orq_mcp.orq.agent_requests import AgentRequest
 from orq_mcp.orq.agent_stream import run_from_task
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.requests import Identity, Thread, _Strict
-from orq_mcp.surface.fit import fit_count
 from orq_mcp.surface.invocation.agent import TEXT_CUT_HINT, run_agent
 from orq_mcp.surface.invocation.fitted import fitted_agent_run
-from orq_mcp.surface.paging import Cursor, InvalidCursor, bad_cursor, list_error, page_after
-from orq_mcp.surface.results import copy_budget, page_json, tool_result
+from orq_mcp.surface.paging import Cursor, InvalidCursor, bad_cursor, fitted_page, list_error, page_after
+from orq_mcp.surface.results import copy_budget, tool_result
 from orq_mcp.surface.runtime_results import AgentPage, AgentRunResult, AgentSummary
 from orq_mcp.surface.tenant import tenant_of
 from orq_mcp.surface.toolsets.annotations import INVOKE, READ_ONLY
@@ -66,10 +65,7 @@ async def list_agents(
         raise bad_cursor("list_agents", "it names no agent") from None
     summaries = [AgentSummary.of(agent) for agent in agents]
     budget = copy_budget(tenant.settings.max_result_chars)
-    count = fit_count(summaries, lambda s: page_json(AgentPage, list(s)), budget)
-    if count < len(summaries):  # the rest is one call away rather than cut mid-list
-        summaries, next_cursor = summaries[:count], name(agents[count - 1])
-    return tool_result(AgentPage(agents=summaries, next_cursor=next_cursor))
+    return tool_result(fitted_page(AgentPage, summaries, next_cursor, lambda i: name(agents[i]), budget))
 
 
 async def invoke_agent(

@@ -14,16 +14,15 @@ from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.models import Deployment
 from orq_mcp.orq.requests import Message, RequestOptions, request_body
 from orq_mcp.orq.templates import Variable, find_variables
-from orq_mcp.surface.fit import fit_count, shrink_strings
+from orq_mcp.surface.fit import shrink_strings
 from orq_mcp.surface.invocation.invoke import run_invocation
-from orq_mcp.surface.paging import Cursor, InvalidCursor, bad_cursor, list_error, page_after
+from orq_mcp.surface.paging import Cursor, InvalidCursor, bad_cursor, fitted_page, list_error, page_after
 from orq_mcp.surface.results import (
     DeploymentConfigResult,
     DeploymentPage,
     DeploymentSummary,
     InvocationResult,
     copy_budget,
-    page_json,
     tool_result,
 )
 from orq_mcp.surface.tenant import tenant_of
@@ -81,10 +80,7 @@ async def list_deployments(
     known = await tenant.variables_of(deployments)
     summaries = [DeploymentSummary.of(d, known[d.key]) for d in deployments]
     budget = copy_budget(tenant.settings.max_result_chars)
-    count = fit_count(summaries, lambda s: page_json(DeploymentPage, list(s)), budget)
-    if count < len(summaries):  # the rest is one call away rather than cut mid-list
-        summaries, next_cursor = summaries[:count], name(deployments[count - 1])
-    return tool_result(DeploymentPage(deployments=summaries, next_cursor=next_cursor))
+    return tool_result(fitted_page(DeploymentPage, summaries, next_cursor, lambda i: name(deployments[i]), budget))
 
 
 async def get_deployment_config(

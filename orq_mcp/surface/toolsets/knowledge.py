@@ -13,9 +13,9 @@ from pydantic import Field, ValidationError
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.orq.knowledge import KnowledgeSearch
 from orq_mcp.surface.arguments import invalid_arguments
-from orq_mcp.surface.fit import fit_count, shrink_strings
-from orq_mcp.surface.paging import Cursor, list_error
-from orq_mcp.surface.results import copy_budget, page_json, tool_result
+from orq_mcp.surface.fit import shrink_strings
+from orq_mcp.surface.paging import Cursor, fitted_page, list_error
+from orq_mcp.surface.results import copy_budget, tool_result
 from orq_mcp.surface.runtime_results import Chunk, KnowledgeBaseSummary, KnowledgePage, SearchResult
 from orq_mcp.surface.tenant import tenant_of
 from orq_mcp.surface.toolsets.annotations import READ_ONLY
@@ -37,10 +37,7 @@ async def list_knowledge_bases(
     next_cursor = page.data[-1].id if page.has_more and page.data else None
     summaries = [KnowledgeBaseSummary.of(base) for base in page.data]
     budget = copy_budget(tenant.settings.max_result_chars)
-    count = fit_count(summaries, lambda s: page_json(KnowledgePage, list(s)), budget)
-    if count < len(summaries):
-        summaries, next_cursor = summaries[:count], page.data[count - 1].id
-    return tool_result(KnowledgePage(knowledge_bases=summaries, next_cursor=next_cursor))
+    return tool_result(fitted_page(KnowledgePage, summaries, next_cursor, lambda i: page.data[i].id, budget))
 
 
 async def search_knowledge(

@@ -9,9 +9,8 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from orq_mcp.orq.errors import OrqError
-from orq_mcp.surface.fit import fit_count
-from orq_mcp.surface.paging import Cursor, list_error
-from orq_mcp.surface.results import PromptPage, PromptSummary, copy_budget, page_json, tool_result
+from orq_mcp.surface.paging import Cursor, fitted_page, list_error
+from orq_mcp.surface.results import PromptPage, PromptSummary, copy_budget, tool_result
 from orq_mcp.surface.tenant import tenant_of
 from orq_mcp.surface.toolsets.annotations import READ_ONLY
 
@@ -30,10 +29,7 @@ async def list_prompts(
     next_cursor = page.data[-1].id if page.has_more and page.data else None
     summaries = [PromptSummary.of(p) for p in page.data]
     budget = copy_budget(tenant.settings.max_result_chars)
-    count = fit_count(summaries, lambda s: page_json(PromptPage, list(s)), budget)
-    if count < len(summaries):
-        summaries, next_cursor = summaries[:count], page.data[count - 1].id
-    return tool_result(PromptPage(prompts=summaries, next_cursor=next_cursor))
+    return tool_result(fitted_page(PromptPage, summaries, next_cursor, lambda i: page.data[i].id, budget))
 
 
 TOOLS = ((list_prompts, READ_ONLY, "List prompts"),)
