@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import httpx2
@@ -29,22 +29,42 @@ API_KEY = "sk-orq-canary-7f3b9c2e41d04a8b"
 FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, max_retry_after=1.0)
 
 
+SESSION_CHUNK_DELAY = 0.002  # the session emulator's pace, which every test finds and leaves
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorThread]:
     """One emulator for the session, as strict as the SDK; `emulator_state` resets it around every test."""
-    state = EmulatorState(workspaces={API_KEY: sample_workspace()}, chunk_delay=0.002, check_body=sdk_violation)
+    state = EmulatorState(
+        workspaces={API_KEY: sample_workspace()}, chunk_delay=SESSION_CHUNK_DELAY, check_body=sdk_violation
+    )
     with EmulatorThread(state) as thread:
         yield thread
 
 
+@contextmanager
+def fresh_state(state: EmulatorState) -> Iterator[EmulatorState]:
+    """`state` reset for one test and reset again after it, however it ends.
+
+    The pace is put back too: a module whose servers outlive one test (a module-scoped fixture on
+    the bare `emulator`) would otherwise stream at whatever pace the last test of another file on
+    the same worker left, e.g. a 3 s trickle, and time out.
+    """
+    state.reset()
+    state.chunk_delay = SESSION_CHUNK_DELAY
+    try:
+        yield state
+    finally:
+        violations = state.take_violations()
+        state.reset()
+        state.chunk_delay = SESSION_CHUNK_DELAY
+    assert not violations, f"orq-mcp sent bodies the SDK's request models reject: {violations}"
+
+
 @pytest.fixture
 def emulator_state(emulator: EmulatorThread) -> Iterator[EmulatorState]:
-    emulator.state.reset()
-    emulator.state.chunk_delay = 0.002
-    yield emulator.state
-    violations = emulator.state.take_violations()
-    emulator.state.reset()
-    assert not violations, f"orq-mcp sent bodies the SDK's request models reject: {violations}"
+    with fresh_state(emulator.state) as state:
+        yield state
 
 
 @pytest.fixture
