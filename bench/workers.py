@@ -6,13 +6,13 @@ The run is recorded (the rows, the machine, the commit, the load) in `bench/work
 docs/performance.md is generated from (tests/project/test_readme_figures.py holds the two together).
 
 Method: one bench emulator process (no pacing between chunks) and, per configuration, a fresh orq-mcp over
-Streamable HTTP: `--workers 1`, `--workers 2`, `--workers N`, and two `--stateless` replicas behind HAProxy
-(round-robin; needs `haproxy` on PATH and the test extra, whose helper starts it). The same closed loop drives
-each: `concurrency` callers sharing `concurrency / 8` MCP clients (2026-07-28 protocol), each call a streaming
-`invoke_deployment` with a progress callback, `calls` calls after one warm-up call per client. CPU seconds come
-from the OS for the whole server process tree (supervisor and workers; HAProxy counted separately), the client
-(this process) and the emulator. The baseline in the same run is the same closed loop of direct httpx2 streams
-against the same emulator. Ratios are against `--workers 1`. On a machine with fewer cores than processes the
+Streamable HTTP: `--workers 1`, `--workers 2`, `--workers N`, and two `--stateless` replicas behind HAProxy (the
+README's configuration, least connections; needs `haproxy` on PATH and the test extra, whose helper starts it). The
+same closed loop drives each: `concurrency` callers sharing `concurrency / 8` MCP clients (2026-07-28 protocol),
+each call a streaming `invoke_deployment` with a progress callback, `calls` calls after one warm-up call per client.
+CPU seconds come from the OS for the whole server process tree (supervisor and workers; HAProxy counted separately),
+the client (this process) and the emulator. The baseline in the same run is the same closed loop of direct httpx2
+streams against the same emulator. Ratios are against `--workers 1`. On a machine with fewer cores than processes the
 calls/s figures measure the machine; CPU per call is the figure that travels.
 """
 

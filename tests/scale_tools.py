@@ -55,7 +55,7 @@ def missing(message: str) -> None:
 
 @contextmanager
 def haproxy(replicas: Sequence[HttpServer], log_dir: Path) -> Iterator[int]:
-    """HAProxy on a free loopback port, round-robin over `replicas`, health-checking /healthz; yields the port."""
+    """HAProxy on a free loopback port, configured as the README says, over `replicas`; yields the port."""
     binary = require("haproxy", "haproxy")
     port = free_port()
     config = log_dir / "haproxy.cfg"

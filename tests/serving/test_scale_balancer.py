@@ -1,4 +1,4 @@
-"""Replicas behind a real load balancer (HAProxy, round-robin), one of them killed mid-run.
+"""Replicas behind a real load balancer (HAProxy, as the README configures it), one of them killed mid-run.
 
 Three `--stateless` replicas serve one emulator; several MCP clients keep slow invocations in flight through
 HAProxy while one replica is SIGKILLed. The calls it was serving fail with a clear error, every other call
@@ -116,7 +116,8 @@ async def test_a_replica_killed_mid_run_fails_only_its_own_calls(
     assert [o.error for o in failed if o.error == "hung"] == []
     # Only calls in flight at the kill failed: at most those one replica of three was serving...
     assert all(o.started < killed_at < o.ended for o in failed), (killed_at, failed)
-    assert 1 <= len(failed) <= CLIENTS // 2, failed  # one replica of three: about a third, never most
+    # Least connections keeps the open streams spread, so the dead replica held about a third of them, never most.
+    assert 1 <= len(failed) <= CLIENTS // 2, failed
     # ...and every call that started after it succeeded: HAProxy moved on to the live replicas.
     after = [o for o in run.outcomes if o.started > killed_at]
     assert after
