@@ -17,6 +17,16 @@ from orq_mcp.orq.variables import version_behind
 from tests.conftest import API_KEY
 
 
+class Clock:
+    """A clock a test moves by hand (`clock.now += ...`), for code that takes one: no test waits a real TTL."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def text_of(result: CallToolResult) -> str:
     """The one text block every orq-mcp tool result has."""
     assert len(result.content) == 1, result.content

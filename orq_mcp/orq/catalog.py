@@ -66,6 +66,10 @@ class Catalog(Generic[T]):
                     self._on_list(self._items, self.complete)
             return self._items
 
+    async def shown(self) -> list[T]:
+        """Every item as last fetched, however old: what callers were last shown (fetched if never)."""
+        return self._items if self._items is not None else await self.all()
+
     async def get(self, name: str) -> T | None:
         """The item with this name; a miss refreshes (rate-limited) in case it is new."""
         found = self._find(await self.all(), name)
@@ -112,23 +116,26 @@ class Catalog(Generic[T]):
 
 
 def deployment_catalog(
-    orq: OrqClient, ttl: float, on_list: Callable[[list[Deployment], bool], None] | None = None
+    orq: OrqClient,
+    ttl: float,
+    on_list: Callable[[list[Deployment], bool], None] | None = None,
+    clock: Callable[[], float] = anyio.current_time,
 ) -> Catalog[Deployment]:
     async def fetch(cursor: str | None, size: int) -> Page[Deployment]:
         return await orq.list_deployments(limit=size, starting_after=cursor)
 
-    return Catalog(fetch, lambda d: d.key, page_size=50, ttl=ttl, on_list=on_list)  # orq's largest page
+    return Catalog(fetch, lambda d: d.key, page_size=50, ttl=ttl, clock=clock, on_list=on_list)  # orq's largest page
 
 
-def prompt_catalog(orq: OrqClient, ttl: float) -> Catalog[Prompt]:
+def prompt_catalog(orq: OrqClient, ttl: float, clock: Callable[[], float] = anyio.current_time) -> Catalog[Prompt]:
     async def fetch(cursor: str | None, size: int) -> Page[Prompt]:
         return await orq.list_prompts(limit=size, starting_after=cursor)
 
-    return Catalog(fetch, lambda p: p.id, page_size=200, ttl=ttl)
+    return Catalog(fetch, lambda p: p.id, page_size=200, ttl=ttl, clock=clock)
 
 
-def agent_catalog(orq: OrqClient, ttl: float) -> Catalog[Agent]:
+def agent_catalog(orq: OrqClient, ttl: float, clock: Callable[[], float] = anyio.current_time) -> Catalog[Agent]:
     async def fetch(cursor: str | None, size: int) -> Page[Agent]:
         return await orq.list_agents(limit=size, starting_after=cursor)
 
-    return Catalog(fetch, lambda a: a.key, page_size=200, ttl=ttl)  # orq's largest page of agents
+    return Catalog(fetch, lambda a: a.key, page_size=200, ttl=ttl, clock=clock)  # orq's largest page of agents

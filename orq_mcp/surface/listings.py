@@ -26,6 +26,7 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from orq_mcp.orq.catalog import Catalog
 from orq_mcp.orq.errors import OrqError
 from orq_mcp.surface import prompts, resources
 from orq_mcp.surface.completion import complete
@@ -136,20 +137,29 @@ class WorkspaceListings:
 
 
 async def snapshot(exposed: ExposedTools, tenant: Tenant, refresh: bool) -> Snapshot:
-    """What the workspace looks like to clients: cached, or fetched afresh (for the live lists)."""
-    deployments = await tenant.visible_deployments(refresh=refresh)
+    """What the workspace looks like to clients: as they were last shown it (refresh=False: the lists as last
+    fetched, however old), or fetched afresh (for the live lists).
+
+    "Last shown" must not refetch an expired list: the live lists' first refresh compares with it, and a list
+    fetched anew there would already hold what changed since, which would then never be announced.
+    """
+
+    async def listed(catalog: Catalog[Any]) -> list[Any]:
+        return await (catalog.all(refresh=True) if refresh else catalog.shown())
+
+    deployments = [d for d in await listed(tenant.deployments) if tenant.settings.allows(d.key)]
     try:
-        prompt_list = prompts.describe_all(await tenant.prompts.all(refresh=refresh))
+        prompt_list = prompts.describe_all(await listed(tenant.prompts))
     except OrqError as exc:  # a key without access to prompts still gets deployment changes announced
         logger.debug("Prompts unavailable for the live lists: %s", exc.message)
         prompt_list = None
     toolsets = tenant.settings.reachable_toolsets
     if tenant.settings.expose and "agents" in toolsets:
         try:
-            await tenant.agents.all(refresh=refresh)  # the agents' tools are built from this list
+            await listed(tenant.agents)  # the agents' tools are built from this list
         except OrqError as exc:  # a key without access to agents still gets deployment changes announced
             logger.debug("Agents unavailable for the live lists: %s", exc.message)
-    tools = await exposed.of(tenant, toolsets)  # the catalogs' lists were just refreshed (or read) above
+    tools = await exposed.of(tenant, toolsets, as_shown=not refresh)  # from the lists refreshed (or read) above
     return Snapshot(
         tools=digest([tool.definition.model_dump(mode="json") for tool in tools.values()]),
         resources=digest([(d.key, d.description) for d in deployments]),

@@ -55,9 +55,8 @@ def added_deployment(emulator_state: EmulatorState) -> Iterator[Any]:
     """`await add()` adds a deployment to the workspace once the server has refreshed its lists since what the test
     listed; the deployment is removed afterwards.
 
-    The server's first refresh compares orq's lists with its cache, which a busy machine may let expire (the TTL here
-    is 1 s) before that refresh runs: a change made before it would then be in both, and never announced. Every
-    later refresh compares with what the one before it fetched, which is what these tests are about.
+    Waiting for that refetch makes each test see a refresh that compares two fetched lists; the first refresh, which
+    compares with what clients were shown before it, is held to announcing too in tests/surface/test_live_refresh.py.
     """
     workspace = emulator_state.workspace_for(API_KEY)
     assert workspace is not None

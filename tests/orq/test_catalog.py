@@ -13,16 +13,9 @@ from orq_mcp.orq import catalog as catalog_module
 from orq_mcp.orq.catalog import MISS_REFRESH_INTERVAL, Catalog
 from orq_mcp.orq.errors import BodyTooLargeError, OrqConnectionError
 from orq_mcp.orq.models import Deployment, Page
+from tests.helpers import Clock
 
 TTL = 60.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def deployment(n: int) -> Deployment:
@@ -72,6 +65,25 @@ async def test_the_list_is_fetched_again_once_the_ttl_has_passed() -> None:
     clock.now += TTL
     assert keys(await catalog.all()) == ["key-1", "key-2"]
     assert len(upstream.calls) == 2
+
+
+async def test_shown_is_the_last_list_however_old_without_fetching() -> None:
+    """What callers were last shown: the live lists compare orq's list with it, so it must not be refetched."""
+    upstream, clock = Upstream([deployment(1)]), Clock()
+    catalog = catalog_of(upstream, clock)
+    await catalog.all()
+    upstream.items.append(deployment(2))
+    clock.now += TTL * 10
+    assert keys(await catalog.shown()) == ["key-1"]
+    assert len(upstream.calls) == 1
+    assert keys(await catalog.all()) == ["key-1", "key-2"]  # expired: the next plain read fetches
+    assert keys(await catalog.shown()) == ["key-1", "key-2"]
+
+
+async def test_shown_fetches_a_list_never_fetched() -> None:
+    upstream, clock = Upstream([deployment(1)]), Clock()
+    assert keys(await catalog_of(upstream, clock).shown()) == ["key-1"]
+    assert len(upstream.calls) == 1
 
 
 async def test_refresh_fetches_even_within_the_ttl() -> None:

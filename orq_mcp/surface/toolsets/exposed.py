@@ -117,9 +117,12 @@ class ExposedTools:
         self._fixed = fixed  # how many fixed tools the server offers, for the budget warning
         self._built: weakref.WeakKeyDictionary[Tenant, _Built] = weakref.WeakKeyDictionary()
 
-    async def of(self, tenant: Tenant, toolsets: Iterable[str] = ("deployments",)) -> dict[str, ExposedTool]:
+    async def of(
+        self, tenant: Tenant, toolsets: Iterable[str] = ("deployments",), *, as_shown: bool = False
+    ) -> dict[str, ExposedTool]:
         """The exposed tools of the `toolsets` the caller has, by name; one kind that orq fails to list leaves the
-        other's tools in place (the failure is logged)."""
+        other's tools in place (the failure is logged). `as_shown`: built from the lists as last fetched, however
+        old (what callers were last shown), not refetched once they expire."""
         settings = tenant.settings
         if not settings.expose:
             return {}
@@ -127,17 +130,17 @@ class ExposedTools:
         built = self._built.setdefault(tenant, _Built())
         tools: dict[str, ExposedTool] = {}
         if "deployments" in toolsets:
-            tools.update(await self._deployment_tools(tenant, built))
+            tools.update(await self._deployment_tools(tenant, built, as_shown))
         if "agents" in toolsets:
             try:
-                tools.update(await self._agent_tools(tenant, built, set(tools)))
+                tools.update(await self._agent_tools(tenant, built, set(tools), as_shown))
             except OrqError as exc:  # deployments' tools still work
                 logger.warning("Listing per-agent tools failed: %s", exc.message)
         self._warn_past_budget(built, len(tools))
         return tools
 
-    async def _deployment_tools(self, tenant: Tenant, built: _Built) -> dict[str, DeploymentTool]:
-        deployments = await tenant.deployments.all()
+    async def _deployment_tools(self, tenant: Tenant, built: _Built, as_shown: bool) -> dict[str, DeploymentTool]:
+        deployments = await (tenant.deployments.shown() if as_shown else tenant.deployments.all())
         if built.deployments is not deployments:
             settings = tenant.settings
             chosen = [d for d in deployments if settings.allows(d.key) and settings.exposes(d.key)]
@@ -145,8 +148,10 @@ class ExposedTools:
             built.tools, built.deployments = deployment_tools(chosen, known, self._reserved), deployments
         return built.tools
 
-    async def _agent_tools(self, tenant: Tenant, built: _Built, taken: set[str]) -> dict[str, AgentTool]:
-        agents = await tenant.agents.all()
+    async def _agent_tools(
+        self, tenant: Tenant, built: _Built, taken: set[str], as_shown: bool
+    ) -> dict[str, AgentTool]:
+        agents = await (tenant.agents.shown() if as_shown else tenant.agents.all())
         if built.agents is not agents:
             settings = tenant.settings
             chosen = [a for a in agents if settings.allows_agent(a.key) and settings.exposes(a.key)]
