@@ -70,9 +70,9 @@ class Tenant:
     # together for a new deployment should cost one read of its versions, not fifty.
     variables_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    async def visible_deployments(self, *, refresh: bool = False) -> list[Deployment]:
+    async def visible_deployments(self) -> list[Deployment]:
         """The cached deployments this server may show, newest first."""
-        return [d for d in await self.deployments.all(refresh=refresh) if self.settings.allows(d.key)]
+        return [d for d in await self.deployments.all() if self.settings.allows(d.key)]
 
     async def deployment(self, key: str) -> Deployment | None:
         return await self.deployments.get(key) if self.settings.allows(key) else None
@@ -96,9 +96,9 @@ class Tenant:
             return []  # a hint is a nicety; the error it decorates matters more
         return difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
 
-    async def visible_agents(self, *, refresh: bool = False) -> list[Agent]:
+    async def visible_agents(self) -> list[Agent]:
         """The cached agents this server may show, newest first."""
-        return [a for a in await self.agents.all(refresh=refresh) if self.settings.allows_agent(a.key)]
+        return [a for a in await self.agents.all() if self.settings.allows_agent(a.key)]
 
     async def listed_agent(self, key: str) -> Agent | None:
         """The agent as the catalog lists it, read once for a call (None when the catalog cannot say: orq will);
