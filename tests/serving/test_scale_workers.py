@@ -223,7 +223,12 @@ async def test_workers_share_one_guessing_budget(
         statuses = [await guess(server.url, f"{TOKEN[:-4]}{n:04d}") for n in range(GUESSES)]
         right_token = await guess(server.url, TOKEN)
         elapsed = time.monotonic() - started
-        spread = await serving_pids(server, probes=20)
+        # Several workers still accept. The kernel hands a connection to whichever worker accepts first, so on a
+        # busy machine 20 probes in a row may all reach one: probe until two answer, as before the guesses.
+        with anyio.fail_after(60):
+            spread: set[int] = set()
+            while len(spread) < 2:
+                spread |= await serving_pids(server, probes=20)
     finally:
         server.stop()
     # Exactly one process's budget (20 at once), plus what the clock earned back meanwhile (10 a minute).
@@ -231,6 +236,5 @@ async def test_workers_share_one_guessing_budget(
     assert FAILURE_BURST <= statuses.count(401) <= FAILURE_BURST + earned, (statuses, elapsed)
     assert statuses[:FAILURE_BURST] == [401] * FAILURE_BURST
     assert right_token == 429  # throttled on every worker, whatever it sends
-    assert len(spread) > 1  # the connections really reached several workers
     assert "Traceback" not in server.stderr()
     assert TOKEN not in server.stderr()

@@ -25,7 +25,9 @@ from tests.helpers import text_of
 from tests.processes import free_port
 
 RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.02, max_retry_after=2.0)
-TIMEOUTS = {"connect_timeout": 0.5, "read_timeout": 0.5, "stream_timeout": 0.5}
+# orq's silence that counts as stopped responding: short where a case is about that (a slow first byte), and
+# long enough elsewhere that a loaded machine's pause mid-stream (0.5 s was seen in CI) is no false timeout.
+SHORT_TIMEOUT, TIMEOUT = 0.5, 10.0
 INVOKE = ("invoke_deployment", {"key": "faq-assistant"})
 LIST = ("list_deployments", {})
 
@@ -37,6 +39,7 @@ class Case:
     expected: str  # part of the message the agent reads
     requests: int  # upstream requests the call makes (retries included)
     partial: bool = False  # text was streamed before the failure and must be reported
+    timeout: float = TIMEOUT  # connect, read and stream timeouts
 
 
 CASES = {
@@ -59,10 +62,18 @@ CASES = {
     "503 then ok": Case(Fault("list_deployments", "status", status=503, times=2), LIST, "", 3),
     "504 list": Case(Fault("list_deployments", "status", status=504, times=-1), LIST, "retry in a few seconds", 3),
     "slow first byte invoke": Case(
-        Fault("stream", "slow_first_byte", delay=2.0), INVOKE, "stopped responding before the request timed out", 1
+        Fault("stream", "slow_first_byte", delay=2.0),
+        INVOKE,
+        "stopped responding before the request timed out",
+        1,
+        timeout=SHORT_TIMEOUT,
     ),
     "slow first byte list": Case(
-        Fault("list_deployments", "slow_first_byte", delay=2.0, times=-1), LIST, "stopped responding", 3
+        Fault("list_deployments", "slow_first_byte", delay=2.0, times=-1),
+        LIST,
+        "stopped responding",
+        3,
+        timeout=SHORT_TIMEOUT,
     ),
     "cut mid-stream": Case(Fault("stream", "disconnect_mid_stream", after_chunks=4), INVOKE, "incomplete", 1, True),
     "error mid-stream": Case(Fault("stream", "error_event", after_chunks=4), INVOKE, "provider_error", 1, True),
@@ -79,18 +90,24 @@ async def connect(settings: Settings) -> AsyncIterator[Client]:
         yield client
 
 
+def with_timeouts(settings: Settings, timeout: float) -> Settings:
+    timeouts = {"connect_timeout": timeout, "read_timeout": timeout, "stream_timeout": timeout}
+    return settings.model_copy(update={**timeouts, "max_response_chars": 200_000})
+
+
 @pytest.fixture
 def fault_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={**TIMEOUTS, "max_response_chars": 200_000})
+    """For the faults below HTTP: a connection that never completes must time out quickly."""
+    return with_timeouts(settings, SHORT_TIMEOUT)
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_upstream_fault(name: str, fault_settings: Settings, emulator_state: EmulatorState) -> None:
+async def test_upstream_fault(name: str, settings: Settings, emulator_state: EmulatorState) -> None:
     case = CASES[name]
     tool, arguments = case.call
     route = case.fault.route
     emulator_state.add_fault(case.fault)
-    async with connect(fault_settings) as client:
+    async with connect(with_timeouts(settings, case.timeout)) as client:
         streamed: list[str] = []
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
