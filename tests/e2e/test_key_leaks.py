@@ -27,7 +27,7 @@ from mcp.client.stdio import stdio_client
 from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
 from orq_mcp.sandbox import EmulatorState, EmulatorThread, Fault, sample_workspace
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, fresh_state
 from tests.e2e.test_secrets import assert_clean
 from tests.processes import MODULE, HttpServer, read_log, server_env
 
@@ -99,12 +99,9 @@ def run_check(base_url: str, key: str = API_KEY) -> subprocess.CompletedProcess[
 
 @pytest.mark.parametrize("body", [escaped_key_body(), {"message": f"key {MASKED_KEY} is not valid"}])
 def test_check_never_prints_the_key(emulator: EmulatorThread, body: Any) -> None:
-    emulator.state.reset()
-    emulator.state.add_fault(Fault("list_deployments", "status", times=-1, status=401, body=body))
-    try:
+    with fresh_state(emulator.state) as state:
+        state.add_fault(Fault("list_deployments", "status", times=-1, status=401, body=body))
         done = run_check(emulator.base_url)
-    finally:
-        emulator.state.reset()
     assert done.returncode == 1
     assert "rejected the API key" in done.stdout
     assert "[redacted]" in done.stdout

@@ -7,9 +7,9 @@ already hold what changed: a deployment added in the first TTL window was then n
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 
 import pytest
@@ -27,22 +27,16 @@ from orq_mcp.surface.tenants import new_tenant
 from orq_mcp.surface.toolsets import FIXED_TOOL_NAMES
 from orq_mcp.surface.toolsets.exposed import ExposedTools
 from tests.conftest import API_KEY, FAST_RETRY
-from tests.helpers import Clock
+from tests.helpers import Clock, deployment_variant
 
 TTL = 60.0
 
 
 @pytest.fixture
-def add_deployment(emulator_state: EmulatorState) -> Iterator[Callable[[], None]]:
+def add_deployment(emulator_state: EmulatorState) -> Iterator[Callable[[], object]]:
     """Adds a deployment to the workspace when called; it is removed after the test."""
-    workspace = emulator_state.workspace_for(API_KEY)
-    assert workspace is not None
-    new = copy.deepcopy(workspace.deployment("faq-assistant"))
-    assert new is not None
-    new.update(key="returns-helper", id="5f0c0e1e-0000-4000-8000-0000000000e3")
-    yield lambda: workspace.deployments.insert(0, new)
-    if new in workspace.deployments:
-        workspace.deployments.remove(new)
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(deployment_variant(emulator_state, "faq-assistant", "returns-helper"))
 
 
 def timed_tenant(settings: Settings, orq: OrqClient, clock: Clock) -> Tenant:
@@ -55,7 +49,7 @@ def timed_tenant(settings: Settings, orq: OrqClient, clock: Clock) -> Tenant:
     )
 
 
-async def first_refresh(settings: Settings, late_by: float, change: Callable[[], None] | None = None) -> list[str]:
+async def first_refresh(settings: Settings, late_by: float, change: Callable[[], object] | None = None) -> list[str]:
     """What the first refresh announces when clients listed at 0 s, `change` came at 1 s and the refresh at
     TTL + `late_by`."""
     clock, bus, heard = Clock(), InMemorySubscriptionBus(), []
@@ -84,7 +78,7 @@ async def first_refresh(settings: Settings, late_by: float, change: Callable[[],
 
 @pytest.mark.parametrize("late_by", [-1.0, 0.0, 5.0], ids=["on-time", "at-expiry", "late"])
 async def test_a_deployment_added_before_the_first_refresh_is_announced(
-    settings: Settings, add_deployment: Callable[[], None], late_by: float
+    settings: Settings, add_deployment: Callable[[], object], late_by: float
 ) -> None:
     heard = await first_refresh(settings, late_by, add_deployment)
     assert {"ToolsListChanged", "ResourcesListChanged"} <= set(heard), heard
